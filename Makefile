@@ -1,0 +1,43 @@
+# Quick start: `make run` (set-up + the main job), `make test` (set-up + the whole suite).
+# Both are idempotent: set-up is skipped when the venv is current and the data is present.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stamp-deps
+DATA_DIR ?= /usr/share/datasets/fashion-mnist
+
+.PHONY: setup data run test bench clean
+
+setup: $(STAMP) data
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+# The data comes from Debian's dataset-fashion-mnist package when apt is usable;
+# otherwise point GANRATOR_DATA (or --data-dir) at the four IDX files (see README).
+data:
+	@if [ -n "$$GANRATOR_DATA" ] || [ -f $(DATA_DIR)/train-images-idx3-ubyte.gz ]; then \
+		echo "data: Fashion-MNIST present"; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "data: installing dataset-fashion-mnist with apt-get"; \
+		(apt-get install -y -qq dataset-fashion-mnist || \
+		 (apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist)) >/dev/null; \
+	else \
+		echo "data: Fashion-MNIST not found and apt-get is not usable as root;"; \
+		echo "      run 'sudo apt-get install dataset-fashion-mnist' or set GANRATOR_DATA (see README)"; \
+		exit 1; \
+	fi
+
+run: setup
+	$(BIN)/python tuning/run.py --space cnn_aug --budget laptop
+
+test: setup
+	GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q tests
+
+bench: setup
+	$(BIN)/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) runs reports

@@ -1,0 +1,114 @@
+"""Training throughput: ganrator's in-memory trainer against the standard torchvision pipeline, in one run.
+
+Both train the same `cnn` (same init, optimizer, loss, batch size, memory format) with the same
+augmentations (horizontal flip + 2-pixel translation). The baseline is torchvision.datasets.FashionMNIST
+on the same files with a per-image transforms.Compose and DataLoader(num_workers=2). Also prints the
+trainer's achieved GFLOP/s next to a dense fp32 matmul's, measured in the same run.
+
+    python benchmarks/throughput.py [--images 20000] [--device auto]
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ganrator.data import FILES, find_files, load_fashion_mnist
+from ganrator.models import create_model, train_flops
+from ganrator.train import TrainConfig, resolve_device, train
+
+
+def ganrator_images_per_second(data, images: int, device: str, batch_size: int) -> float:
+    cfg = TrainConfig(epochs=1, batch_size=batch_size, data_fraction=min(1.0, images / len(data.y_train)),
+                      aug_translate=2, aug_flip=0.5, device=device, warmup_epochs=0)
+    # images_per_second times the training steps only (validation excluded), as the baseline does.
+    return train(cfg, data).history[0]["images_per_second"]
+
+
+def torchvision_images_per_second(data, images: int, device: torch.device, batch_size: int, workers: int) -> float:
+    import torchvision
+    from torchvision import transforms
+
+    root = Path(tempfile.mkdtemp(prefix="fmnist-tv-"))
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for key, path in find_files().items():  # torchvision reads the same files, uncompressed
+        with (gzip.open(path) if path.suffix == ".gz" else open(path, "rb")) as src, open(raw / FILES[key], "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    tf = transforms.Compose([transforms.RandomHorizontalFlip(), transforms.RandomCrop(28, padding=2),
+                             transforms.ToTensor(), transforms.Normalize((data.mean,), (data.std,))])
+    ds = torchvision.datasets.FashionMNIST(str(root), train=True, transform=tf)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers,
+                                         drop_last=True, pin_memory=device.type == "cuda", persistent_workers=True)
+    torch.manual_seed(0)
+    cfg = TrainConfig()
+    model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+    steps = images // batch_size
+    it = iter(loader)
+    x, y = next(it)  # workers started and warm before timing
+    t0, done = time.perf_counter(), 0
+    for step in range(steps):
+        x, y = next(it)
+        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        y = y.to(device, non_blocking=True)
+        loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        done += len(y)
+    loss.item()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - t0
+    shutil.rmtree(root)
+    return done / seconds
+
+
+def matmul_gflops(device: torch.device, n: int = 2048, reps: int = 20) -> float:
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    for _ in range(3):
+        a @ b
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        c = a @ b
+    c.sum().item()
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--images", type=int, default=20000, help="training images timed per pipeline")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision baseline")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--data-dir")
+    args = p.parse_args()
+    device = resolve_device(args.device)
+    data = load_fashion_mnist(args.data_dir)
+    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"{args.images} images per pipeline, batch {args.batch_size}", flush=True)
+
+    tv = torchvision_images_per_second(data, args.images, device, args.batch_size, args.workers)
+    print(f"torchvision DataLoader(num_workers={args.workers}) + per-image transforms: {tv:9.0f} img/s", flush=True)
+    ours = ganrator_images_per_second(data, args.images, str(device), args.batch_size)
+    print(f"ganrator in-memory batched augmentation:                 {ours:9.0f} img/s", flush=True)
+    print(f"ratio ganrator / torchvision: {ours / tv:.2f}x (target >= 2x)")
+
+    flops = train_flops(create_model("cnn").to(device, memory_format=torch.channels_last))
+    achieved = ours * flops / 1e9
+    peak = matmul_gflops(device)
+    print(f"cnn training step: {flops / 1e6:.1f} MFLOP/image -> {achieved:.1f} GFLOP/s achieved")
+    print(f"dense fp32 matmul 2048x2048: {peak:.1f} GFLOP/s; trainer reaches {achieved / peak:.0%} of it (target >= 50%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,293 @@
+"""Train one image classifier on in-memory Fashion-MNIST; usable alone, from a notebook or the shell.
+
+Batches are randperm slices of uint8 tensors already on the training device, augmented in one call per
+batch there (no per-image DataLoader). A training state file makes an interrupted run resumable bit for
+bit. No tuner is imported here: `on_epoch` is the only door out, and it may ask to stop.
+
+    python -m ganrator.train --model cnn --epochs 10 --aug-strength 0.5
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import config as config_lib
+from .augment import AugmentConfig, augment
+from .data import FashionMNIST, load_fashion_mnist
+from .models import create_model, profile
+from .optim import OPTIMIZERS, SCHEDULES, lr_factor, make_optimizer
+
+STATUSES = ("completed", "stopped", "diverged")
+# A finite stand-in for a NaN/inf loss: NaN must never reach a tuner (Optuna leaves such a trial RUNNING).
+DIVERGED_LOSS = 1e6
+
+
+@dataclass
+class TrainConfig:
+    """Everything that decides a training run. Every field is also a `python -m ganrator.train` flag."""
+
+    model: str = "cnn"
+    model_kwargs: dict = field(default_factory=dict)  # e.g. {"width": 64, "depth": 2}
+    optimizer: str = "nesterov"
+    lr: float = 0.05  # peak learning rate, for this batch size
+    momentum: float = 0.9  # sgd, nesterov, rmsprop
+    beta1: float = 0.9  # adam, adamw
+    beta2: float = 0.999  # adam, adamw; rmsprop's smoothing constant
+    eps: float = 1e-8
+    weight_decay: float = 5e-4  # on weights only, not biases or norm scales
+    batch_size: int = 256
+    epochs: int = 10
+    lr_schedule: str = "onecycle"
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    aug_strength: float = 1.0  # scales every aug_* magnitude below; 0 = no augmentation
+    aug_flip: float = 0.5
+    aug_translate: int = 2  # pixels
+    aug_rotate: float = 0.0  # degrees
+    aug_scale: float = 0.0
+    aug_erase: float = 0.0
+    aug_erase_area: float = 0.25
+    aug_mixup: float = 0.0
+    aug_cutmix: float = 0.0
+    data_fraction: float = 1.0  # stratified share of the training split used
+    val_size: int = 5000  # images held out of the 60k training set for validation
+    data_seed: int = 0  # fixes the validation split and the data_fraction subset across trials
+    seed: int = 0  # model init, batch order, augmentation draws
+    device: str = "auto"  # auto = cuda when available, else cpu
+    amp: bool = True  # bf16 autocast; CUDA only
+    channels_last: bool = True  # NHWC: 1.6x faster convs on this CPU (benchmarks/README.md)
+    eval_batch_size: int = 1024
+
+    CHOICES = {"optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES}
+
+    def __post_init__(self):
+        for key, valid in self.CHOICES.items():
+            if getattr(self, key) not in valid:
+                raise config_lib.ConfigError(f"{key}={getattr(self, key)!r} is not one of: {', '.join(valid)}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise config_lib.ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if not 0 < self.data_fraction <= 1:
+            raise config_lib.ConfigError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
+        self.augment_config()  # validates aug_strength
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "") -> "TrainConfig":
+        return config_lib.from_dict(cls, values, where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def augment_config(self) -> AugmentConfig:
+        return AugmentConfig(**{f.name: getattr(self, "aug_" + f.name) for f in dataclasses.fields(AugmentConfig)})
+
+
+@dataclass
+class TrainResult:
+    status: str  # completed | stopped (on_epoch asked) | diverged (NaN/inf loss)
+    history: list[dict[str, float]]
+    model: nn.Module
+    config: TrainConfig
+    params: int
+    flops: int  # forward FLOPs per image
+
+    @property
+    def best_val_acc(self) -> float:
+        return max((h["val_acc"] for h in self.history), default=0.0)
+
+    @property
+    def last_val_acc(self) -> float:
+        return self.history[-1]["val_acc"] if self.history else 0.0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def normalize(x_uint8: torch.Tensor, data: FashionMNIST) -> torch.Tensor:
+    return (x_uint8.float() / 255.0 - data.mean) / data.std
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: FashionMNIST, split: str = "test", batch_size: int = 1024,
+             amp: bool = False) -> dict[str, float]:
+    """Loss and accuracy on one split, without augmentation."""
+    x, y = data.split(split)
+    device = next(model.parameters()).device
+    x, y = x.to(device), y.to(device)
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
+    for i in range(0, len(y), batch_size):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp and device.type == "cuda"):
+            logits = model(normalize(x[i:i + batch_size], data)).float()
+        loss_sum += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum")
+        correct += (logits.argmax(1) == y[i:i + batch_size]).sum()
+    model.train(was_training)
+    n = max(1, len(y))
+    return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
+
+
+def _save_state(path: Path, state: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)  # atomic: a crash mid-save leaves the previous state intact
+
+
+def train(cfg: TrainConfig, data: FashionMNIST,
+          on_epoch: Callable[[dict[str, float]], bool | None] | None = None,
+          checkpoint: str | os.PathLike | None = None) -> TrainResult:
+    """Train `cfg.model` on `data`; return the per-epoch history and the model.
+
+    on_epoch(metrics) runs after each epoch (and after its state is saved); returning True stops the run.
+    checkpoint: a file for the training state. If it exists, training resumes from it; it is rewritten
+    after every epoch.
+    """
+    device = resolve_device(cfg.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    data = data.to(device)
+    if cfg.data_fraction < 1:
+        data = data.subsample(cfg.data_fraction, cfg.data_seed)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model, num_classes=data.num_classes, in_channels=data.x_train.shape[1],
+                         **cfg.model_kwargs).to(device, memory_format=memory_format)
+    info = profile(model, tuple(data.x_train.shape[1:]))
+    optimizer = make_optimizer(cfg.optimizer, model, cfg.lr, cfg.weight_decay, cfg.momentum,
+                               cfg.beta1, cfg.beta2, cfg.eps)
+    n = len(data.y_train)
+    batch_size = min(cfg.batch_size, n)
+    steps_per_epoch = n // batch_size  # drop the ragged last batch: every step sees a full batch
+    total_steps, warmup = steps_per_epoch * cfg.epochs, round(cfg.warmup_epochs * steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: lr_factor(s, total_steps, warmup, cfg.lr_schedule))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(cfg.seed)
+
+    history: list[dict[str, float]] = []
+    status, start_epoch = "completed", 0
+    ckpt_path = Path(checkpoint) if checkpoint is not None else None
+    if ckpt_path is not None and ckpt_path.exists():
+        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        differs = {k for k, v in state["config"].items() if cfg.to_dict().get(k) != v} - {"device"}
+        if differs:
+            raise ValueError(f"{ckpt_path}: saved by a run with other settings ({', '.join(sorted(differs))}); "
+                             "use a new checkpoint path or the same config")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"].to(gen.get_state().device))
+        torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
+        history, status, start_epoch = state["history"], state["status"], state["epoch"]
+
+    aug = cfg.augment_config()
+    one_hot_eye = torch.eye(data.num_classes, device=device)
+    use_amp = cfg.amp and device.type == "cuda"
+    epoch = start_epoch
+    while epoch < cfg.epochs and status == "completed":
+        model.train()
+        t0 = time.perf_counter()
+        perm = torch.randperm(n, generator=gen, device=device)
+        loss_sum = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            idx = perm[step * batch_size:(step + 1) * batch_size]
+            x = data.x_train[idx].float().div_(255.0)
+            x, targets = augment(x, one_hot_eye[data.y_train[idx]], aug, gen)
+            x = ((x - data.mean) / data.std).contiguous(memory_format=memory_format)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), targets, label_smoothing=cfg.label_smoothing)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            loss_sum += loss.detach()
+            # Check every 50 steps, not every step: each check is a device sync on CUDA.
+            if (step + 1) % 50 == 0 or step == steps_per_epoch - 1:
+                if not torch.isfinite(loss_sum):
+                    status = "diverged"
+                    break
+        train_seconds = time.perf_counter() - t0
+        epoch += 1
+        if status == "diverged":
+            metrics = {"train_loss": DIVERGED_LOSS, "val_loss": DIVERGED_LOSS, "val_acc": 0.0}
+        else:
+            val = evaluate(model, data, "val", cfg.eval_batch_size, use_amp)
+            metrics = {"train_loss": loss_sum.item() / max(1, steps_per_epoch),
+                       "val_loss": val["loss"], "val_acc": val["acc"]}
+        metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"],
+                       epoch_seconds=time.perf_counter() - t0,
+                       images_per_second=steps_per_epoch * batch_size / max(train_seconds, 1e-9))
+        history.append(metrics)
+        if ckpt_path is not None:
+            _save_state(ckpt_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "generator": gen.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                "epoch": epoch, "history": history, "status": status, "config": cfg.to_dict(),
+            })
+        if on_epoch is not None and on_epoch(dict(metrics, status=status)) and status == "completed":
+            status = "stopped"
+    return TrainResult(status, history, model, cfg, info["params"], info["flops"])
+
+
+# ---------------------------------------------------------------- command line
+
+
+def format_epoch(m: dict[str, float], epochs: int, elapsed: float) -> str:
+    eta = elapsed / m["epoch"] * (epochs - m["epoch"])
+    return (f"epoch {int(m['epoch']):>3}/{epochs}  train_loss {m['train_loss']:.4f}  val_loss {m['val_loss']:.4f}  "
+            f"val_acc {100 * m['val_acc']:6.2f}%  lr {m['lr']:.4f}  {m['epoch_seconds']:6.1f}s  "
+            f"{m['images_per_second']:7.0f} img/s  ETA {eta:5.0f}s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ganrator.train", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    config_lib.add_dataclass_flags(parser, TrainConfig)
+    parser.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files (see README)")
+    parser.add_argument("--download", action="store_true", help="let torchvision download the data if missing")
+    parser.add_argument("--test", action="store_true", help="evaluate on the test set at the end")
+    parser.add_argument("--checkpoint", help="training-state file: resumed if present, rewritten every epoch")
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_lib.pick(TrainConfig, args)
+        data = load_fashion_mnist(args.data_dir, val_size=cfg.val_size, seed=cfg.data_seed, download=args.download)
+    except (ValueError, RuntimeError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    device = resolve_device(cfg.device)
+    print(f"data: {data}\nconfig: {cfg.to_dict()}\ndevice: {device}", flush=True)
+    t0 = time.perf_counter()
+    result = train(cfg, data, checkpoint=args.checkpoint,
+                   on_epoch=lambda m: print(format_epoch(m, cfg.epochs, time.perf_counter() - t0), flush=True))
+    elapsed = time.perf_counter() - t0
+    print(f"done: status {result.status}, best val_acc {100 * result.best_val_acc:.2f}%, "
+          f"{result.params:,} params, {result.flops / 1e6:.1f} MFLOPs/image, {elapsed:.0f}s")
+    if args.test:
+        test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp)
+        print(f"test: acc {100 * test['acc']:.2f}%  loss {test['loss']:.4f}")
+    if args.checkpoint:
+        print(f"training state written to {args.checkpoint}")
+    return 0 if result.status != "diverged" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

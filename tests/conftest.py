@@ -1,0 +1,46 @@
+"""Shared fixtures: the real Fashion-MNIST (required under `make test`) and generated IDX files."""
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganrator import data as data_lib
+
+
+def write_idx(path: Path, array: np.ndarray, magic: int, gz: bool = True) -> Path:
+    payload = struct.pack(">i", magic) + struct.pack(f">{array.ndim}i", *array.shape) + array.astype(np.uint8).tobytes()
+    path.write_bytes(gzip.compress(payload, compresslevel=1) if gz else payload)
+    return path
+
+
+def make_idx_dir(root: Path, gz: bool = True, seed: int = 0) -> Path:
+    """Four valid IDX files of the real sizes, with random pixels (labels balanced)."""
+    rng = np.random.default_rng(seed)
+    root.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for split, n in data_lib.COUNTS.items():
+        stem = "train" if split == "train" else "t10k"
+        write_idx(root / f"{stem}-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n, 28, 28)), data_lib.IMAGE_MAGIC, gz)
+        write_idx(root / f"{stem}-labels-idx1-ubyte{suffix}", np.arange(n) % 10, data_lib.LABEL_MAGIC, gz)
+    return root
+
+
+@pytest.fixture(scope="session")
+def idx_dir(tmp_path_factory) -> Path:
+    return make_idx_dir(tmp_path_factory.mktemp("idx"))
+
+
+@pytest.fixture(scope="session")
+def fmnist():
+    """The real dataset. Under `make test` (GANRATOR_REQUIRE_DATA=1) its absence is a failure, not a skip."""
+    try:
+        return data_lib.load_fashion_mnist()
+    except data_lib.DataError as e:
+        if os.environ.get("GANRATOR_REQUIRE_DATA") == "1":
+            raise
+        pytest.skip(f"real Fashion-MNIST not installed: {e}")

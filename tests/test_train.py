@@ -1,0 +1,91 @@
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from ganrator import train as T
+from ganrator.config import ConfigError
+from ganrator.optim import lr_factor
+
+FAST = dict(data_fraction=0.05, batch_size=128, epochs=2, eval_batch_size=2500)
+
+
+def test_small_claim_accuracy_rises_above_80_percent(fmnist):
+    """The documented recipe, scaled down: >80% validation accuracy after 2 epochs on 5000 images."""
+    seen = []
+    cfg = T.TrainConfig(data_fraction=5000 / 55000, epochs=2, batch_size=128)
+    result = T.train(cfg, fmnist, on_epoch=seen.append)
+    assert result.status == "completed" and len(seen) == 2
+    assert seen[1]["val_acc"] > 0.80 and seen[1]["val_acc"] > seen[0]["val_acc"] - 0.02
+    assert seen[1]["train_loss"] < seen[0]["train_loss"]
+    assert {"train_loss", "val_loss", "val_acc", "epoch_seconds", "images_per_second", "lr"} <= set(seen[0])
+    test = T.evaluate(result.model, fmnist, "test")
+    assert test["acc"] > 0.78
+
+
+def test_resume_matches_uninterrupted_run(fmnist, tmp_path):
+    cfg = T.TrainConfig(**FAST, aug_mixup=0.2, aug_erase=0.5, model_kwargs={"width": 8, "dropout": 0.3})
+    full = T.train(cfg, fmnist)
+    ckpt = tmp_path / "state.pt"
+    first = T.train(cfg, fmnist, checkpoint=ckpt, on_epoch=lambda m: True)  # stop after epoch 1
+    assert first.status == "stopped" and len(first.history) == 1
+    resumed = T.train(cfg, fmnist, checkpoint=ckpt)
+    assert resumed.status == "completed"
+    assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in full.history]
+    assert resumed.history[-1]["train_loss"] == full.history[-1]["train_loss"]
+    for a, b in zip(resumed.model.state_dict().values(), full.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_checkpoint_from_other_config_is_refused(fmnist, tmp_path):
+    ckpt = tmp_path / "state.pt"
+    T.train(T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 4}), fmnist, checkpoint=ckpt)
+    with pytest.raises(ValueError, match=r"saved by a run with other settings \(lr\)"):
+        T.train(T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 4}, lr=0.1), fmnist, checkpoint=ckpt)
+
+
+def test_divergence_ends_run_with_finite_metrics(fmnist):
+    cfg = T.TrainConfig(**FAST, optimizer="sgd", lr=1e8, lr_schedule="constant", warmup_epochs=0,
+                        model_kwargs={"width": 8, "batch_norm": False})
+    seen = []
+    result = T.train(cfg, fmnist, on_epoch=seen.append)
+    assert result.status == "diverged" and seen[-1]["status"] == "diverged"
+    assert len(result.history) == 1  # stops at the first diverged epoch
+    assert all(math.isfinite(v) for h in result.history for v in h.values())
+    assert result.history[-1]["val_acc"] == 0.0
+
+
+def test_config_rejects_unknown_keys_and_bad_choices():
+    with pytest.raises(ConfigError, match=r"Unknown TrainConfig key\(s\) in space.yaml: lrate\. Valid keys: model, "):
+        T.TrainConfig.from_dict({"lrate": 0.1}, where="space.yaml")
+    with pytest.raises(ConfigError, match="optimizer='lion' is not one of: sgd, nesterov, adam, adamw, rmsprop"):
+        T.TrainConfig(optimizer="lion")
+    assert T.TrainConfig(aug_strength=0.5).augment_config().scaled().flip == 0.25
+
+
+@pytest.mark.parametrize("schedule", ["constant", "step", "cosine", "onecycle"])
+def test_lr_schedule_warms_up_then_never_exceeds_peak(schedule):
+    f = [lr_factor(s, 100, 10, schedule) for s in range(100)]
+    assert f[0] == pytest.approx(0.1) and f[9] == pytest.approx(1.0)
+    assert max(f) <= 1.0 + 1e-12
+    if schedule != "constant":
+        assert f[-1] < 0.05
+
+
+def test_cli_trains_and_reports(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-m", "ganrator.train", "--epochs", "1", "--data-fraction", "0.02", "--batch-size", "128",
+         "--model-kwargs", '{"width": 8}', "--aug-strength", "0.5", "--test", "--checkpoint", str(tmp_path / "s.pt")],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "epoch   1/1" in out.stdout and "ETA" in out.stdout
+    assert "test: acc" in out.stdout and f"training state written to {tmp_path / 's.pt'}" in out.stdout
+    assert "RuntimeWarning" not in out.stderr
+
+
+def test_cli_bad_flag_names_choices():
+    out = subprocess.run([sys.executable, "-m", "ganrator.train", "--optimizer", "lion"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "invalid choice: 'lion'" in out.stderr and "adamw" in out.stderr
