@@ -40,7 +40,7 @@ class TrainConfig:
     model: str = "cnn"
     model_kwargs: dict = field(default_factory=dict)  # e.g. {"width": 64, "depth": 2}
     optimizer: str = "nesterov"
-    lr: float = 0.05  # peak learning rate, for this batch size
+    lr: float = 0.1  # peak learning rate, for this batch size
     momentum: float = 0.9  # sgd, nesterov, rmsprop
     beta1: float = 0.9  # adam, adamw
     beta2: float = 0.999  # adam, adamw; rmsprop's smoothing constant

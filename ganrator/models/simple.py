@@ -24,7 +24,7 @@ def _conv(c_in: int, c_out: int, batch_norm: bool) -> list[nn.Module]:
 
 
 @register("cnn")
-def cnn(num_classes: int = 10, in_channels: int = 1, width: int = 32, depth: int = 1, stages: int = 3,
+def cnn(num_classes: int = 10, in_channels: int = 1, width: int = 32, depth: int = 2, stages: int = 3,
         dropout: float = 0.2, batch_norm: bool = True) -> nn.Module:
     """`stages` blocks of `depth` 3x3 convs then 2x2 max-pool; channels double per stage (width, 2w, 4w)."""
     if width < 1 or depth < 1 or stages < 1:
