@@ -1,0 +1,266 @@
+"""Load a named search space (a YAML file beside this module), validate it, and sample it with Optuna.
+
+A space splits hyperparameters by role (Deep Learning Tuning Playbook): `scientific` (whose effect the
+study measures), `nuisance` (tuned away for a fair comparison) and `fixed`. A parameter is
+
+    lr:               {min: 1.0e-3, max: 0.5, scaling: log}     # float; `type: int` for integers
+    model:            {feasible_points: [mlp, cnn, resnet]}       # categorical
+    cnn.width:        {feasible_points: [16, 32, 64]}             # a kwarg of model `cnn`, only when model == cnn
+    one_minus_beta1:  {min: 0.01, max: 0.5, scaling: log, when: {optimizer: [adam, adamw]}}
+
+Names are TrainConfig fields, `<model>.<kwarg>` for a registered model's keyword argument, or a search
+parametrization of a field (`one_minus_beta1` -> beta1 = 1 - value). `when` makes a parameter
+conditional on values sampled (or fixed) before it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from ganrator.models import list_models, model_kwargs
+from ganrator.train import TrainConfig
+
+SPACES_DIR = Path(__file__).resolve().parent
+ROLES = ("scientific", "nuisance", "fixed")
+TOP_KEYS = ("description", "kind", *ROLES)
+SPEC_KEYS = ("min", "max", "scaling", "type", "feasible_points", "when")
+# Search in a transformed coordinate where it is more uniform; the value maps back to a TrainConfig field.
+PARAMETRIZATIONS: dict[str, tuple[str, Callable[[float], float]]] = {
+    "one_minus_beta1": ("beta1", lambda v: 1.0 - v),
+    "one_minus_beta2": ("beta2", lambda v: 1.0 - v),
+    "one_minus_momentum": ("momentum", lambda v: 1.0 - v),
+}
+
+
+class SpaceError(ValueError):
+    """A search-space file that does not validate; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    role: str  # scientific | nuisance
+    kind: str  # float | int | categorical
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple = ()
+    when: dict[str, tuple] = field(default_factory=dict)
+
+    def active(self, values: dict[str, Any]) -> bool:
+        return all(values.get(k) in allowed for k, allowed in self.when.items())
+
+    def suggest(self, trial) -> Any:
+        if self.kind == "categorical":
+            return trial.suggest_categorical(self.name, list(self.choices))
+        if self.kind == "int":
+            return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
+        return trial.suggest_float(self.name, self.low, self.high, log=self.log)
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    name: str
+    description: str
+    path: Path
+    params: tuple[Param, ...]
+    fixed: dict[str, Any]
+    kind: str = "deep"  # deep: trained by ganrator.train, epochs and ASHA; classical: one-shot fits
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Role of every name in the space, sampled or fixed."""
+        return {**{p.name: p.role for p in self.params}, **{k: "fixed" for k in self.fixed}}
+
+    def sample(self, trial) -> None:
+        """Optuna define-by-run: suggest each active parameter in file order. Returns None (no constants)."""
+        values = dict(self.fixed)
+        for p in self.params:
+            if p.active(values):
+                values[p.name] = p.suggest(trial)
+
+    def resolve(self, sampled: dict[str, Any], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Flat config: fixed values, then sampled ones (parametrizations and model kwargs mapped), then overrides."""
+        values = {**self.fixed, **sampled}
+        chosen_model = values.get("model", TrainConfig.model)
+        cfg: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in PARAMETRIZATIONS:
+                target, fn = PARAMETRIZATIONS[name]
+                cfg[target] = fn(value)
+            elif "." in name:
+                model, kw = name.split(".", 1)
+                if model == chosen_model:
+                    kwargs[kw] = value
+            else:
+                cfg[name] = value
+        if kwargs or "model_kwargs" in cfg:
+            cfg["model_kwargs"] = {**cfg.get("model_kwargs", {}), **kwargs}
+        cfg.update(overrides or {})
+        return cfg
+
+    def train_config(self, sampled: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
+        return TrainConfig.from_dict(self.resolve(sampled, overrides), where=str(self.path))
+
+
+def list_spaces() -> dict[str, str]:
+    """Every shipped space with its one-line description."""
+    out = {}
+    for path in sorted(SPACES_DIR.glob("*.yaml")):
+        try:
+            out[path.stem] = load_space(path.stem).description
+        except SpaceError as e:
+            out[path.stem] = f"(invalid: {e})"
+    return out
+
+
+def _fail(path: Path, key: str, msg: str) -> SpaceError:
+    return SpaceError(f"{path}: {key}: {msg}")
+
+
+def _valid_names() -> list[str]:
+    return [f.name for f in dataclasses.fields(TrainConfig) if f.name != "model_kwargs"]
+
+
+def _check_name(path: Path, name: str, candidate_models: set[str], kind: str) -> None:
+    if kind == "classical":
+        from ganrator.classical import ClassicalConfig  # the classical pipeline's own fields
+
+        valid = [f.name for f in dataclasses.fields(ClassicalConfig)]
+        if name not in valid:
+            raise _fail(path, name, f"unknown key; valid keys: {', '.join(valid)}")
+        return
+    if "." in name:
+        model, kw = name.split(".", 1)
+        if model not in list_models():
+            raise _fail(path, name, f"unknown model {model!r}; registered models: {', '.join(list_models())}")
+        valid = sorted(set(model_kwargs(model)) - {"num_classes", "in_channels"})
+        if kw not in valid:
+            raise _fail(path, name, f"model {model!r} has no argument {kw!r}; valid: {', '.join(valid)}")
+        if candidate_models and model not in candidate_models:
+            raise _fail(path, name, f"model {model!r} is never selected by this space (models: "
+                                    f"{', '.join(sorted(candidate_models))})")
+        return
+    if name not in _valid_names() and name not in PARAMETRIZATIONS:
+        raise _fail(path, name, "unknown key; valid keys: " + ", ".join(_valid_names() + list(PARAMETRIZATIONS))
+                    + ", or <model>.<kwarg>")
+
+
+def _parse_param(path: Path, name: str, role: str, spec: Any) -> Param:
+    if not isinstance(spec, dict):
+        raise _fail(path, name, f"a {role} parameter needs a mapping with min/max or feasible_points, got {spec!r}")
+    unknown = sorted(set(spec) - set(SPEC_KEYS))
+    if unknown:
+        raise _fail(path, name, f"unknown field(s) {', '.join(unknown)}; valid: {', '.join(SPEC_KEYS)}")
+    when = spec.get("when", {}) or {}
+    if not isinstance(when, dict) or not all(isinstance(v, list) and v for v in when.values()):
+        raise _fail(path, name, "`when` must map parameter names to non-empty lists of values")
+    when_t = {k: tuple(v) for k, v in when.items()}
+    if "feasible_points" in spec:
+        points = spec["feasible_points"]
+        if not isinstance(points, list) or not points:
+            raise _fail(path, name, "feasible_points must be a non-empty list")
+        if len(set(map(repr, points))) != len(points):
+            raise _fail(path, name, f"feasible_points has duplicates: {points}")
+        return Param(name, role, "categorical", choices=tuple(points), when=when_t)
+    if "min" not in spec or "max" not in spec:
+        raise _fail(path, name, "needs both min and max (or feasible_points)")
+    low, high = spec["min"], spec["max"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        raise _fail(path, name, f"min and max must be numbers, got {low!r} and {high!r}")
+    scaling = spec.get("scaling", "linear")
+    if scaling not in ("linear", "log"):
+        raise _fail(path, name, f"scaling {scaling!r} is not one of: linear, log")
+    kind = spec.get("type", "int" if isinstance(low, int) and isinstance(high, int) else "float")
+    if kind not in ("int", "float"):
+        raise _fail(path, name, f"type {kind!r} is not one of: int, float")
+    if low > high:
+        raise _fail(path, name, f"min {low} > max {high}")
+    if low == high:
+        raise _fail(path, name, f"empty range: min == max == {low}; put it under `fixed` instead")
+    if scaling == "log" and low <= 0:
+        raise _fail(path, name, f"log scaling needs min > 0, got {low}")
+    return Param(name, role, kind, float(low), float(high), scaling == "log", when=when_t)
+
+
+def load_space(name_or_path: str | Path) -> SearchSpace:
+    """Load `search_spaces/<name>.yaml` (or a file path) and validate every key against TrainConfig."""
+    path = Path(name_or_path)
+    if path.suffix not in (".yaml", ".yml"):
+        path = SPACES_DIR / f"{name_or_path}.yaml"
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in SPACES_DIR.glob("*.yaml")))
+        raise SpaceError(f"no search space {str(name_or_path)!r} (looked for {path}); available: {names}")
+    try:
+        doc = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise SpaceError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise SpaceError(f"{path}: the top level must be a mapping with keys {', '.join(TOP_KEYS)}")
+    unknown = sorted(set(doc) - set(TOP_KEYS))
+    if unknown:
+        raise SpaceError(f"{path}: unknown top-level key(s) {', '.join(unknown)}; valid: {', '.join(TOP_KEYS)}")
+    kind = doc.get("kind", "deep")
+    if kind not in ("deep", "classical"):
+        raise _fail(path, "kind", f"{kind!r} is not one of: deep, classical")
+    fixed = doc.get("fixed") or {}
+    params = [_parse_param(path, n, role, spec) for role in ("scientific", "nuisance")
+              for n, spec in (doc.get(role) or {}).items()]
+    names = [p.name for p in params]
+    dupes = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(fixed)))
+    if dupes:
+        raise SpaceError(f"{path}: {', '.join(dupes)} appear(s) in more than one role")
+    if not params:
+        raise SpaceError(f"{path}: no scientific or nuisance parameter to search")
+
+    if any(p.name == "model" for p in params):  # a model kwarg is sampled only when its model is chosen
+        params = [dataclasses.replace(p, when={**p.when, "model": (p.name.split(".")[0],)}) if "." in p.name else p
+                  for p in params]
+    by_name = {p.name: p for p in params}
+    candidate_models = set()
+    if kind == "deep":
+        model_param = by_name.get("model")
+        candidate_models = set(model_param.choices) if model_param else {fixed.get("model", TrainConfig.model)}
+        bad = sorted(m for m in candidate_models if m not in list_models())
+        if bad:
+            raise _fail(path, "model", f"unknown model(s) {', '.join(map(str, bad))}; registered: "
+                                       f"{', '.join(list_models())}")
+    for n in [*names, *fixed]:
+        _check_name(path, n, candidate_models, kind)
+    for i, p in enumerate(params):
+        for k, allowed in p.when.items():
+            if k not in fixed and k not in names[:i]:
+                raise _fail(path, p.name, f"`when` refers to {k!r}, which is not fixed or sampled before it")
+            domain = by_name[k].choices if k in by_name and by_name[k].kind == "categorical" else None
+            if domain is not None and not set(allowed) <= set(domain):
+                raise _fail(path, p.name, f"`when` {k} values {list(allowed)} not all in {list(domain)}")
+    space = SearchSpace(path.stem, str(doc.get("description", "")).strip(), path, tuple(params), dict(fixed), kind)
+    _dry_run(space)
+    return space
+
+
+def _dry_run(space: SearchSpace, n: int = 16) -> None:
+    """Sample a few configs with a random sampler so a bad combination fails now, not inside a trial."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(n):
+        trial = study.ask()
+        space.sample(trial)
+        try:
+            if space.kind == "deep":
+                space.train_config(trial.params)
+            else:
+                from ganrator.classical import ClassicalConfig
+
+                ClassicalConfig.from_dict(space.resolve(trial.params), where=str(space.path))
+        except (ValueError, TypeError) as e:
+            raise SpaceError(f"{space.path}: sampled config {trial.params} is rejected: {e}") from None
+        study.tell(trial, 0.0)

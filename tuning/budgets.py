@@ -1,0 +1,39 @@
+"""Study budgets: how many trials, how long each, and how hard ASHA prunes. Flags override single fields."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    num_samples: int  # trials
+    max_epochs: int  # epochs of a trial that ASHA never stops
+    grace_period: int  # epochs before ASHA may stop a trial
+    reduction_factor: int  # ASHA keeps the top 1/rf at each rung
+    data_fraction: float  # of the 55k training split
+    val_size: int
+    time_budget_s: float | None  # wall-clock cap of the search; None = until num_samples are done
+    final_epochs: int  # epochs of each --final-eval retraining
+    final_seeds: int  # seeds per --final-eval configuration
+    summary: str
+
+    def with_overrides(self, **values) -> "Budget":
+        return replace(self, **{k: v for k, v in values.items() if v is not None})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+BUDGETS = {
+    "smoke": Budget("smoke", num_samples=6, max_epochs=3, grace_period=1, reduction_factor=2, data_fraction=0.02,
+                    val_size=1000, time_budget_s=None, final_epochs=2, final_seeds=2,
+                    summary="tests: 6 tiny trials, 1,100 training images, 3 epochs; about a minute"),
+    "laptop": Budget("laptop", num_samples=24, max_epochs=8, grace_period=1, reduction_factor=3, data_fraction=0.1,
+                     val_size=5000, time_budget_s=12 * 60, final_epochs=8, final_seeds=3,
+                     summary="a 2-core laptop: 24 trials on a 10% stratified subset (5,500 images), up to 8 epochs, "
+                             "ASHA from epoch 1, capped at 12 minutes of search"),
+    "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, data_fraction=1.0,
+                   val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
+                   summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs"),
+}

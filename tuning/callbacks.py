@@ -1,0 +1,106 @@
+"""Ray Tune callbacks run by the driver: write trial and epoch rows as results arrive, and print progress.
+
+Status is the project's own: OptunaSearch tells Optuna COMPLETE for trials that ASHA stopped, so the
+database tells them apart (early_stopped, with the rung reached) from trials that ran every epoch.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ray.tune import Callback
+
+from .db import TrialDB
+
+EPOCH_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second")
+TRIAL_KEYS = ("node", "hostname", "pid", "seed", "param_count", "flops")
+
+
+def _resources(trial) -> tuple[float, float]:
+    pgf = trial.placement_group_factory
+    req = pgf.required_resources if pgf is not None else {}
+    return float(req.get("CPU", 0)), float(req.get("GPU", 0))
+
+
+class TrialRecorder(Callback):
+    def __init__(self, db: TrialDB, study: str, roles: dict[str, str], max_epochs: int, provenance: dict[str, Any]):
+        self.db, self.study, self.roles, self.max_epochs, self.provenance = db, study, roles, max_epochs, provenance
+        self.best: dict[str, float] = {}
+
+    def on_trial_start(self, iteration, trials, trial, **info):
+        cpus, gpus = _resources(trial)
+        # A retried or resumed trial starts again: keep its first start time.
+        self.db.upsert_trial(self.study, trial.trial_id, on_insert={"started_at": time.time()},
+                             params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
+                             status="running", max_epochs=self.max_epochs, cpus=cpus, gpus=gpus, **self.provenance)
+
+    def on_trial_result(self, iteration, trials, trial, result, **info):
+        epoch = int(result["epoch"])
+        self.db.upsert_epoch(self.study, trial.trial_id, epoch, time_total=result.get("time_total_s"),
+                             timestamp=time.time(), **{k: result[k] for k in EPOCH_KEYS if k in result})
+        best = max(self.best.get(trial.trial_id, 0.0), result["val_acc"])
+        self.best[trial.trial_id] = best
+        self.db.upsert_trial(self.study, trial.trial_id, epochs=epoch, best_val_acc=best,
+                             last_val_acc=result["val_acc"], wall_time=result.get("time_total_s"),
+                             status="diverged" if result.get("status") == "diverged" else "running",
+                             **{k: result[k] for k in TRIAL_KEYS if k in result})
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        last = trial.last_result or {}
+        epochs = int(last.get("epoch", 0))
+        if last.get("status") == "diverged":
+            status, rung = "diverged", None
+        elif epochs >= self.max_epochs:
+            status, rung = "completed", None
+        else:  # the trainable only returns early when it diverged, so this is ASHA's stop
+            status, rung = "early_stopped", epochs
+        self.db.upsert_trial(self.study, trial.trial_id, status=status, rung=rung, failures=trial.num_failures,
+                             ended_at=time.time())
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        error = trial.get_error()
+        self.db.upsert_trial(self.study, trial.trial_id, status="errored", failures=trial.num_failures,
+                             error=str(error)[-4000:] if error else "unknown error", ended_at=time.time())
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class Progress(Callback):
+    """One line every `every` seconds: trial counts by state, best so far, elapsed and ETA."""
+
+    def __init__(self, num_samples: int, time_budget_s: float | None, every: float = 10.0):
+        self.num_samples, self.time_budget_s, self.every = num_samples, time_budget_s, every
+        self.t0 = time.time()
+        self.last_print = 0.0
+
+    def setup(self, **info):
+        self.t0 = time.time()  # also after a resume: ETA counts this session only
+
+    def line(self, trials) -> str:
+        counts: dict[str, int] = {}
+        best, best_id = 0.0, "-"
+        for t in trials:
+            counts[t.status] = counts.get(t.status, 0) + 1
+            acc = (t.last_result or {}).get("val_acc")
+            if acc is not None and acc > best:
+                best, best_id = acc, t.trial_id
+        done = counts.get("TERMINATED", 0) + counts.get("ERROR", 0)
+        elapsed = time.time() - self.t0
+        eta = elapsed / done * (self.num_samples - done) if done else float("nan")
+        if self.time_budget_s:
+            eta = min(eta, self.time_budget_s - elapsed) if done else self.time_budget_s - elapsed
+        eta_s = _duration(eta) if eta == eta else "?"
+        return (f"[{_duration(elapsed)}] trials: {counts.get('RUNNING', 0)} running, {done}/{self.num_samples} done "
+                f"({counts.get('ERROR', 0)} errored), {counts.get('PENDING', 0)} pending | best val_acc "
+                f"{100 * best:.2f}% ({best_id}) | ETA {eta_s}")
+
+    def on_step_end(self, iteration, trials, **info):
+        if time.time() - self.last_print >= self.every:
+            self.last_print = time.time()
+            print(self.line(trials), flush=True)
+
+    def on_experiment_end(self, trials, **info):
+        print(self.line(trials), flush=True)

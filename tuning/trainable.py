@@ -1,0 +1,69 @@
+"""The Ray Tune trainable: one trial = one `ganrator.train.train` run. The only caller of Ray's reporting API.
+
+Every epoch is reported with a checkpoint holding the full training state, so a trial whose worker died
+(FailureConfig) or whose study was resumed continues from its last epoch instead of starting over.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import tune
+
+from ganrator.data import FashionMNIST
+from ganrator.models import create_model, profile
+from ganrator.train import evaluate, train
+from search_spaces.loader import SearchSpace
+
+STATE_FILE = "state.pt"
+
+
+def _use_assigned_cpus() -> float:
+    """Match torch's threads to the CPUs Ray gave this trial, so packed trials don't oversubscribe cores."""
+    cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
+    torch.set_num_threads(max(1, int(cpus)))
+    return cpus
+
+
+def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[str, Any], data: FashionMNIST) -> None:
+    """Tune function trainable. `config` holds the sampled parameters; the space adds its fixed ones."""
+    cfg = space.train_config(config, overrides)
+    _use_assigned_cpus()
+    info = profile(create_model(cfg.model, **cfg.model_kwargs))
+    static = {"node": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
+              "pid": os.getpid(), "param_count": info["params"], "flops": info["flops"], "seed": cfg.seed}
+    workdir = Path(tempfile.mkdtemp(prefix="ganrator-trial-"))
+    state = workdir / STATE_FILE
+    checkpoint = tune.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            shutil.copy(Path(d) / STATE_FILE, state)
+
+    def on_epoch(metrics: dict[str, float]) -> None:
+        # `train` has already written this epoch's state to `state`; Ray copies the folder to storage.
+        tune.report({**metrics, **static}, checkpoint=tune.Checkpoint.from_directory(workdir))
+
+    try:
+        train(cfg, data, on_epoch=on_epoch, checkpoint=state)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
+               data: FashionMNIST) -> dict[str, Any]:
+    """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end."""
+    _use_assigned_cpus()
+    cfg = space.train_config(params, {**overrides, "seed": seed})
+    t0 = time.perf_counter()
+    result = train(cfg, data)
+    test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp) if result.status != "diverged" \
+        else {"acc": 0.0}
+    return {"status": result.status, "epochs": len(result.history), "val_acc": result.last_val_acc,
+            "test_acc": test["acc"], "wall_time": time.perf_counter() - t0, "config": cfg.to_dict()}
