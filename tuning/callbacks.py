@@ -26,8 +26,12 @@ class TrialRecorder(Callback):
     def __init__(self, db: TrialDB, study: str, roles: dict[str, str], max_epochs: int, provenance: dict[str, Any]):
         self.db, self.study, self.roles, self.max_epochs, self.provenance = db, study, roles, max_epochs, provenance
         self.best: dict[str, float] = {}
+        self.frozen: set[str] = set()  # finished before a resume: their rows never change again
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        if trial.trial_id in self.db.finished_trials(self.study):
+            self.frozen.add(trial.trial_id)
+            return
         cpus, gpus = _resources(trial)
         # A retried or resumed trial starts again: keep its first start time.
         self.db.upsert_trial(self.study, trial.trial_id, on_insert={"started_at": time.time()},
@@ -35,6 +39,8 @@ class TrialRecorder(Callback):
                              status="running", max_epochs=self.max_epochs, cpus=cpus, gpus=gpus, **self.provenance)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        if trial.trial_id in self.frozen:
+            return
         epoch = int(result["epoch"])
         self.db.upsert_epoch(self.study, trial.trial_id, epoch, time_total=result.get("time_total_s"),
                              timestamp=time.time(), **{k: result[k] for k in EPOCH_KEYS if k in result})
@@ -46,6 +52,8 @@ class TrialRecorder(Callback):
                              **{k: result[k] for k in TRIAL_KEYS if k in result})
 
     def on_trial_complete(self, iteration, trials, trial, **info):
+        if trial.trial_id in self.frozen:
+            return
         last = trial.last_result or {}
         epochs = int(last.get("epoch", 0))
         if last.get("status") == "diverged":
@@ -58,6 +66,8 @@ class TrialRecorder(Callback):
                              ended_at=time.time())
 
     def on_trial_error(self, iteration, trials, trial, **info):
+        if trial.trial_id in self.frozen:
+            return
         error = trial.get_error()
         self.db.upsert_trial(self.study, trial.trial_id, status="errored", failures=trial.num_failures,
                              error=str(error)[-4000:] if error else "unknown error", ended_at=time.time())

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+TERMINAL = ("completed", "early_stopped", "diverged", "errored")  # trial statuses that never change again
 
 studies = sa.Table(
     "ganrator_studies", metadata,
@@ -111,6 +112,11 @@ class TrialDB:
 
     def upsert_final_eval(self, study: str, trial_id: str, seed: int, **values) -> None:
         self._upsert(final_evals, {"study": study, "trial_id": trial_id, "seed": seed}, values)
+
+    def finished_trials(self, study: str) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(sa.select(trials.c.trial_id).where(
+                trials.c.study == study, trials.c.status.in_(TERMINAL))).scalars())
 
     def rows(self, table: sa.Table, study: str) -> list[dict]:
         with self.engine.connect() as conn:

@@ -23,9 +23,7 @@ sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on th
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
 from tuning.budgets import BUDGETS  # noqa: E402
 from tuning.db import TrialDB, db_url, final_evals, trials  # noqa: E402
-
-METRIC, MODE = "val_acc", "max"
-
+from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tuning/run.py", description=__doc__.split("\n\n")[0],
@@ -40,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial may be stopped")
     p.add_argument("--reduction-factor", type=int, help="ASHA: keep the top 1/rf at each rung")
     p.add_argument("--time-budget", type=float, help="wall-clock cap of the search, seconds")
-    p.add_argument("--sampler", choices=("tpe", "qmc", "random"), default="tpe",
+    p.add_argument("--sampler", choices=SAMPLERS, default="tpe",
                    help="tpe: Optuna's TPE (default); qmc: quasi-random exploration; random")
     p.add_argument("--scheduler", choices=("asha", "fifo"), default="asha", help="fifo: no early stopping")
     p.add_argument("--cpus-per-trial", type=float, default=1.0)
@@ -109,35 +107,6 @@ def provenance() -> dict:
     versions = {"python": platform.python_version(), "torch": torch.__version__, "ray": ray.__version__,
                 "optuna": optuna.__version__, "numpy": numpy.__version__}
     return {"git_commit": commit, "versions": versions}
-
-
-def make_searcher(args, max_concurrent: int):
-    import optuna
-    from ray.tune.search import ConcurrencyLimiter
-    from ray.tune.search.optuna import OptunaSearch
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    sampler = {
-        "tpe": lambda: optuna.samplers.TPESampler(seed=args.seed, constant_liar=True),  # liar: parallel trials
-        "qmc": lambda: optuna.samplers.QMCSampler(seed=args.seed, scramble=True, warn_independent_sampling=False),
-        "random": lambda: optuna.samplers.RandomSampler(seed=args.seed),
-    }[args.sampler]()
-    # OptunaSearch needs a storage object, not a URL string.
-    storage = optuna.storages.RDBStorage(args.db_url, engine_kwargs=(
-        {"connect_args": {"timeout": 60}} if args.db_url.startswith("sqlite") else {}))
-    search = OptunaSearch(space=args.space_obj.sample, metric=METRIC, mode=MODE, sampler=sampler,
-                          study_name=args.name, storage=storage)
-    return ConcurrencyLimiter(search, max_concurrent=max_concurrent)
-
-
-def make_scheduler(args):
-    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
-
-    b = args.budget_obj
-    if args.scheduler == "fifo":
-        return FIFOScheduler()
-    return ASHAScheduler(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=b.max_epochs,
-                         grace_period=b.grace_period, reduction_factor=b.reduction_factor)
 
 
 def leaderboard(db: TrialDB, name: str, roles: dict[str, str], k: int = 10) -> list[dict]:
@@ -236,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
 
     # Save the experiment state often, so a killed driver loses at most a few seconds of it.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # Every epoch checkpoints and num_to_keep forces a snapshot; that is intended here, not a bottleneck.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    # A trial skipped on resume (finished before the crash) returns without a result; ASHA and OptunaSearch
+    # ignore such a result, but the strict check would fail the study. Every real report carries val_acc.
+    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     import ray
     from ray import tune
 
@@ -257,8 +231,9 @@ def main(argv: list[str] | None = None) -> int:
 
     overrides = {"epochs": budget.max_epochs, "data_fraction": budget.data_fraction, "val_size": budget.val_size,
                  "seed": args.seed} if space.kind == "deep" else {"data_fraction": budget.data_fraction}
+    finished = frozenset(db.finished_trials(args.name)) if args.resume else frozenset()
     trainable = tune.with_resources(
-        tune.with_parameters(train_trial, space=space, overrides=overrides, data=data),
+        tune.with_parameters(train_trial, space=space, overrides=overrides, data=data, skip=finished),
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
     info = provenance()
     roles = space.roles
@@ -283,7 +258,10 @@ def main(argv: list[str] | None = None) -> int:
         recorder = TrialRecorder(db, args.name, roles, budget.max_epochs if space.kind == "deep" else 1, info)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=make_searcher(args, max_concurrent), scheduler=make_scheduler(args),
+            tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,
+                                                                 max_concurrent),
+                                        scheduler=make_scheduler(args.scheduler, budget.max_epochs,
+                                                                 budget.grace_period, budget.reduction_factor),
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
                                         reuse_actors=False),
             run_config=tune.RunConfig(

@@ -32,8 +32,15 @@ def _use_assigned_cpus() -> float:
     return cpus
 
 
-def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[str, Any], data: FashionMNIST) -> None:
-    """Tune function trainable. `config` holds the sampled parameters; the space adds its fixed ones."""
+def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[str, Any], data: FashionMNIST,
+                skip: frozenset[str] = frozenset()) -> None:
+    """Tune function trainable. `config` holds the sampled parameters; the space adds its fixed ones.
+
+    skip: trials the database already holds as finished. After a driver crash Ray may resume a trial that
+    finished after its last snapshot; it must not train again (an ASHA-stopped trial would go past its rung).
+    """
+    if tune.get_context().get_trial_id() in skip:
+        return
     cfg = space.train_config(config, overrides)
     _use_assigned_cpus()
     info = profile(create_model(cfg.model, **cfg.model_kwargs))

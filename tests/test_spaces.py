@@ -1,0 +1,81 @@
+import optuna
+import pytest
+
+from search_spaces.loader import SpaceError, list_spaces, load_space
+
+SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_spaces_load_and_sample(name):
+    space = load_space(name)
+    assert space.description and set(space.roles.values()) <= {"scientific", "nuisance", "fixed"}
+    assert "scientific" in space.roles.values()
+    study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
+    for _ in range(5):
+        trial = study.ask()
+        space.sample(trial)
+        space.train_config(trial.params)
+        study.tell(trial, 0.5)
+
+
+def test_list_spaces_has_descriptions():
+    spaces = list_spaces()
+    assert set(SHIPPED) <= set(spaces) and all(spaces[s] and "invalid" not in spaces[s] for s in SHIPPED)
+
+
+def test_conditionals_and_parametrizations():
+    space = load_space("cnn_aug")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    seen = set()
+    for _ in range(40):
+        trial = study.ask()
+        space.sample(trial)
+        p = trial.params
+        cfg = space.train_config(p)
+        seen.add((p["model"], p["optimizer"]))
+        assert ("one_minus_momentum" in p) == (p["optimizer"] == "nesterov")
+        assert ("one_minus_beta1" in p) == (p["optimizer"] == "adamw")
+        if "one_minus_beta1" in p:
+            assert cfg.beta1 == pytest.approx(1 - p["one_minus_beta1"])
+        # model kwargs are sampled only for their model and reach model_kwargs
+        assert all(k.split(".")[0] == p["model"] for k in p if "." in k)
+        if p["model"] == "cnn":
+            assert cfg.model_kwargs == {"width": p["cnn.width"], "depth": p["cnn.depth"]}
+        if p["model"] == "resnet":
+            assert cfg.model_kwargs == {"width": p["resnet.width"], "depth": 20}  # fixed resnet.depth applies
+        study.tell(trial, 0.5)
+    assert len(seen) == 6
+
+
+def write(tmp_path, text):
+    f = tmp_path / "bad.yaml"
+    f.write_text(text)
+    return f
+
+
+@pytest.mark.parametrize("text, message", [
+    ("scientific:\n  lrate: {min: 0.1, max: 1}\n", r"bad\.yaml: lrate: unknown key; valid keys: model, optimizer, lr"),
+    ("scientific:\n  lr: {min: 0.5, max: 0.1}\n", r"bad\.yaml: lr: min 0\.5 > max 0\.1"),
+    ("scientific:\n  lr: {min: 0.1, max: 0.1}\n", r"bad\.yaml: lr: empty range"),
+    ("scientific:\n  lr: {min: 0.0, max: 0.1, scaling: log}\n", r"bad\.yaml: lr: log scaling needs min > 0, got 0\.0"),
+    ("scientific:\n  model: {feasible_points: [cnn, vit]}\n", r"bad\.yaml: model: unknown model\(s\) vit; registered: .*cnn"),
+    ("scientific:\n  cnn.widht: {feasible_points: [8]}\n", r"bad\.yaml: cnn\.widht: model 'cnn' has no argument 'widht'; valid: .*width"),
+    ("scientific:\n  optimizer: {feasible_points: [sgd, lion]}\n", r"bad\.yaml: sampled config .* rejected: optimizer='lion' is not one of"),
+    ("scientific:\n  lr: {min: 0.1, max: 1, step: 2}\n", r"bad\.yaml: lr: unknown field\(s\) step; valid: min, max"),
+    ("scientific:\n  lr: {feasible_points: []}\n", r"bad\.yaml: lr: feasible_points must be a non-empty list"),
+    ("scientfic:\n  lr: {min: 0.1, max: 1}\n", r"bad\.yaml: unknown top-level key\(s\) scientfic; valid: description"),
+    ("fixed:\n  epochs: 3\n", r"bad\.yaml: no scientific or nuisance parameter"),
+    ("scientific:\n  lr: {min: 0.1, max: 1}\nfixed:\n  lr: 0.1\n", r"bad\.yaml: lr appear\(s\) in more than one role"),
+    ("scientific:\n  momentum: {min: 0.1, max: 0.9, when: {optimizer: [sgd]}}\n",
+     r"bad\.yaml: momentum: `when` refers to 'optimizer', which is not fixed or sampled before it"),
+    ("scientific: [1, 2\n", r"bad\.yaml: not valid YAML"),
+])
+def test_bad_space_files_name_file_key_and_choices(tmp_path, text, message):
+    with pytest.raises(SpaceError, match=message):
+        load_space(write(tmp_path, text))
+
+
+def test_unknown_space_name_lists_available():
+    with pytest.raises(SpaceError, match=r"no search space 'cnn_agu' .*available: .*cnn_aug"):
+        load_space("cnn_agu")

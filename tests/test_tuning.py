@@ -1,0 +1,196 @@
+"""End-to-end tests of tuning/run.py: real Ray, real Optuna, a real SQLite database, the real dataset."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def run_cli(*args, timeout=600, env=None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, **kw)
+
+
+def query(db: Path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def trial_rows(db: Path) -> dict[str, dict]:
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        return {r["trial_id"]: dict(r) for r in conn.execute("select * from ganrator_trials")}
+
+
+def assert_consistent(db: Path, max_epochs: int) -> dict[str, dict]:
+    """Every trial has a terminal status that agrees with its epoch rows, each epoch stored once."""
+    rows = trial_rows(db)
+    for tid, r in rows.items():
+        epochs = [e for (e,) in query(db, "select epoch from ganrator_epochs where trial_id=? order by epoch", tid)]
+        assert epochs == list(range(1, r["epochs"] + 1)), (tid, epochs)
+        assert r["status"] in ("completed", "early_stopped", "diverged"), r
+        if r["status"] == "completed":
+            assert r["epochs"] == max_epochs and r["rung"] is None
+        if r["status"] == "early_stopped":
+            assert r["rung"] == r["epochs"] < max_epochs
+        assert 0 < r["best_val_acc"] <= 1 and r["param_count"] > 0 and r["node"] and r["git_commit"]
+    return rows
+
+
+def test_smoke_study_end_to_end(tmp_path):
+    out = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(tmp_path), "--final-eval", "1")
+    assert out.returncode == 0, out.stderr[-3000:]
+    db = tmp_path / "smoke" / "trials.db"
+    rows = assert_consistent(db, max_epochs=3)
+    assert len(rows) == 6
+    statuses = [r["status"] for r in rows.values()]
+    assert "early_stopped" in statuses and "completed" in statuses  # ASHA stopped some, not all
+    # Optuna records ASHA-stopped trials as COMPLETE: only our table tells them apart.
+    study = optuna.load_study(study_name="smoke", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 6 and all(t.state.name == "COMPLETE" for t in study.trials)
+    roles = next(iter(rows.values()))["roles"]
+    assert '"aug_strength": "scientific"' in roles and '"lr": "nuisance"' in roles
+    # final eval: the best config retrained over the budget's 2 seeds, test accuracy stored
+    finals = query(db, "select trial_id, seed, test_acc from ganrator_final_evals")
+    assert len(finals) == 2 and {s for _, s, _ in finals} == {0, 1} and all(0.1 < a <= 1 for *_, a in finals)
+    assert "leaderboard" in out.stdout and "report:  python -m analysis report" in out.stdout
+    assert str(db) in out.stdout
+
+    # The same name again without --resume is refused, and nothing already written is touched.
+    again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(tmp_path), timeout=120)
+    assert again.returncode == 2 and "already exists" in again.stderr and "--resume" in again.stderr
+    assert len(trial_rows(db)) == 6
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--space", "nope"], "no search space 'nope'"),
+    (["--space", "smoke", "--budget", "huge"], "invalid choice: 'huge'"),
+    (["--space", "smoke", "--data-fraction", "1.5"], r"--data-fraction must be in (0, 1], got 1.5"),
+    (["--space", "smoke", "--num-samples", "0"], "--num-samples must be >= 1, got 0"),
+    (["--space", "smoke", "--reduction-factor", "1"], "--reduction-factor must be >= 2"),
+    (["--space", "smoke", "--budget", "smoke", "--grace-period", "5"], "grace period 5 exceeds max epochs 3"),
+    (["--space", "smoke", "--sampler", "cmaes"], "invalid choice: 'cmaes'"),
+    ([], "--space is required (one of: augment, cnn_aug"),
+])
+def test_bad_flags_fail_before_ray_starts(args, message, tmp_path):
+    out = run_cli(*args, "--storage-path", str(tmp_path), timeout=120)
+    assert out.returncode == 2 and message in out.stderr
+    assert "ray:" not in out.stdout and not list(tmp_path.iterdir())
+
+
+def test_bad_space_file_is_reported_with_its_key(tmp_path):
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n")
+    out = run_cli("--space", str(bad), "--storage-path", str(tmp_path), timeout=120)
+    assert out.returncode == 2 and f"{bad}: lr: min 1 > max 0.1" in out.stderr
+
+
+def test_list_spaces():
+    out = run_cli("--list-spaces", timeout=120)
+    assert out.returncode == 0 and "cnn_aug" in out.stdout and "Headline study" in out.stdout
+
+
+def test_resume_without_study_is_refused(tmp_path):
+    out = run_cli("--space", "smoke", "--resume", "--storage-path", str(tmp_path), timeout=120)
+    assert out.returncode == 2 and "no study 'smoke'" in out.stderr
+
+
+def wait_for(predicate, timeout: float, what: str):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        try:
+            value = predicate()
+        except sqlite3.OperationalError:  # table not created yet, or locked for a moment
+            value = None
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+SLOW_TRIALS = ["--space", "smoke", "--budget", "smoke", "--data-fraction", "0.1"]
+
+
+def test_killed_worker_resumes_from_checkpoint(tmp_path):
+    """SIGKILL the process running a trial: FailureConfig retries it from its last epoch, and it completes."""
+    proc = subprocess.Popen([*RUN, *SLOW_TRIALS, "--num-samples", "1", "--max-epochs", "5", "--scheduler", "fifo",
+                             "--storage-path", str(tmp_path)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    db = tmp_path / "smoke" / "trials.db"
+    try:
+        tid, pid = wait_for(lambda: query(db, "select trial_id, pid from ganrator_trials where epochs >= 2"), 180,
+                            "a trial at epoch 2")[0]
+        killed_at = time.time()
+        os.kill(pid, signal.SIGKILL)
+        output, _ = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output[-3000:]
+    row = assert_consistent(db, max_epochs=5)[tid]
+    assert row["status"] == "completed" and row["failures"] >= 1 and row["pid"] != pid
+    # Resumed, not restarted: the epochs before the kill were never trained (or written) again.
+    first_two = query(db, "select timestamp from ganrator_epochs where trial_id=? and epoch <= 2", tid)
+    assert all(ts < killed_at for (ts,) in first_two)
+
+
+def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
+    args = [*SLOW_TRIALS, "--num-samples", "6", "--max-concurrent", "2", "--storage-path", str(tmp_path)]
+    proc = subprocess.Popen([*RUN, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    db = tmp_path / "smoke" / "trials.db"
+    try:
+        wait_for(lambda: query(db, "select count(*) from ganrator_trials where status in "
+                                   "('completed', 'early_stopped')")[0][0] >= 2
+                 and query(db, "select count(*) from ganrator_trials where status = 'running'")[0][0] >= 1,
+                 240, "2 finished trials and 1 running")
+        time.sleep(2)  # let the experiment state be snapshotted with trials in flight
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+        proc.wait()
+    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+    before = trial_rows(db)
+    assert any(r["status"] == "running" for r in before.values())
+
+    out = run_cli(*args, "--resume")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    after = assert_consistent(db, max_epochs=3)
+    assert len(after) == 6  # every planned trial exactly once
+    for tid, r in before.items():  # finished trials were not rerun
+        if r["status"] in ("completed", "early_stopped"):
+            assert after[tid]["ended_at"] == r["ended_at"]
+    study = optuna.load_study(study_name="smoke", storage=f"sqlite:///{db}")
+    assert sum(t.state.name == "COMPLETE" for t in study.trials) >= 6
+
+
+@pytest.mark.slow
+def test_multi_node_cluster(tmp_path):
+    """A real two-node Ray cluster on this machine, joined with --address; trials run on both nodes."""
+    port = 20000 + secrets.randbelow(20000)
+    # Every process of one cluster must agree on token authentication (Ray 2.60 enables it locally).
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    start = [RAY, "start", "--num-cpus", "1", "--disable-usage-stats"]
+    try:
+        subprocess.run([*start, "--head", f"--port={port}", "--include-dashboard=false"], env=env, check=True,
+                       capture_output=True, timeout=180)
+        subprocess.run([*start, f"--address=127.0.0.1:{port}"], env=env, check=True, capture_output=True,
+                       timeout=180)
+        out = run_cli("--space", "smoke", "--budget", "smoke", "--address", f"127.0.0.1:{port}",
+                      "--storage-path", str(tmp_path), env=env)
+    finally:
+        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "ray: 2 node(s), 2 CPUs" in out.stdout
+    rows = assert_consistent(tmp_path / "smoke" / "trials.db", max_epochs=3)
+    assert len({r["node"] for r in rows.values()}) == 2
