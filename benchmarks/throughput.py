@@ -5,12 +5,13 @@ augmentations (horizontal flip + 2-pixel translation). The baseline is torchvisi
 on the same files with a per-image transforms.Compose and DataLoader(num_workers=2). Also prints the
 trainer's achieved GFLOP/s next to a dense fp32 matmul's, measured in the same run.
 
-    python benchmarks/throughput.py [--images 20000] [--device auto]
+    python benchmarks/throughput.py [--images 20000] [--device auto] [--model-kwargs '{"depth": 1}']
 """
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import shutil
 import tempfile
 import time
@@ -24,14 +25,15 @@ from ganrator.models import create_model, train_flops
 from ganrator.train import TrainConfig, resolve_device, train
 
 
-def ganrator_images_per_second(data, images: int, device: str, batch_size: int) -> float:
+def ganrator_images_per_second(data, images: int, device: str, batch_size: int, model_kwargs: dict) -> float:
     cfg = TrainConfig(epochs=1, batch_size=batch_size, data_fraction=min(1.0, images / len(data.y_train)),
-                      aug_translate=2, aug_flip=0.5, device=device, warmup_epochs=0)
+                      aug_translate=2, aug_flip=0.5, device=device, warmup_epochs=0, model_kwargs=model_kwargs)
     # images_per_second times the training steps only (validation excluded), as the baseline does.
     return train(cfg, data).history[0]["images_per_second"]
 
 
-def torchvision_images_per_second(data, images: int, device: torch.device, batch_size: int, workers: int) -> float:
+def torchvision_images_per_second(data, images: int, device: torch.device, batch_size: int, workers: int,
+                                  model_kwargs: dict) -> float:
     import torchvision
     from torchvision import transforms
 
@@ -48,7 +50,7 @@ def torchvision_images_per_second(data, images: int, device: torch.device, batch
                                          drop_last=True, pin_memory=device.type == "cuda", persistent_workers=True)
     torch.manual_seed(0)
     cfg = TrainConfig()
-    model = create_model(cfg.model).to(device, memory_format=torch.channels_last)
+    model = create_model(cfg.model, **model_kwargs).to(device, memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
     steps = images // batch_size
     it = iter(loader)
@@ -90,20 +92,21 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers of the torchvision baseline")
     p.add_argument("--device", default="auto")
+    p.add_argument("--model-kwargs", type=json.loads, default={}, help='cnn kwargs as JSON, e.g. {"depth": 1}')
     p.add_argument("--data-dir")
     args = p.parse_args()
     device = resolve_device(args.device)
     data = load_fashion_mnist(args.data_dir)
     print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
-          f"{args.images} images per pipeline, batch {args.batch_size}", flush=True)
+          f"{args.images} images per pipeline, batch {args.batch_size}, cnn {args.model_kwargs or 'default'}", flush=True)
 
-    tv = torchvision_images_per_second(data, args.images, device, args.batch_size, args.workers)
+    tv = torchvision_images_per_second(data, args.images, device, args.batch_size, args.workers, args.model_kwargs)
     print(f"torchvision DataLoader(num_workers={args.workers}) + per-image transforms: {tv:9.0f} img/s", flush=True)
-    ours = ganrator_images_per_second(data, args.images, str(device), args.batch_size)
+    ours = ganrator_images_per_second(data, args.images, str(device), args.batch_size, args.model_kwargs)
     print(f"ganrator in-memory batched augmentation:                 {ours:9.0f} img/s", flush=True)
     print(f"ratio ganrator / torchvision: {ours / tv:.2f}x (target >= 2x)")
 
-    flops = train_flops(create_model("cnn").to(device, memory_format=torch.channels_last))
+    flops = train_flops(create_model("cnn", **args.model_kwargs).to(device, memory_format=torch.channels_last))
     achieved = ours * flops / 1e9
     peak = matmul_gflops(device)
     print(f"cnn training step: {flops / 1e6:.1f} MFLOP/image -> {achieved:.1f} GFLOP/s achieved")
