@@ -77,6 +77,13 @@ class SearchSpace:
         """Role of every name in the space, sampled or fixed."""
         return {**{p.name: p.role for p in self.params}, **{k: "fixed" for k in self.fixed}}
 
+    @property
+    def param_specs(self) -> dict[str, dict]:
+        """The searched distributions as plain data (stored with the study; analysis reads ranges from it)."""
+        return {p.name: {"role": p.role, "kind": p.kind, "low": p.low, "high": p.high, "log": p.log,
+                         "choices": list(p.choices), "when": {k: list(v) for k, v in p.when.items()}}
+                for p in self.params}
+
     def sample(self, trial) -> None:
         """Optuna define-by-run: suggest each active parameter in file order. Returns None (no constants)."""
         values = dict(self.fixed)

@@ -49,10 +49,9 @@ def assert_consistent(db: Path, max_epochs: int) -> dict[str, dict]:
     return rows
 
 
-def test_smoke_study_end_to_end(tmp_path):
-    out = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(tmp_path), "--final-eval", "1")
-    assert out.returncode == 0, out.stderr[-3000:]
-    db = tmp_path / "smoke" / "trials.db"
+def test_smoke_study_end_to_end(smoke_study):
+    db, out = smoke_study
+    tmp_path = db.parent.parent
     rows = assert_consistent(db, max_epochs=3)
     assert len(rows) == 6
     statuses = [r["status"] for r in rows.values()]

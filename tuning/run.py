@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
                     search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
                             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                             "max_concurrent": max_concurrent, "address": args.address, "metric": METRIC,
-                            "storage_path": str(args.storage)},
+                            "storage_path": str(args.storage), "params": space.param_specs,
+                            "fixed": space.fixed},
                     hardware={"nodes": len(ray.nodes()), "cpus": resources.get("CPU", 0),
                               "gpus": resources.get("GPU", 0), "platform": platform.platform()},
                     **({} if existing else {"created_at": time.time()}), **info)

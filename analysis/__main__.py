@@ -1,0 +1,40 @@
+"""python -m analysis report --db runs/cnn_aug/trials.db [--name NAME] [--out reports/NAME]"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .load import AnalysisError, list_studies, load_study
+from .report import build_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m analysis", description="Tables, figures and the experiments report "
+                                "from a ganrator trial database.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("report", help="write reports/<name>/ with tables/, figures/, experiments.md and .html")
+    r.add_argument("--db", required=True, help="trial database: a file path or SQLAlchemy URL")
+    r.add_argument("--name", help="study name (needed when the database holds several)")
+    r.add_argument("--out", help="output folder (default: reports/<name>)")
+    ls = sub.add_parser("list", help="list the studies in a database")
+    ls.add_argument("--db", required=True)
+    args = p.parse_args(argv)
+    try:
+        if args.command == "list":
+            print("\n".join(list_studies(args.db)))
+            return 0
+        study = load_study(args.db, args.name)
+    except AnalysisError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = args.out or f"reports/{study.name}"
+    rep = build_report(study, out)
+    for w in rep.warnings:
+        print(f"warning: {w}")
+    print(f"report written to {rep.markdown}" + (f" and {rep.html}" if rep.html else ""))
+    print(f"  {len(rep.tables)} tables in {rep.out / 'tables'}, {len(rep.figures)} figures in {rep.out / 'figures'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

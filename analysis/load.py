@@ -1,0 +1,90 @@
+"""Read a study from the trial database into tidy DataFrames (works while the study is still running)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from tuning.db import epochs, final_evals, make_engine, studies, trials
+
+
+class AnalysisError(RuntimeError):
+    """Bad input to the analysis: a missing database, an unknown study, nothing to analyse."""
+
+
+@dataclass
+class Study:
+    name: str
+    meta: dict  # the ganrator_studies row: space, roles, budget, search settings, provenance
+    trials: pd.DataFrame  # one row per trial; parameters as columns, prefixed "p:"
+    epochs: pd.DataFrame  # one row per trial-epoch
+    finals: pd.DataFrame  # one row per final-evaluation run (trial x seed)
+    source: str = ""
+    params: list[str] = field(default_factory=list)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return self.meta.get("roles") or {}
+
+    @property
+    def specs(self) -> dict[str, dict]:
+        return (self.meta.get("search") or {}).get("params") or {}
+
+    @property
+    def max_epochs(self) -> int:
+        return int((self.meta.get("budget") or {}).get("max_epochs") or self.trials["epochs"].max() or 1)
+
+    def scientific(self) -> list[str]:
+        return [p for p in self.params if self.roles.get(p) == "scientific"]
+
+    def nuisance(self) -> list[str]:
+        return [p for p in self.params if self.roles.get(p) == "nuisance"]
+
+
+def _url(db: str | Path) -> str:
+    db = str(db)
+    if "://" in db:
+        return db
+    path = Path(db).expanduser()
+    if not path.is_file():
+        raise AnalysisError(f"no trial database at {path} (run `python tuning/run.py --space NAME` first, or pass "
+                            f"--db with a file path or SQLAlchemy URL)")
+    return f"sqlite:///{path.resolve()}"
+
+
+def list_studies(db: str | Path) -> list[str]:
+    engine = make_engine(_url(db))
+    if not sa.inspect(engine).has_table(studies.name):
+        raise AnalysisError(f"{db} is not a ganrator trial database (no {studies.name} table)")
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(studies.c.name).order_by(studies.c.created_at)).scalars())
+
+
+def load_study(db: str | Path, name: str | None = None) -> Study:
+    """Tidy DataFrames of one study. With one study in the database, `name` may be left out."""
+    url = _url(db)
+    names = list_studies(db)
+    if name is None:
+        if len(names) != 1:
+            raise AnalysisError(f"{db} holds {len(names)} studies ({', '.join(names) or 'none'}); pass --name")
+        name = names[0]
+    if name not in names:
+        raise AnalysisError(f"no study {name!r} in {db}; studies there: {', '.join(names) or 'none'}")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        meta = dict(conn.execute(sa.select(studies).where(studies.c.name == name)).mappings().one())
+        t = pd.DataFrame([dict(r) for r in conn.execute(sa.select(trials).where(trials.c.study == name)).mappings()],
+                         columns=[c.name for c in trials.columns])
+        e = pd.read_sql(sa.select(epochs).where(epochs.c.study == name), conn)
+        f = pd.read_sql(sa.select(final_evals).where(final_evals.c.study == name), conn)
+    params: list[str] = []
+    for p in t["params"]:
+        for k in (p or {}):
+            if k not in params:
+                params.append(k)
+    for k in params:
+        t["p:" + k] = [(p or {}).get(k) for p in t["params"]]
+    t = t.sort_values("started_at", kind="stable").reset_index(drop=True)
+    return Study(name, meta, t, e.sort_values(["trial_id", "epoch"]).reset_index(drop=True), f, url, params)

@@ -1,0 +1,163 @@
+"""The experiments report: `reports/<name>/` with tables/ (md, tex, csv), figures/ (png, pdf), experiments.md and
+experiments.html. Every number comes from the database through the table and figure functions."""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from . import figures as F
+from .checks import study_warnings
+from .importance import param_importance
+from .load import Study
+from .stats import mean_ci, pct_text
+from .tables import ablation_table, formatted, leaderboard, main_comparison, to_latex, to_markdown
+
+
+@dataclass
+class Report:
+    out: Path
+    tables: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    markdown: Path | None = None
+    html: Path | None = None
+
+
+def _write_table(df: pd.DataFrame, out: Path, stem: str) -> Path:
+    tdir = out / "tables"
+    tdir.mkdir(parents=True, exist_ok=True)
+    df.to_csv(tdir / f"{stem}.csv", index=False)
+    f = formatted(df)
+    (tdir / f"{stem}.tex").write_text(to_latex(f))
+    (tdir / f"{stem}.md").write_text(to_markdown(f))
+    return tdir / f"{stem}.md"
+
+
+def _setup_text(study: Study) -> str:
+    m, b = study.meta, study.meta.get("budget") or {}
+    s, hw, v = m.get("search") or {}, m.get("hardware") or {}, m.get("versions") or {}
+    frac = b.get("data_fraction", 1.0)
+    n_train = round(frac * (60000 - b.get("val_size", 5000)))
+    sched = (f"ASHA (grace period {b.get('grace_period')} epoch(s), reduction factor {b.get('reduction_factor')}, "
+             f"at most {b.get('max_epochs')} epochs)" if s.get("scheduler") == "asha"
+             else f"FIFO (every trial runs its full budget of {b.get('max_epochs', 1)} epoch(s))")
+    return "\n".join([
+        f"- **Data**: Fashion-MNIST. A stratified, seeded split of the 60,000 official training images into "
+        f"{60000 - b.get('val_size', 5000):,} for training and {b.get('val_size', 5000):,} for validation; trials "
+        f"train on a stratified {frac:g} of the training part ({n_train:,} images). The 10,000 test images are read "
+        f"only by the final evaluation, never for selection.",
+        f"- **Search space**: `{m.get('space')}` — {m.get('description')}",
+        f"- **Budget**: `{b.get('name')}`: {b.get('num_samples')} trials"
+        + (f", at most {b.get('time_budget_s'):.0f} s of search" if b.get("time_budget_s") else "") + ".",
+        f"- **Search algorithm**: Optuna {s.get('sampler', '?').upper()} sampler (seed {s.get('seed')}) through Ray "
+        f"Tune, {s.get('max_concurrent')} trials at once; scheduler: {sched}.",
+        f"- **Hardware**: {hw.get('nodes', '?')} Ray node(s), {hw.get('cpus', 0):g} CPUs, {hw.get('gpus', 0):g} GPUs "
+        f"({hw.get('platform', '?')}); {s.get('cpus_per_trial')} CPU and {s.get('gpus_per_trial')} GPU per trial.",
+        f"- **Software**: " + ", ".join(f"{k} {val}" for k, val in v.items()) +
+        f"; git commit `{(m.get('git_commit') or 'unknown')[:10]}`.",
+        f"- **Command**: `{m.get('command')}`",
+    ])
+
+
+def build_report(study: Study, out: str | Path) -> Report:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rep = Report(out)
+    t = study.trials
+    counts = {s: int((t["status"] == s).sum()) for s in ("completed", "early_stopped", "diverged", "errored",
+                                                         "running")}
+    md = [f"# Experiments: {study.name}", "",
+          f"_Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{study.source}` by "
+          f"`python -m analysis report`. Every number below is read from that database._", "",
+          "## Setup", "", _setup_text(study), "",
+          "## Results", "",
+          f"The study ran {len(t)} trials: " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n)
+          + "."]
+    full = t[t["status"] == "completed"]
+    if not len(full):
+        md += ["", "**No trial has completed its full budget yet**, so there is nothing to compare. "
+               "Run the study longer (or resume it) and generate this report again."]
+        rep.warnings = study_warnings(study)
+        return _finish(rep, md)
+
+    best = full.loc[full["last_val_acc"].idxmax()]
+    params = ", ".join(f"{p} = {best['p:' + p]:.3g}" if isinstance(best["p:" + p], float) else f"{p} = {best['p:' + p]}"
+                       for p in study.params if study.roles.get(p) != "fixed" and best["p:" + p] is not None
+                       and best["p:" + p] == best["p:" + p])
+    md += ["", f"The best full-budget trial, `{best['trial_id']}`, reached {pct_text(best['last_val_acc'])} "
+               f"validation accuracy with {params}."]
+    finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
+    if len(finals):
+        top = finals[finals["trial_id"] == best["trial_id"]]["test_acc"]
+        if len(top):
+            md += [f"Retrained over {top.size} seed(s), it scores {pct_text(*mean_ci(top))} on the test set "
+                   f"(mean ± 95% CI)."]
+
+    sections = [("main_comparison", main_comparison(study), "Main comparison"),
+                ("leaderboard", leaderboard(study), "Leaderboard")]
+    for stem, df, title in sections:
+        if len(df):
+            rep.tables[stem] = _write_table(df, out, stem)
+            md += ["", f"### {title}", "", df.attrs.get("note", ""), "", to_markdown(formatted(df))]
+
+    md += ["", "### Ablations of the scientific hyperparameters"]
+    for p in study.scientific():
+        df = ablation_table(study, p)
+        if not len(df):
+            continue
+        rep.tables[f"ablation_{p}"] = _write_table(df, out, f"ablation_{p}")
+        md += ["", f"#### {p}", "", df.attrs["note"], "", to_markdown(formatted(df))]
+        best_row = df.loc[df["best_val_full"].idxmax()] if df["best_val_full"].notna().any() else None
+        if best_row is not None:
+            md += [f"Best at {p} = {best_row[p]}: {pct_text(best_row['best_val_full'])} validation accuracy "
+                   f"({int(best_row['full_budget'])} full-budget trial(s) at that value)."]
+        _figure(rep, md, F.isolation_plot(study, p), f"isolation_{p}", f"Isolation plot for {p}")
+
+    imp = param_importance(study)
+    if len(imp):
+        rep.tables["importance"] = _write_table(imp, out, "importance")
+        md += ["", "### Hyperparameter importance", "",
+               "PED-ANOVA and fANOVA (Optuna's evaluators) over the full-budget trials, normalized to sum to 1.", "",
+               to_markdown(imp.assign(ped_anova=imp["ped_anova"].map("{:.3f}".format),
+                                      fanova=imp["fanova"].map("{:.3f}".format)))]
+        _figure(rep, md, F.importance_plot(imp), "importance", "Hyperparameter importance")
+
+    md += ["", "### Search behaviour"]
+    _figure(rep, md, F.strength_plot(study), "aug_strength", "Accuracy against augmentation strength")
+    _figure(rep, md, F.learning_curves(study), "learning_curves", "Learning curves, ASHA rungs dotted")
+    _figure(rep, md, F.search_efficiency(study), "search_efficiency", "Best so far against time and epochs")
+    _figure(rep, md, F.axis_plots(study), "axis_plots", "Hyperparameter axis plots")
+    _figure(rep, md, F.parallel_coordinates(study), "parallel_coordinates", "Parallel coordinates of the top trials")
+    rep.warnings = study_warnings(study)
+    return _finish(rep, md)
+
+
+def _figure(rep: Report, md: list[str], fig, stem: str, caption: str) -> None:
+    if fig is None:
+        return
+    png, _pdf = F.save_figure(fig, rep.out / "figures" / stem)
+    rep.figures[stem] = png
+    md += ["", f"![{caption}](figures/{png.name})", "", f"_{caption}._"]
+
+
+def _finish(rep: Report, md: list[str]) -> Report:
+    md += ["", "## Warnings", ""]
+    md += [f"- {w}" for w in rep.warnings] or ["- none"]
+    text = "\n".join(md) + "\n"
+    rep.markdown = rep.out / "experiments.md"
+    rep.markdown.write_text(text)
+    (rep.out / "warnings.txt").write_text("\n".join(rep.warnings) + ("\n" if rep.warnings else ""))
+    try:
+        import markdown
+
+        body = markdown.markdown(text, extensions=["tables"])
+        rep.html = rep.out / "experiments.html"
+        rep.html.write_text("<!doctype html><meta charset='utf-8'><title>Experiments</title><style>body{font-family:"
+                            "sans-serif;max-width:60em;margin:auto;padding:1em}table{border-collapse:collapse}td,th"
+                            "{border:1px solid #ccc;padding:.2em .5em}img{max-width:100%}</style>\n" + body)
+    except ImportError:
+        pass
+    return rep

@@ -1,0 +1,74 @@
+"""Trial databases with known, planted effects, written through the real TrialDB (SQLite)."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from tuning.db import TrialDB
+
+AUG = [0.0, 0.5, 1.0]
+OPTIMIZERS = ["sgd", "adam"]
+LRS = [0.003, 0.01, 0.03, 0.1]  # optimum planted at 0.03
+MAX_EPOCHS = 4
+
+SPECS = {
+    "aug_strength": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                     "choices": AUG, "when": {}},
+    "optimizer": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                  "choices": OPTIMIZERS, "when": {}},
+    "lr": {"role": "nuisance", "kind": "float", "low": 0.001, "high": 0.3, "log": True, "choices": [], "when": {}},
+}
+
+
+def planted_acc(aug: float, optimizer: str, lr: float) -> float:
+    """Accuracy rises with augmentation strength (+4 points per unit); the optimizer has no effect."""
+    return 0.85 + 0.04 * aug - 0.03 * abs(math.log10(lr) - math.log10(0.03))
+
+
+def build(path: Path, name: str = "planted", diverged: int = 1, early_stopped: int = 3) -> Path:
+    db = TrialDB(f"sqlite:///{path}")
+    roles = {k: s["role"] for k, s in SPECS.items()}
+    db.upsert_study(name, space="planted", kind="deep", description="planted effects", roles=roles,
+                    budget={"name": "test", "num_samples": 0, "max_epochs": MAX_EPOCHS, "grace_period": 1,
+                            "reduction_factor": 2, "data_fraction": 0.1, "val_size": 5000},
+                    search={"sampler": "tpe", "scheduler": "asha", "seed": 0, "params": SPECS, "fixed": {"model": "cnn"},
+                            "cpus_per_trial": 1, "gpus_per_trial": 0, "max_concurrent": 2},
+                    hardware={"nodes": 1, "cpus": 2, "gpus": 0}, versions={"torch": "x"}, git_commit="abc",
+                    command="planted", status="finished", created_at=time.time())
+    t0, i = 1_000_000.0, 0
+    for aug in AUG:
+        for opt in OPTIMIZERS:
+            for lr in LRS:
+                final = planted_acc(aug, opt, lr)
+                tid = f"t{i:03d}"
+                status, epochs = "completed", MAX_EPOCHS
+                if i < early_stopped * 5 and i % 5 == 4:  # a few weak trials stopped by "ASHA" at rung 1
+                    status, epochs = "early_stopped", 1
+                curve = [final - 0.02 * (MAX_EPOCHS - e) for e in range(1, epochs + 1)]
+                if status == "early_stopped":
+                    curve = [c - 0.05 for c in curve]
+                for e, acc in enumerate(curve, 1):
+                    db.upsert_epoch(name, tid, e, val_acc=acc, train_loss=1 - acc, val_loss=1 - acc, lr=lr,
+                                    epoch_seconds=1.0, images_per_second=1000.0, timestamp=t0 + i * 10 + e)
+                db.upsert_trial(name, tid, params={"aug_strength": aug, "optimizer": opt, "lr": lr},
+                                roles=roles, config={"model": "cnn", "aug_strength": aug, "optimizer": opt, "lr": lr},
+                                status=status, epochs=epochs, max_epochs=MAX_EPOCHS,
+                                rung=epochs if status == "early_stopped" else None,
+                                best_val_acc=max(curve), last_val_acc=curve[-1], param_count=1000, flops=1e6,
+                                started_at=t0 + i * 10, ended_at=t0 + i * 10 + epochs, node="n1", seed=0)
+                i += 1
+    for d in range(diverged):
+        tid = f"div{d}"
+        db.upsert_epoch(name, tid, 1, val_acc=0.0, train_loss=1e6, val_loss=1e6, timestamp=t0 + 900 + d)
+        db.upsert_trial(name, tid, params={"aug_strength": 1.0, "optimizer": "sgd", "lr": 0.29}, roles=roles,
+                        status="diverged", epochs=1, max_epochs=MAX_EPOCHS, best_val_acc=0.0, last_val_acc=0.0,
+                        started_at=t0 + 900 + d, ended_at=t0 + 901 + d)
+    # final evaluation of the best trial per augmentation value: 3 seeds
+    for aug in AUG:
+        best_lr_trials = [f"t{j:03d}" for j in range(i) if AUG[j // 8] == aug and LRS[j % 4] == 0.03
+                          and OPTIMIZERS[(j // 4) % 2] == "sgd"]
+        for seed, delta in enumerate((-0.004, -0.002, -0.006)):
+            db.upsert_final_eval(name, best_lr_trials[0], seed, rank=1, status="completed", epochs=MAX_EPOCHS,
+                                 val_acc=planted_acc(aug, "sgd", 0.03), test_acc=planted_acc(aug, "sgd", 0.03) + delta)
+    return path

@@ -1,0 +1,149 @@
+"""The analysis package on planted effects (known answers) and on a real smoke study."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+import planted
+from analysis import load_study
+from analysis.checks import study_warnings
+from analysis.figures import isolation_plot, strength_curve
+from analysis.importance import param_importance
+from analysis.report import build_report
+from analysis.tables import ablation_table, formatted, leaderboard, main_comparison, to_latex, to_markdown
+from tuning.db import TrialDB
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    return load_study(planted.build(tmp_path_factory.mktemp("planted") / "trials.db"))
+
+
+def test_load_gives_tidy_frames(study):
+    assert len(study.trials) == 3 * 2 * 4 + 1 and study.scientific() == ["aug_strength", "optimizer"]
+    assert study.nuisance() == ["lr"] and {"p:aug_strength", "p:lr", "status"} <= set(study.trials)
+    assert study.epochs.groupby("trial_id").size().max() == planted.MAX_EPOCHS
+
+
+def test_ablation_shows_planted_augmentation_effect(study):
+    table = ablation_table(study, "aug_strength")
+    assert table["aug_strength"].tolist() == [0.0, 0.5, 1.0]
+    best = table["best_val_full"].tolist()
+    expected = [planted.planted_acc(a, "sgd", 0.03) for a in planted.AUG]
+    assert best == pytest.approx(expected)  # isolation finds the planted lr optimum for each value
+    assert best[0] < best[1] < best[2]
+    # counts: 8 trials per value, early-stopped ones never ranked at full budget, the diverged one counted
+    assert table["trials"].tolist() == [8, 8, 9] and table["diverged"].tolist() == [0, 0, 1]
+    assert (table["full_budget"] + table["early_stopped"] + table["diverged"] == table["trials"]).all()
+    # final evaluation: mean of the 3 planted seeds, with a CI and n
+    assert table["test_n"].tolist() == [3, 3, 3]
+    assert table.loc[2, "test_mean"] == pytest.approx(planted.planted_acc(1.0, "sgd", 0.03) - 0.004)
+    assert table["test_ci95"].gt(0).all()
+    assert "ASHA-stopped trials are compared with all others at epoch 1" in table.attrs["note"]
+
+
+def test_ablation_shows_no_optimizer_effect(study):
+    table = ablation_table(study, "optimizer")
+    assert set(table["optimizer"]) == {"sgd", "adam"}
+    assert table["best_val_full"].iloc[0] == pytest.approx(table["best_val_full"].iloc[1])
+
+
+def test_importance_ranks_the_planted_story(study):
+    imp = param_importance(study).set_index("param")
+    assert imp.loc["aug_strength", "fanova"] > 5 * imp.loc["optimizer", "fanova"]
+    assert imp.loc["optimizer", "fanova"] < 0.05
+    assert imp.loc["lr", "fanova"] > imp.loc["optimizer", "fanova"]
+
+
+def test_isolation_plot_and_strength_curve(study):
+    assert isolation_plot(study, "aug_strength") is not None
+    curve = strength_curve(study)
+    assert curve["aug_strength"].tolist() == [0.0, 0.5, 1.0] and curve["best"].is_monotonic_increasing
+    assert (curve["n"] > 1).all() and curve["ci95"].notna().all()
+
+
+def test_warnings_on_planted_edges_and_divergence(study, tmp_path):
+    warnings = study_warnings(study)
+    assert any("aug_strength (1.0) is the largest of its feasible points" in w for w in warnings)
+    assert not any("diverged" in w for w in warnings)  # 1 of 25
+    many = load_study(planted.build(tmp_path / "div.db", diverged=20))
+    assert any(re.search(r"\d+% of trials diverged \(20 of 44\)", w) for w in study_warnings(many))
+
+
+def test_leaderboard_and_main_comparison(study):
+    top = leaderboard(study, k=5)
+    assert top["val_acc"].is_monotonic_decreasing and (top["status"] == "completed").all()
+    assert top.loc[0, "aug_strength"] == 1.0 and top.loc[0, "lr"] == 0.03
+    main = main_comparison(study)
+    assert main["augmentation"].tolist() == ["with", "without"] and (main["model"] == "cnn").all()
+    assert main.loc[0, "best_val_full"] > main.loc[1, "best_val_full"]
+
+
+def test_exports_mark_the_best_and_carry_uncertainty(study):
+    f = formatted(ablation_table(study, "aug_strength"))
+    md, tex = to_markdown(f), to_latex(f)
+    assert "**89.00**" in md and "± " in md and "(n=3)" in md
+    assert tex.startswith(r"\begin{tabular}") and r"\toprule" in tex and r"\textbf{89.00}" in tex
+    assert r"$\pm$" in tex and "aug\\_strength" in tex
+
+
+def test_report_on_real_smoke_study(smoke_study, tmp_path):
+    db, _ = smoke_study
+    out = subprocess.run([sys.executable, "-m", "analysis", "report", "--db", str(db), "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert f"report written to {tmp_path / 'r' / 'experiments.md'}" in out.stdout
+    report = (tmp_path / "r" / "experiments.md").read_text()
+    for stem in ("leaderboard", "main_comparison", "ablation_aug_strength"):
+        for ext in ("md", "tex", "csv"):
+            assert (tmp_path / "r" / "tables" / f"{stem}.{ext}").stat().st_size > 0
+        assert len(pd.read_csv(tmp_path / "r" / "tables" / f"{stem}.csv")) > 0
+    figures = list((tmp_path / "r" / "figures").glob("*.png"))
+    assert {"learning_curves.png", "search_efficiency.png", "isolation_aug_strength.png"} <= {f.name for f in figures}
+    for f in figures:
+        with Image.open(f) as im:
+            assert im.size[0] > 100 and im.size[1] > 100 and len(im.getcolors(1 << 20) or [0, 0]) > 1
+        assert f.with_suffix(".pdf").stat().st_size > 1000
+    refs = re.findall(r"\]\(([^)]+)\)", report)
+    assert refs and all((tmp_path / "r" / ref).is_file() for ref in refs)
+    assert "## Setup" in report and "ASHA (grace period 1" in report and (tmp_path / "r" / "experiments.html").is_file()
+
+
+def run_report(*args):
+    return subprocess.run([sys.executable, "-m", "analysis", "report", *args], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
+
+
+def test_missing_database_is_one_clear_error(tmp_path):
+    out = run_report("--db", str(tmp_path / "nope.db"))
+    assert out.returncode == 2 and f"no trial database at {tmp_path / 'nope.db'}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unknown_study_lists_the_ones_there(tmp_path):
+    db = planted.build(tmp_path / "t.db")
+    out = run_report("--db", str(db), "--name", "other")
+    assert out.returncode == 2 and "no study 'other'" in out.stderr and "studies there: planted" in out.stderr
+
+
+def test_empty_study_gets_a_report_that_says_so(tmp_path):
+    db = TrialDB(f"sqlite:///{tmp_path / 'e.db'}")
+    db.upsert_study("empty", space="smoke", roles={}, budget={"max_epochs": 3}, search={"params": {}})
+    db.upsert_trial("empty", "t1", params={"lr": 0.1}, status="running", epochs=0)
+    out = run_report("--db", str(tmp_path / "e.db"), "--out", str(tmp_path / "r"))
+    assert out.returncode == 0 and "Traceback" not in out.stderr
+    assert "No trial has completed its full budget yet" in (tmp_path / "r" / "experiments.md").read_text()
+
+
+def test_build_report_in_process_on_planted(study, tmp_path):
+    rep = build_report(study, tmp_path / "p")
+    assert {"ablation_aug_strength", "ablation_optimizer", "importance", "leaderboard"} <= set(rep.tables)
+    assert "importance" in rep.figures and rep.html and rep.html.read_text().startswith("<!doctype html>")
