@@ -109,11 +109,23 @@ class SearchSpace:
                 cfg[name] = value
         if kwargs or "model_kwargs" in cfg:
             cfg["model_kwargs"] = {**cfg.get("model_kwargs", {}), **kwargs}
-        cfg.update(overrides or {})
+        overrides = dict(overrides or {})
+        if "data_fraction" in cfg and "data_fraction" in overrides:
+            # A space that searches data_fraction (scaling) searches it relative to the budget's training set.
+            cfg["data_fraction"] *= overrides.pop("data_fraction")
+        cfg.update(overrides)
         return cfg
 
     def train_config(self, sampled: dict[str, Any], overrides: dict[str, Any] | None = None) -> TrainConfig:
         return TrainConfig.from_dict(self.resolve(sampled, overrides), where=str(self.path))
+
+    def config(self, sampled: dict[str, Any], overrides: dict[str, Any] | None = None):
+        """The trial's typed config: a TrainConfig (deep) or a ClassicalConfig (classical)."""
+        if self.kind == "classical":
+            from ganrator.classical import ClassicalConfig
+
+            return ClassicalConfig.from_dict(self.resolve(sampled, overrides), where=str(self.path))
+        return self.train_config(sampled, overrides)
 
 
 def list_spaces() -> dict[str, str]:
@@ -262,12 +274,7 @@ def _dry_run(space: SearchSpace, n: int = 16) -> None:
         trial = study.ask()
         space.sample(trial)
         try:
-            if space.kind == "deep":
-                space.train_config(trial.params)
-            else:
-                from ganrator.classical import ClassicalConfig
-
-                ClassicalConfig.from_dict(space.resolve(trial.params), where=str(space.path))
+            space.config(trial.params)
         except (ValueError, TypeError) as e:
             raise SpaceError(f"{space.path}: sampled config {trial.params} is rejected: {e}") from None
         study.tell(trial, 0.0)

@@ -29,10 +29,11 @@ BUDGETS = {
     "smoke": Budget("smoke", num_samples=6, max_epochs=3, grace_period=1, reduction_factor=2, data_fraction=0.02,
                     val_size=1000, time_budget_s=None, final_epochs=2, final_seeds=2,
                     summary="tests: 6 tiny trials, 1,100 training images, 3 epochs; about a minute"),
-    "laptop": Budget("laptop", num_samples=24, max_epochs=8, grace_period=1, reduction_factor=3, data_fraction=0.1,
-                     val_size=5000, time_budget_s=12 * 60, final_epochs=8, final_seeds=3,
-                     summary="a 2-core laptop: 24 trials on a 10% stratified subset (5,500 images), up to 8 epochs, "
-                             "ASHA from epoch 1, capped at 12 minutes of search"),
+    # Grace period 2: at epoch 1 ASHA rewards fast starters (MLPs, no augmentation) over better models.
+    "laptop": Budget("laptop", num_samples=32, max_epochs=8, grace_period=2, reduction_factor=2, data_fraction=0.1,
+                     val_size=5000, time_budget_s=10 * 60, final_epochs=8, final_seeds=3,
+                     summary="a 2-core laptop: 32 trials on a 10% stratified subset (5,500 images), up to 8 epochs, "
+                             "ASHA rungs at epochs 2 and 4, capped at 10 minutes of search"),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, data_fraction=1.0,
                    val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
                    summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs"),

@@ -23,8 +23,10 @@ def _resources(trial) -> tuple[float, float]:
 
 
 class TrialRecorder(Callback):
-    def __init__(self, db: TrialDB, study: str, roles: dict[str, str], max_epochs: int, provenance: dict[str, Any]):
-        self.db, self.study, self.roles, self.max_epochs, self.provenance = db, study, roles, max_epochs, provenance
+    def __init__(self, db: TrialDB, study: str, space, overrides: dict[str, Any], max_epochs: int,
+                 provenance: dict[str, Any]):
+        self.db, self.study, self.space, self.overrides = db, study, space, overrides
+        self.roles, self.max_epochs, self.provenance = space.roles, max_epochs, provenance
         self.best: dict[str, float] = {}
         self.frozen: set[str] = set()  # finished before a resume: their rows never change again
 
@@ -36,6 +38,7 @@ class TrialRecorder(Callback):
         # A retried or resumed trial starts again: keep its first start time.
         self.db.upsert_trial(self.study, trial.trial_id, on_insert={"started_at": time.time()},
                              params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
+                             config=self.space.config(trial.config, self.overrides).to_dict(),
                              status="running", max_epochs=self.max_epochs, cpus=cpus, gpus=gpus, **self.provenance)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):

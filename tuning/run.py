@@ -229,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ray: {len(ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
           f"up to {max_concurrent} trials at once", flush=True)
 
-    overrides = {"epochs": budget.max_epochs, "data_fraction": budget.data_fraction, "val_size": budget.val_size,
-                 "seed": args.seed} if space.kind == "deep" else {"data_fraction": budget.data_fraction}
+    overrides = {"data_fraction": budget.data_fraction, "val_size": budget.val_size, "seed": args.seed}
+    if space.kind == "deep":
+        overrides["epochs"] = budget.max_epochs
     finished = frozenset(db.finished_trials(args.name)) if args.resume else frozenset()
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, space=space, overrides=overrides, data=data, skip=finished),
@@ -256,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming {exp_path}", flush=True)
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False)
     else:
-        recorder = TrialRecorder(db, args.name, roles, budget.max_epochs if space.kind == "deep" else 1, info)
+        recorder = TrialRecorder(db, args.name, space, overrides, budget.max_epochs if space.kind == "deep" else 1,
+                                 info)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,

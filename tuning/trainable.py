@@ -41,6 +41,8 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
     """
     if tune.get_context().get_trial_id() in skip:
         return
+    if space.kind == "classical":
+        return _classical_trial(space.config(config, overrides), data)
     cfg = space.train_config(config, overrides)
     _use_assigned_cpus()
     info = profile(create_model(cfg.model, **cfg.model_kwargs))
@@ -63,12 +65,30 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _classical_trial(cfg, data: FashionMNIST) -> None:
+    """A classical fit has no epochs: it reports once, as epoch 1 of 1, so there is no rung to stop it at."""
+    from ganrator import classical
+
+    _use_assigned_cpus()
+    result = classical.fit(cfg, data)
+    tune.report({"epoch": 1, "val_acc": result.val_acc, "status": result.status, "epoch_seconds": result.fit_seconds,
+                 "node": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid(),
+                 "seed": cfg.seed})
+
+
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
                data: FashionMNIST) -> dict[str, Any]:
     """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end."""
     _use_assigned_cpus()
-    cfg = space.train_config(params, {**overrides, "seed": seed})
+    cfg = space.config(params, {**overrides, "seed": seed})
     t0 = time.perf_counter()
+    if space.kind == "classical":
+        from ganrator import classical
+
+        fitted = classical.fit(cfg, data)
+        return {"status": fitted.status, "epochs": 1, "val_acc": fitted.val_acc,
+                "test_acc": classical.evaluate(fitted, data, "test")["acc"], "wall_time": time.perf_counter() - t0,
+                "config": cfg.to_dict()}
     result = train(cfg, data)
     test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp) if result.status != "diverged" \
         else {"acc": 0.0}
