@@ -18,10 +18,22 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", help="output folder (default: reports/<name>)")
     ls = sub.add_parser("list", help="list the studies in a database")
     ls.add_argument("--db", required=True)
+    d = sub.add_parser("docs", help="the cross-study write-up: docs/experiments.md and its figures")
+    d.add_argument("--db", action="append", required=True, help="a study database (repeat for each study)")
+    d.add_argument("--system-db", action="append", default=[], help="databases of one study on different cluster "
+                   "sizes, for the system-scaling table (repeat)")
+    d.add_argument("--out", default="docs")
     args = p.parse_args(argv)
     try:
         if args.command == "list":
             print("\n".join(list_studies(args.db)))
+            return 0
+        if args.command == "docs":
+            from .docs import write_docs
+
+            studies = [load_study(db) for db in args.db]
+            system = [load_study(db) for db in args.system_db]
+            print(f"write-up written to {write_docs(studies, args.out, system)}")
             return 0
         study = load_study(args.db, args.name)
     except AnalysisError as e:

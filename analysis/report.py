@@ -125,6 +125,14 @@ def build_report(study: Study, out: str | Path) -> Report:
                                       fanova=imp["fanova"].map("{:.3f}".format)))]
         _figure(rep, md, F.importance_plot(imp), "importance", "Hyperparameter importance")
 
+    if "data_fraction" in study.scientific():
+        from .scaling import scaling_plot, scaling_table
+
+        sc = scaling_table(study)
+        rep.tables["scaling"] = _write_table(sc, out, "scaling")
+        md += ["", "### Scaling", "", sc.attrs["note"], "", to_markdown(sc.round(4).astype(str))]
+        _figure(rep, md, scaling_plot(study), "scaling", "Error against training images, parameters and FLOPs")
+
     md += ["", "### Search behaviour"]
     _figure(rep, md, F.strength_plot(study), "aug_strength", "Accuracy against augmentation strength")
     _figure(rep, md, F.learning_curves(study), "learning_curves", "Learning curves, ASHA rungs dotted")

@@ -5,7 +5,7 @@
 3. search efficiency: ASHA + TPE against FIFO + random search on the same space and seed
    (total epochs spent, best validation accuracy reached).
 
-    python benchmarks/search.py [--only overhead,scaling,efficiency]
+    python benchmarks/search.py [--only overhead,scaling,efficiency] [--out runs/bench]
 """
 from __future__ import annotations
 
@@ -95,11 +95,15 @@ def efficiency(tmp: Path) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default="overhead,scaling,efficiency")
-    parts = p.parse_args().only.split(",")
+    p.add_argument("--out", help="keep the study databases here (e.g. for `python -m analysis docs --system-db`)")
+    args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="ganrator-bench-") as d:
+        root = Path(args.out).resolve() if args.out else Path(d)
         for part in ("overhead", "scaling", "efficiency"):
-            if part in parts:
-                globals()[part](Path(d))
+            if part in args.only.split(","):
+                globals()[part](root)
+        if args.out:
+            print(f"study databases kept under {root}")
 
 
 if __name__ == "__main__":

@@ -193,3 +193,16 @@ def test_multi_node_cluster(tmp_path):
     assert "ray: 2 node(s), 2 CPUs" in out.stdout
     rows = assert_consistent(tmp_path / "smoke" / "trials.db", max_epochs=3)
     assert len({r["node"] for r in rows.values()}) == 2
+
+
+def test_classical_study_end_to_end(tmp_path):
+    out = run_cli("--space", "classical", "--budget", "smoke", "--storage-path", str(tmp_path), "--final-eval", "1")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "fifo scheduler" in out.stdout  # no epochs, so no ASHA rungs
+    db = tmp_path / "classical" / "trials.db"
+    rows = assert_consistent(db, max_epochs=1)
+    assert len(rows) == 6 and all(r["status"] == "completed" and r["epochs"] == 1 for r in rows.values())
+    assert all(r["best_val_acc"] > 0.3 for r in rows.values())  # chance is 0.1
+    assert '"classifier"' in next(iter(rows.values()))["config"]
+    finals = query(db, "select test_acc from ganrator_final_evals")
+    assert len(finals) == 2 and all(0.3 < a <= 1 for (a,) in finals)

@@ -109,45 +109,41 @@ def provenance() -> dict:
     return {"git_commit": commit, "versions": versions}
 
 
-def leaderboard(db: TrialDB, name: str, roles: dict[str, str], k: int = 10) -> list[dict]:
-    """Best trials on validation: full-budget trials first (fair comparison), then by best val_acc."""
-    rows = [r for r in db.rows(trials, name) if r["status"] != "errored" and r["best_val_acc"] is not None]
-    rows.sort(key=lambda r: (r["status"] != "completed", -(r["last_val_acc"] or 0), -(r["best_val_acc"] or 0)))
-    return rows[:k]
+def best_trials(args, k: int):
+    """The top-k trials on validation, ranked exactly as the analysis ranks them (one implementation)."""
+    from analysis import load_study
+    from analysis.tables import leaderboard
+
+    study = load_study(args.db_url, args.name)
+    return leaderboard(study, k), study.trials.set_index("trial_id")
 
 
-def print_leaderboard(rows: list[dict], roles: dict[str, str]) -> None:
+def print_leaderboard(board) -> None:
+    from analysis.tables import formatted, to_markdown
+
     print("\nleaderboard (validation accuracy; test is only read by --final-eval)")
-    print(f"{'rank':>4}  {'trial':<12} {'status':<14} {'epochs':>6} {'val_acc':>8}  parameters")
-    for i, r in enumerate(rows, 1):
-        params = ", ".join(f"{k}={_fmt(v)}" for k, v in (r["params"] or {}).items() if roles.get(k) != "fixed")
-        print(f"{i:>4}  {r['trial_id']:<12} {r['status']:<14} {r['epochs'] or 0:>6} "
-              f"{100 * (r['last_val_acc'] or 0):7.2f}%  {params}")
+    print(to_markdown(formatted(board)) if len(board) else "(no trial reported a result)")
 
 
-def _fmt(v) -> str:
-    return f"{v:.3g}" if isinstance(v, float) else str(v)
-
-
-def run_final_eval(args, db: TrialDB, data, overrides: dict, roles: dict[str, str]) -> None:
+def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
     import ray
 
     from tuning.trainable import final_eval
 
     b = args.budget_obj
-    best = [r for r in leaderboard(db, args.name, roles, args.final_eval)]
+    board, by_id = best_trials(args, args.final_eval)
     done = {(r["trial_id"], r["seed"]) for r in db.rows(final_evals, args.name) if r["status"] is not None}
     task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
     data_ref = ray.put(data)
     final_overrides = {**overrides, "epochs": b.final_epochs}
     pending = {}
-    for rank, row in enumerate(best, 1):
+    for rank, trial_id in enumerate(board["trial"] if len(board) else [], 1):
         for seed in range(args.seed, args.seed + b.final_seeds):
-            if (row["trial_id"], seed) not in done:
-                ref = task.remote(args.space_obj, row["params"], final_overrides, seed, data_ref)
-                pending[ref] = (rank, row["trial_id"], seed)
+            if (trial_id, seed) not in done:
+                ref = task.remote(args.space_obj, by_id.loc[trial_id, "params"], final_overrides, seed, data_ref)
+                pending[ref] = (rank, trial_id, seed)
     total = len(pending)
-    print(f"\nfinal evaluation: {len(best)} configurations x {b.final_seeds} seeds, {b.final_epochs} epochs each "
+    print(f"\nfinal evaluation: {len(board)} configurations x {b.final_seeds} seeds, {b.final_epochs} epochs each "
           f"({total} runs to do)", flush=True)
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
@@ -161,11 +157,11 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict, roles: dict[str, st
         db.upsert_final_eval(args.name, trial_id, seed, rank=rank, **out)
         print(f"  [{total - len(pending)}/{total}] rank {rank} {trial_id} seed {seed}: "
               f"test acc {100 * (out['test_acc'] or 0):.2f}%", flush=True)
-    for row in best:
+    for trial_id in board["trial"] if len(board) else []:
         accs = [r["test_acc"] for r in db.rows(final_evals, args.name)
-                if r["trial_id"] == row["trial_id"] and r["test_acc"] is not None]
+                if r["trial_id"] == trial_id and r["test_acc"] is not None]
         if accs:
-            db.upsert_trial(args.name, row["trial_id"], test_acc=sum(accs) / len(accs))
+            db.upsert_trial(args.name, trial_id, test_acc=sum(accs) / len(accs))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,10 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "early_stopped", "diverged", "errored")}
     print(f"\nsearch done in {time.time() - t0:.0f}s: {len(rows)} trials, " +
           ", ".join(f"{n} {s}" for s, n in counts.items()))
-    top = leaderboard(db, args.name, roles)
-    print_leaderboard(top, roles)
+    print_leaderboard(best_trials(args, 10)[0])
     if args.final_eval:
-        run_final_eval(args, db, data, overrides, roles)
+        run_final_eval(args, db, data, overrides)
     print(f"\nwritten: trial database {args.db_url}\n         Ray experiment {exp_path}")
     db_arg = args.db_url.removeprefix("sqlite:///") if args.db_url.startswith("sqlite:///") else args.db_url
     print(f"report:  python -m analysis report --db {db_arg} --name {args.name} --out reports/{args.name}")
