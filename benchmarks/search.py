@@ -21,7 +21,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
-RAY = str(Path(sys.executable).parent / "ray")
 
 
 def study(args: list[str], storage: Path, env: dict | None = None) -> tuple[float, Path]:
@@ -49,14 +48,10 @@ def overhead(tmp: Path) -> None:
           f"{span / (train / 2):.2f}x")
 
 
-def cluster(nodes: int, env: dict) -> str:
-    port = 20000 + secrets.randbelow(20000)
-    base = [RAY, "start", "--num-cpus", "1", "--disable-usage-stats"]
-    subprocess.run([*base, "--head", f"--port={port}", "--include-dashboard=false"], env=env, check=True,
-                   capture_output=True)
-    for _ in range(nodes - 1):
-        subprocess.run([*base, f"--address=127.0.0.1:{port}"], env=env, check=True, capture_output=True)
-    return f"127.0.0.1:{port}"
+def cluster(nodes: int, env: dict) -> subprocess.Popen:
+    """A local cluster of `nodes` raylets x 1 CPU (tuning.local_cluster); stop it by closing its stdin."""
+    return subprocess.Popen([sys.executable, "-m", "tuning.local_cluster", "--nodes", str(nodes)], cwd=ROOT,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
 
 
 def scaling(tmp: Path) -> None:
@@ -66,11 +61,13 @@ def scaling(tmp: Path) -> None:
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
     rates = {}
     for nodes in (1, 2):
+        proc = cluster(nodes, env)
         try:
-            address = cluster(nodes, env)
+            address = proc.stdout.readline().strip()
             wall, db = study([*args, "--address", address, "--name", f"scale{nodes}"], tmp / "scaling", env)
         finally:
-            subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True)
+            proc.stdin.close()
+            proc.wait()
         span, n = one(db, "select max(ended_at) - min(started_at), count(*) from ganrator_trials")
         used = one(db, "select count(distinct node) from ganrator_trials")[0]
         rates[nodes] = n / span * 60

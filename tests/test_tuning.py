@@ -15,7 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
-RAY = str(Path(sys.executable).parent / "ray")
 
 
 def run_cli(*args, timeout=600, env=None, **kw) -> subprocess.CompletedProcess:
@@ -156,9 +155,13 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
                  240, "2 finished trials and 1 running")
         time.sleep(2)  # let the experiment state be snapshotted with trials in flight
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and the Ray instance it started, nothing else
         proc.wait()
-    subprocess.run([RAY, "stop", "--force"], capture_output=True, timeout=120)
+    # The local Ray instance died with the driver's process group: nothing of it is left to leak.
+    time.sleep(1)
+    ps = subprocess.run(["ps", "-eo", "pid=,pgid=,stat="], capture_output=True, text=True).stdout.split("\n")
+    alive = [line for line in ps if line.split()[1:2] == [str(proc.pid)] and not line.split()[2].startswith("Z")]
+    assert not alive, alive  # (zombies wait for a reaper; they hold no resources)
     before = trial_rows(db)
     assert any(r["status"] == "running" for r in before.values())
 
@@ -175,20 +178,20 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
 
 @pytest.mark.slow
 def test_multi_node_cluster(tmp_path):
-    """A real two-node Ray cluster on this machine, joined with --address; trials run on both nodes."""
-    port = 20000 + secrets.randbelow(20000)
+    """A real two-node Ray cluster on this machine (two raylets), joined with --address; trials run on both."""
     # Every process of one cluster must agree on token authentication (Ray 2.60 enables it locally).
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
-    start = [RAY, "start", "--num-cpus", "1", "--disable-usage-stats"]
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(16)}
+    # In its own process: it reads the auth settings at start and stops only its own processes.
+    cluster = subprocess.Popen([sys.executable, "-m", "tuning.local_cluster", "--nodes", "2"], cwd=ROOT,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env={**os.environ, **env})
     try:
-        subprocess.run([*start, "--head", f"--port={port}", "--include-dashboard=false"], env=env, check=True,
-                       capture_output=True, timeout=180)
-        subprocess.run([*start, f"--address=127.0.0.1:{port}"], env=env, check=True, capture_output=True,
-                       timeout=180)
-        out = run_cli("--space", "smoke", "--budget", "smoke", "--address", f"127.0.0.1:{port}",
+        address = cluster.stdout.readline().strip()
+        assert address, "the cluster did not start"
+        out = run_cli("--space", "smoke", "--budget", "smoke", "--address", address,
                       "--storage-path", str(tmp_path), env=env)
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        cluster.stdin.close()
+        cluster.wait(timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "ray: 2 node(s), 2 CPUs" in out.stdout
     rows = assert_consistent(tmp_path / "smoke" / "trials.db", max_epochs=3)
