@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 from ganrator.data import FILES, find_files, load_fashion_mnist
 from ganrator.models import create_model, train_flops
-from ganrator.train import TrainConfig, resolve_device, train
+from ganrator.train import TrainConfig, resolve_device, train, use_bf16
 
 
 def ganrator_images_per_second(data, images: int, device: str, batch_size: int, model_kwargs: dict) -> float:
@@ -60,7 +60,9 @@ def torchvision_images_per_second(data, images: int, device: torch.device, batch
         x, y = next(it)
         x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
-        loss = F.cross_entropy(model(x), y, label_smoothing=cfg.label_smoothing)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(cfg.amp, device)):
+            logits = model(x)  # same precision as the trainer: only the input pipeline differs
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -117,6 +119,7 @@ def main() -> None:
     device = resolve_device(args.device)
     data = load_fashion_mnist(args.data_dir)
     print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+          f"bf16 autocast {'on' if use_bf16(True, device) else 'off'}, "
           f"{args.images} images per pipeline, batch {args.batch_size}, cnn {args.model_kwargs or 'default'}", flush=True)
 
     tv = torchvision_images_per_second(data, args.images, device, args.batch_size, args.workers, args.model_kwargs)

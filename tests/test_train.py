@@ -43,7 +43,7 @@ def test_checkpoint_from_other_config_is_refused(fmnist, tmp_path):
     ckpt = tmp_path / "state.pt"
     T.train(T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 4}), fmnist, checkpoint=ckpt)
     with pytest.raises(ValueError, match=r"saved by a run with other settings \(lr\)"):
-        T.train(T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 4}, lr=0.1), fmnist, checkpoint=ckpt)
+        T.train(T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 4}, lr=0.3), fmnist, checkpoint=ckpt)
 
 
 def test_divergence_ends_run_with_finite_metrics(fmnist):
