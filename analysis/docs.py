@@ -59,7 +59,8 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
            "models and stronger augmentation (whose benefit grows with training length), and to narrow the run-to-run "
            "spread; the classical pipelines gain less, since they are already fitted to convergence.", ""]
 
-    comp = comparison_across([s for s in studies if s.meta.get("space") in ("cnn_aug", "classical")] or studies)
+    comp = comparison_across([s for s in studies if s.meta.get("space") == "cnn_aug"
+                              or s.meta.get("kind") == "classical"] or studies)
     md += ["## Classical computer vision against deep learning", "", comp.attrs.get("note", ""), ""]
     md += [to_markdown(formatted(comp)) if len(comp) else "(no completed trials)", "",
            "Reference results from the literature (not ours; for orientation only):", "",

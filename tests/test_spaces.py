@@ -3,7 +3,7 @@ import pytest
 
 from search_spaces.loader import SpaceError, list_spaces, load_space
 
-SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet"]
+SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet", "scaling", "classical", "classical_svm"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -15,7 +15,7 @@ def test_shipped_spaces_load_and_sample(name):
     for _ in range(5):
         trial = study.ask()
         space.sample(trial)
-        space.train_config(trial.params)
+        space.config(trial.params)
         study.tell(trial, 0.5)
 
 

@@ -132,10 +132,12 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
 
     b = args.budget_obj
     board, by_id = best_trials(args, args.final_eval)
-    done = {(r["trial_id"], r["seed"]) for r in db.rows(final_evals, args.name) if r["status"] is not None}
+    # An errored retraining is not done: a rerun with --resume tries it again.
+    done = {(r["trial_id"], r["seed"]) for r in db.rows(final_evals, args.name)
+            if r["status"] not in (None, "errored")}
     task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
     data_ref = ray.put(data)
-    final_overrides = {**overrides, "epochs": b.final_epochs}
+    final_overrides = {**overrides, "epochs": b.final_epochs} if args.space_obj.kind == "deep" else overrides
     pending = {}
     for rank, trial_id in enumerate(board["trial"] if len(board) else [], 1):
         for seed in range(args.seed, args.seed + b.final_seeds):
@@ -143,8 +145,9 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
                 ref = task.remote(args.space_obj, by_id.loc[trial_id, "params"], final_overrides, seed, data_ref)
                 pending[ref] = (rank, trial_id, seed)
     total = len(pending)
-    print(f"\nfinal evaluation: {len(board)} configurations x {b.final_seeds} seeds, {b.final_epochs} epochs each "
-          f"({total} runs to do)", flush=True)
+    each = f"{b.final_epochs} epochs each" if args.space_obj.kind == "deep" else "one fit each"
+    print(f"\nfinal evaluation: {len(board)} configurations x {b.final_seeds} seeds, {each} ({total} runs to do)",
+          flush=True)
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         rank, trial_id, seed = pending.pop(ready[0])
@@ -155,8 +158,8 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
                    "config": None}
             print(f"  final eval of {trial_id} seed {seed} failed: {e}", file=sys.stderr)
         db.upsert_final_eval(args.name, trial_id, seed, rank=rank, **out)
-        print(f"  [{total - len(pending)}/{total}] rank {rank} {trial_id} seed {seed}: "
-              f"test acc {100 * (out['test_acc'] or 0):.2f}%", flush=True)
+        result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
+        print(f"  [{total - len(pending)}/{total}] rank {rank} {trial_id} seed {seed}: {result}", flush=True)
     for trial_id in board["trial"] if len(board) else []:
         accs = [r["test_acc"] for r in db.rows(final_evals, args.name)
                 if r["trial_id"] == trial_id and r["test_acc"] is not None]
