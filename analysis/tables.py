@@ -140,6 +140,16 @@ def main_comparison(study: Study) -> pd.DataFrame:
 # ------------------------------------------------------------------ formatting and export
 
 
+def _cell(v) -> str:
+    """A parameter value: a dash when it does not apply (NaN), whole numbers as integers (NaN makes pandas
+    store an integer column as float), other floats to 3 significant digits."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    if isinstance(v, float):
+        return str(int(v)) if v.is_integer() and abs(v) < 1e9 else f"{v:.3g}"
+    return str(v)
+
+
 def formatted(df: pd.DataFrame) -> pd.DataFrame:
     """Strings for publication: accuracies in percent with their CI, the best of each accuracy column marked."""
     if not len(df):
@@ -162,8 +172,8 @@ def formatted(df: pd.DataFrame) -> pd.DataFrame:
                 bold.append((int(df[col].idxmax()), name))
         elif col == "params_median":
             out["params"] = [f"{v / 1e6:.2f}M" if np.isfinite(v) else "—" for v in df[col]]
-        else:
-            out[col] = [f"{v:.3g}" if isinstance(v, float) else str(v) for v in df[col]]
+        else:  # a conditional parameter that does not apply to a trial is missing, shown as a dash
+            out[col] = [_cell(v) for v in df[col]]
     out.attrs.update(df.attrs, bold=bold)
     return out
 
