@@ -13,7 +13,7 @@ from .checks import study_warnings
 from .importance import param_importance
 from .load import Study
 from .stats import mean_ci, pct_text
-from .tables import ablation_table, formatted, leaderboard, main_comparison, to_latex, to_markdown
+from .tables import ablation_table, format_value, formatted, leaderboard, main_comparison, to_latex, to_markdown
 
 
 @dataclass
@@ -84,9 +84,8 @@ def build_report(study: Study, out: str | Path) -> Report:
         return _finish(rep, md)
 
     best = full.loc[full["last_val_acc"].idxmax()]
-    params = ", ".join(f"{p} = {best['p:' + p]:.3g}" if isinstance(best["p:" + p], float) else f"{p} = {best['p:' + p]}"
-                       for p in study.params if study.roles.get(p) != "fixed" and best["p:" + p] is not None
-                       and best["p:" + p] == best["p:" + p])
+    params = ", ".join(f"{p} = {format_value(best['p:' + p])}" for p in study.params
+                       if study.roles.get(p) != "fixed" and format_value(best["p:" + p]) != "—")
     md += ["", f"The best full-budget trial, `{best['trial_id']}`, reached {pct_text(best['last_val_acc'])} "
                f"validation accuracy with {params}."]
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals

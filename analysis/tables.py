@@ -140,7 +140,7 @@ def main_comparison(study: Study) -> pd.DataFrame:
 # ------------------------------------------------------------------ formatting and export
 
 
-def _cell(v) -> str:
+def format_value(v) -> str:
     """A parameter value: a dash when it does not apply (NaN), whole numbers as integers (NaN makes pandas
     store an integer column as float), other floats to 3 significant digits."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
@@ -173,7 +173,7 @@ def formatted(df: pd.DataFrame) -> pd.DataFrame:
         elif col == "params_median":
             out["params"] = [f"{v / 1e6:.2f}M" if np.isfinite(v) else "—" for v in df[col]]
         else:  # a conditional parameter that does not apply to a trial is missing, shown as a dash
-            out[col] = [_cell(v) for v in df[col]]
+            out[col] = [format_value(v) for v in df[col]]
     out.attrs.update(df.attrs, bold=bold)
     return out
 
