@@ -13,8 +13,7 @@ from . import figures as F
 from .literature import reference_table
 from .load import Study
 from .scaling import scaling_plot, scaling_table, system_scaling
-from .stats import pct_text
-from .tables import ablation_table, formatted, main_comparison, selected_test, to_markdown
+from .tables import ablation_table, formatted, main_comparison, to_markdown
 
 
 def comparison_across(studies: list[Study]) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def _setup_text(study: Study) -> str:
         f"Tune, {s.get('max_concurrent')} trials at once; scheduler: {sched}.",
         f"- **Hardware**: {hw.get('nodes', '?')} Ray node(s), {hw.get('cpus', 0):g} CPUs, {hw.get('gpus', 0):g} GPUs "
         f"({hw.get('platform', '?')}); {s.get('cpus_per_trial')} CPU and {s.get('gpus_per_trial')} GPU per trial.",
-        f"- **Software**: " + ", ".join(f"{k} {val}" for k, val in v.items()) +
+        "- **Software**: " + ", ".join(f"{k} {val}" for k, val in v.items()) +
         f"; git commit `{(m.get('git_commit') or 'unknown')[:10]}`.",
         f"- **Command**: `{m.get('command')}`",
     ])

@@ -15,7 +15,6 @@ conditional on values sampled (or fixed) before it.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
