@@ -37,15 +37,23 @@ def comparison_across(studies: list[Study]) -> pd.DataFrame:
 
 def _budget_line(s: Study) -> str:
     b = s.meta.get("budget") or {}
+    length = "one fit per trial" if s.meta.get("kind") == "classical" else f"up to {b.get('max_epochs')} epochs"
     return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials, "
-            f"data fraction {b.get('data_fraction')}, up to {b.get('max_epochs')} epochs); command: "
-            f"`{s.meta.get('command')}`")
+            f"data fraction {b.get('data_fraction')}, {length}); command: `{s.meta.get('command')}`")
+
+
+def _small_png(md: list[str], fig, out: Path, stem: str, caption: str) -> None:
+    """A PNG at low dpi (docs stay small in git); no PDF."""
+    if fig is None:
+        return
+    png, pdf = F.save_figure(fig, out / "figures" / stem, dpi=80)
+    pdf.unlink()
+    md += ["", f"![{caption}](figures/{png.name})"]
 
 
 def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None = None) -> Path:
     out = Path(out)
     (out / "figures").mkdir(parents=True, exist_ok=True)
-    by_space = {s.meta.get("space"): s for s in studies}
     md = ["# Experiments", "",
           f"_Generated {datetime.datetime.now():%Y-%m-%d} by `python -m analysis docs`. Every number in the tables "
           "and text below is read from the trial databases listed under Runs; nothing is typed in by hand. The "
@@ -65,39 +73,30 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
            "Reference results from the literature (not ours; for orientation only):", "",
            to_markdown(reference_table())]
 
-    for space, param, title in (("cnn_aug", "aug_strength", "Augmentation ablation"),
-                                ("augment", None, "Per-operation augmentation ablation"),
-                                ("cnn_aug", "optimizer", "Optimizer comparison"),
-                                ("optimizers", "optimizer", "Optimizer comparison (dedicated study)")):
-        s = by_space.get(space)
-        if s is None:
-            continue
-        params = [param] if param else s.scientific()
-        md += ["", f"## {title} (`{s.name}`)"]
-        for p in params:
-            table = ablation_table(s, p)
-            if not len(table):
-                continue
-            md += ["", table.attrs["note"], "", to_markdown(formatted(table))]
-            fig = F.strength_plot(s) if p == "aug_strength" else F.isolation_plot(s, p)
-            if fig is not None:
-                png, _ = F.save_figure(fig, out / "figures" / f"{s.name}_{p}", dpi=90)
-                png.with_suffix(".pdf").unlink()
-                md += ["", f"![{title}: {p}](figures/{png.name})"]
-
-    s = by_space.get("scaling")
-    if s is not None:
-        table = scaling_table(s)
-        shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
-                                for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
-                             a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
-        md += ["", f"## Scaling (`{s.name}`)", "", table.attrs["note"], "",
-               to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]])]
-        fig = scaling_plot(s)
-        if fig is not None:
-            png, _ = F.save_figure(fig, out / "figures" / "scaling", dpi=80)
-            png.with_suffix(".pdf").unlink()
-            md += ["", "![Scaling fits](figures/scaling.png)"]
+    # Each study's own sections, in the order given (two studies of one space, e.g. TPE and QMC, both appear).
+    sections = {"cnn_aug": [("aug_strength", "Augmentation ablation"), ("model", "Architecture ablation"),
+                            ("optimizer", "Optimizer comparison")],
+                "augment": [(None, "Per-operation augmentation ablation")],
+                "optimizers": [("optimizer", "Optimizer comparison")]}
+    for s in studies:
+        for param, title in sections.get(s.meta.get("space"), []):
+            params = [param] if param else s.scientific()
+            md += ["", f"## {title} (`{s.name}`)"]
+            for p in params:
+                table = ablation_table(s, p)
+                if not len(table):
+                    continue
+                md += ["", table.attrs["note"], "", to_markdown(formatted(table))]
+                fig = F.strength_plot(s) if p == "aug_strength" else F.isolation_plot(s, p)
+                _small_png(md, fig, out, f"{s.name}_{p}", f"{title}: {p}")
+        if s.meta.get("space") == "scaling":
+            table = scaling_table(s)
+            shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
+                                    for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
+                                 a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
+            md += ["", f"## Scaling (`{s.name}`)", "", table.attrs["note"], "",
+                   to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]])]
+            _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits")
     if system:
         sys_table = system_scaling(system)
         md += ["", "## System scaling", "", "The same study on clusters of different size (from "

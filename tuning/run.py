@@ -199,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"study {args.name!r}: space {space.name} ({space.description})")
     print(f"budget {budget.name}: {budget.summary}" if budget == BUDGETS[budget.name] else
           f"budget {budget.name} with overrides: {budget.to_dict()}")
+    if space.kind == "classical":
+        print(f"classical space: one fit per trial on {budget.data_fraction:g} of the training split; epochs and "
+              f"ASHA do not apply (FIFO scheduler)")
     print(f"search: {args.sampler} sampler, {args.scheduler} scheduler, seed {args.seed}; "
           f"trial database {args.db_url}", flush=True)
 
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     info = provenance()
     roles = space.roles
     db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description, roles=roles,
-                    budget=budget.to_dict(), command=" ".join([sys.executable, *sys.argv]), status="running",
+                    budget=budget.to_dict(), status="running",
                     search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
                             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                             "max_concurrent": max_concurrent, "address": args.address, "metric": METRIC,
@@ -246,7 +249,9 @@ def main(argv: list[str] | None = None) -> int:
                             "fixed": space.fixed},
                     hardware={"nodes": len(ray.nodes()), "cpus": resources.get("CPU", 0),
                               "gpus": resources.get("GPU", 0), "platform": platform.platform()},
-                    **({} if existing else {"created_at": time.time()}), **info)
+                    # The study keeps the command that created it; a resume does not overwrite it.
+                    **({} if existing else {"created_at": time.time(), "command": " ".join(["python", *sys.argv])}),
+                    **info)
 
     t0 = time.time()
     if args.resume:
