@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data run test bench clean
+.PHONY: setup data run test bench docs clean
 
 setup: $(STAMP) data
 
@@ -39,6 +39,12 @@ run: setup
 
 test: setup
 	GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q tests
+
+# The cross-study write-up, from the databases of the runs it lists (docs/experiments.md says how each was made).
+DOC_STUDIES := cnn_aug cnn_aug_qmc classical classical_svm scaling
+docs: setup
+	$(BIN)/python -m analysis docs $(foreach s,$(DOC_STUDIES),--db runs/$(s)/trials.db) \
+		--system-db runs/bench/scaling/scale1/trials.db --system-db runs/bench/scaling/scale2/trials.db --out docs
 
 bench: setup
 	$(BIN)/python benchmarks/throughput.py

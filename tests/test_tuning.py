@@ -210,3 +210,20 @@ def test_classical_study_end_to_end(tmp_path):
     assert '"classifier"' in next(iter(rows.values()))["config"]
     finals = query(db, "select test_acc from ganrator_final_evals")
     assert len(finals) == 2 and all(0.3 < a <= 1 for (a,) in finals)
+
+
+def test_resume_retries_an_errored_final_eval(tmp_path):
+    args = ["--space", "smoke", "--budget", "smoke", "--num-samples", "2", "--final-eval", "1", "--final-seeds", "2",
+            "--storage-path", str(tmp_path)]
+    assert run_cli(*args).returncode == 0
+    db = tmp_path / "smoke" / "trials.db"
+    (tid, seed, kept), *_ = query(db, "select trial_id, seed, test_acc from ganrator_final_evals order by seed")
+    # A retraining that crashed is recorded as errored, with no test accuracy ...
+    with sqlite3.connect(db) as conn:
+        conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1")
+    out = run_cli(*args, "--resume")
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert "(1 runs to do)" in out.stdout  # ... so only that one is run again
+    rows = dict(((s, (st, a)) for s, st, a in query(db, "select seed, status, test_acc from ganrator_final_evals")))
+    assert rows[1][0] == "completed" and 0.1 < rows[1][1] <= 1
+    assert rows[0] == ("completed", kept)  # the finished one is untouched
