@@ -68,7 +68,9 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
 
     comp = comparison_across([s for s in studies if s.meta.get("space") == "cnn_aug"
                               or s.meta.get("kind") == "classical"] or studies)
-    md += ["## Classical computer vision against deep learning", "", comp.attrs.get("note", ""), ""]
+    md += ["## Classical computer vision against deep learning", "", comp.attrs.get("note", ""), "",
+           "Rows differ in budget (see Runs): compare rows of equal data fraction. The deep recipe on all the "
+           "training data is measured in `benchmarks/README.md` (`python -m ganrator.train --epochs 10 --test`).", ""]
     md += [to_markdown(formatted(comp)) if len(comp) else "(no completed trials)", "",
            "Reference results from the literature (not ours; for orientation only):", "",
            to_markdown(reference_table())]
@@ -94,8 +96,12 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
             shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
                                     for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
                                  a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
+            budget = s.meta.get("budget") or {}
             md += ["", f"## Scaling (`{s.name}`)", "", table.attrs["note"], "",
-                   to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]])]
+                   to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]]), "",
+                   f"Every trial trained for {budget.get('max_epochs')} epochs, so the smallest training sets got "
+                   "only a few optimizer steps: at this budget their errors partly measure under-training, and the "
+                   "exponents are laptop-budget figures, not estimates of the converged scaling law."]
             _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits")
     if system:
         sys_table = system_scaling(system)
