@@ -142,7 +142,7 @@ def scaling_plot(study: Study):
         f = frontier(points, x)
         ax.plot(f[x], f["error"], "o", color="C0", label="frontier")
         try:
-            fit = fit_power_law(f[x], f["error"], n_boot=100)
+            fit = fit_power_law(f[x], f["error"])  # the same fit (and bootstrap) as scaling_table
             grid = np.geomspace(f[x].min(), f[x].max(), 100)
             ax.plot(grid, fit.predict(grid), "-", color="C1",
                     label=f"fit: b = {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]")
