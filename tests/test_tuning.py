@@ -229,3 +229,12 @@ def test_resume_retries_an_errored_final_eval(tmp_path):
     rows = dict(((s, (st, a)) for s, st, a in query(db, "select seed, status, test_acc from ganrator_final_evals")))
     assert rows[1][0] == "completed" and 0.1 < rows[1][1] <= 1
     assert rows[0] == ("completed", kept)  # the finished one is untouched
+
+
+def test_resume_without_ray_state_changes_nothing(smoke_study, tmp_path):
+    db, _ = smoke_study
+    before = query(db, "select status, updated_at, budget, command from ganrator_studies")
+    out = run_cli("--space", "smoke", "--resume", "--db", str(db), "--storage-path", str(tmp_path), timeout=120)
+    assert out.returncode == 2 and f"no Ray experiment state at {tmp_path}/smoke" in out.stderr
+    assert "ray:" not in out.stdout  # refused before Ray started
+    assert query(db, "select status, updated_at, budget, command from ganrator_studies") == before

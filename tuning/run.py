@@ -187,6 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not existing:
         print(f"error: --resume: no study {args.name!r} in {args.db_url} to continue", file=sys.stderr)
         return 2
+    if args.resume:
+        from ray.tune import Tuner  # checks files only; starts no Ray
+
+        if not Tuner.can_restore(exp_path):
+            print(f"error: --resume: no Ray experiment state at {exp_path} (pass the --storage-path the study "
+                  f"ran with)", file=sys.stderr)
+            return 2
 
     from ganrator.data import DataError, load_fashion_mnist
 
@@ -239,25 +246,23 @@ def main(argv: list[str] | None = None) -> int:
         tune.with_parameters(train_trial, space=space, overrides=overrides, data=data, skip=finished),
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
     info = provenance()
-    roles = space.roles
-    db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description, roles=roles,
-                    budget=budget.to_dict(), status="running",
-                    search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
-                            "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-                            "max_concurrent": max_concurrent, "address": args.address, "metric": METRIC,
-                            "storage_path": str(args.storage), "params": space.param_specs,
-                            "fixed": space.fixed},
-                    hardware={"nodes": len(ray.nodes()), "cpus": resources.get("CPU", 0),
-                              "gpus": resources.get("GPU", 0), "platform": platform.platform()},
-                    # The study keeps the command that created it; a resume does not overwrite it.
-                    **({} if existing else {"created_at": time.time(), "command": " ".join(["python", *sys.argv])}),
-                    **info)
+    session = {"status": "running", "hardware": {"nodes": len(ray.nodes()), "cpus": resources.get("CPU", 0),
+                                                 "gpus": resources.get("GPU", 0), "platform": platform.platform()}}
+    if existing:  # a resume continues the stored study as it was defined: its budget, search and command stay
+        db.upsert_study(args.name, **session)
+    else:
+        db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description,
+                        roles=space.roles, budget=budget.to_dict(), created_at=time.time(),
+                        command=" ".join(["python", *sys.argv]),
+                        search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
+                                "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+                                "max_concurrent": max_concurrent, "address": args.address, "metric": METRIC,
+                                "storage_path": str(args.storage), "params": space.param_specs,
+                                "fixed": space.fixed},
+                        **session, **info)
 
     t0 = time.time()
     if args.resume:
-        if not tune.Tuner.can_restore(exp_path):
-            print(f"error: --resume: no Ray experiment state at {exp_path}", file=sys.stderr)
-            return 2
         print(f"resuming {exp_path}", flush=True)
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False)
     else:
