@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganrator.data import COUNTS
+
 from . import figures as F
 from .checks import study_warnings
 from .importance import param_importance
 from .load import Study
+from .scaling import train_size
 from .stats import mean_ci, pct_text
 from .tables import ablation_table, format_value, formatted, leaderboard, main_comparison, to_latex, to_markdown
 
@@ -40,13 +43,13 @@ def _setup_text(study: Study) -> str:
     m, b = study.meta, study.meta.get("budget") or {}
     s, hw, v = m.get("search") or {}, m.get("hardware") or {}, m.get("versions") or {}
     frac = b.get("data_fraction", 1.0)
-    n_train = round(frac * (60000 - b.get("val_size", 5000)))
+    n_train = train_size(b)
     sched = (f"ASHA (grace period {b.get('grace_period')} epoch(s), reduction factor {b.get('reduction_factor')}, "
              f"at most {b.get('max_epochs')} epochs)" if s.get("scheduler") == "asha"
              else f"FIFO (every trial runs its full budget of {b.get('max_epochs', 1)} epoch(s))")
     return "\n".join([
-        f"- **Data**: Fashion-MNIST. A stratified, seeded split of the 60,000 official training images into "
-        f"{60000 - b.get('val_size', 5000):,} for training and {b.get('val_size', 5000):,} for validation; trials "
+        f"- **Data**: Fashion-MNIST. A stratified, seeded split of the {COUNTS['train']:,} official training images into "
+        f"{COUNTS['train'] - b.get('val_size', 5000):,} for training and {b.get('val_size', 5000):,} for validation; trials "
         f"train on a stratified {frac:g} of the training part ({n_train:,} images). The 10,000 test images are read "
         f"only by the final evaluation, never for selection.",
         f"- **Search space**: `{m.get('space')}` — {m.get('description')}",

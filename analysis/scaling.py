@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import curve_fit
 
+from ganrator.data import COUNTS
+
 from .load import Study
 
-TRAIN_SPLIT = 60000  # the official training set, before the validation split
 
 
 def power_law(x, a, b, c):
@@ -70,8 +71,9 @@ def fit_power_law(x, y, n_boot: int = 300, seed: int = 0) -> PowerLawFit:
 
 
 def train_size(config: dict) -> int:
-    """Training images a trial used: its stratified fraction of the 60k minus the validation split."""
-    return max(10, round(config.get("data_fraction", 1.0) * (TRAIN_SPLIT - config.get("val_size", 5000))))
+    """Training images a trial used: its stratified fraction of the 60k minus the validation split
+    (the rule of FashionMNIST.subsample, at least one image per class)."""
+    return max(10, round(config.get("data_fraction", 1.0) * (COUNTS["train"] - config.get("val_size", 5000))))
 
 
 def scaling_points(study: Study) -> pd.DataFrame:

@@ -160,7 +160,8 @@ def train(cfg: TrainConfig, data: FashionMNIST,
           checkpoint: str | os.PathLike | None = None) -> TrainResult:
     """Train `cfg.model` on `data`; return the per-epoch history and the model.
 
-    on_epoch(metrics) runs after each epoch (and after its state is saved); returning True stops the run.
+    on_epoch(metrics) runs after each epoch (and after its state is saved) with that epoch's metrics, the run's
+    status, param_count and flops (forward, per image); returning True stops the run.
     checkpoint: a file for the training state. If it exists, training resumes from it; it is rewritten
     after every epoch.
     """
@@ -252,7 +253,9 @@ def train(cfg: TrainConfig, data: FashionMNIST,
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "epoch": epoch, "history": history, "status": status, "config": cfg.to_dict(),
             })
-        if on_epoch is not None and on_epoch(dict(metrics, status=status)) and status == "completed":
+        # The callback also gets the model's size, so a tuner need not build a second model to count it.
+        report = dict(metrics, status=status, param_count=info["params"], flops=info["flops"])
+        if on_epoch is not None and on_epoch(report) and status == "completed":
             status = "stopped"
     return TrainResult(status, history, model, cfg, info["params"], info["flops"])
 

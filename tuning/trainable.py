@@ -18,7 +18,6 @@ import torch
 from ray import tune
 
 from ganrator.data import FashionMNIST
-from ganrator.models import create_model, profile
 from ganrator.train import evaluate, train
 from search_spaces.loader import SearchSpace
 
@@ -30,6 +29,12 @@ def _use_assigned_cpus() -> float:
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     torch.set_num_threads(max(1, int(cpus)))
     return cpus
+
+
+def _placement(seed: int) -> dict[str, Any]:
+    """Where and how a trial ran, reported with its results (the multi-node tests read `node`)."""
+    return {"node": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid(),
+            "seed": seed}
 
 
 def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[str, Any], data: FashionMNIST,
@@ -45,9 +50,7 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
         return _classical_trial(space.config(config, overrides), data)
     cfg = space.train_config(config, overrides)
     _use_assigned_cpus()
-    info = profile(create_model(cfg.model, **cfg.model_kwargs))
-    static = {"node": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(),
-              "pid": os.getpid(), "param_count": info["params"], "flops": info["flops"], "seed": cfg.seed}
+    where = _placement(cfg.seed)
     workdir = Path(tempfile.mkdtemp(prefix="ganrator-trial-"))
     state = workdir / STATE_FILE
     checkpoint = tune.get_checkpoint()
@@ -57,7 +60,7 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
 
     def on_epoch(metrics: dict[str, float]) -> None:
         # `train` has already written this epoch's state to `state`; Ray copies the folder to storage.
-        tune.report({**metrics, **static}, checkpoint=tune.Checkpoint.from_directory(workdir))
+        tune.report({**metrics, **where}, checkpoint=tune.Checkpoint.from_directory(workdir))
 
     try:
         train(cfg, data, on_epoch=on_epoch, checkpoint=state)
@@ -72,8 +75,7 @@ def _classical_trial(cfg, data: FashionMNIST) -> None:
     _use_assigned_cpus()
     result = classical.fit(cfg, data)
     tune.report({"epoch": 1, "val_acc": result.val_acc, "status": result.status, "epoch_seconds": result.fit_seconds,
-                 "node": ray.get_runtime_context().get_node_id(), "hostname": socket.gethostname(), "pid": os.getpid(),
-                 "seed": cfg.seed})
+                 **_placement(cfg.seed)})
 
 
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
