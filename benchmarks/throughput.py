@@ -63,11 +63,14 @@ def torchvision_dataset(data):
 
 
 def torchvision_images_per_second(dataset, images: int, device: torch.device, batch_size: int, workers: int,
-                                  model_kwargs: dict, amp: bool, channels_last: bool) -> float:
+                                  model_kwargs: dict, amp: bool, ganrator_settings: bool) -> float:
+    """The baseline; ganrator_settings: channels_last and cudnn.benchmark as the trainer sets them (the standard
+    pipeline leaves both off). amp: bf16 autocast where native."""
     loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers,
                                          drop_last=True, pin_memory=device.type == "cuda",
                                          persistent_workers=workers > 0)
-    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    memory_format = torch.channels_last if ganrator_settings else torch.contiguous_format
+    torch.backends.cudnn.benchmark = ganrator_settings
     torch.manual_seed(0)
     cfg = TrainConfig()
     model = create_model(cfg.model, **model_kwargs).to(device, memory_format=memory_format)
@@ -152,11 +155,11 @@ def main() -> None:
     ours_settings = f"{'bf16 autocast' if use_bf16(args.amp, device) else 'fp32'}, channels_last"
     with torchvision_dataset(data) as dataset:
         standard = torchvision_images_per_second(dataset, args.images, device, args.batch_size, args.workers,
-                                                 args.model_kwargs, amp=False, channels_last=False)
+                                                 args.model_kwargs, amp=False, ganrator_settings=False)
         print(f"torchvision DataLoader(num_workers={args.workers}), per-image transforms, fp32 NCHW (standard): "
               f"{standard:9.0f} img/s", flush=True)
         matched = torchvision_images_per_second(dataset, args.images, device, args.batch_size, args.workers,
-                                                args.model_kwargs, amp=args.amp, channels_last=True)
+                                                args.model_kwargs, amp=args.amp, ganrator_settings=True)
         print(f"the same pipeline with ganrator's compute settings ({ours_settings}): {matched:9.0f} img/s",
               flush=True)
     ours = ganrator_images_per_second(data, args.images, str(device), args.batch_size, args.model_kwargs, args.amp)
