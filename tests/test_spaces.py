@@ -79,3 +79,29 @@ def test_bad_space_files_name_file_key_and_choices(tmp_path, text, message):
 def test_unknown_space_name_lists_available():
     with pytest.raises(SpaceError, match=r"no search space 'cnn_agu' .*available: .*cnn_aug"):
         load_space("cnn_agu")
+
+
+def test_tpe_sampler_explores_then_exploits_a_conditional_space():
+    """The study's TPE (group-decomposed, startup trials from the budget) on the real cnn_aug space, with a
+    planted objective: cnn is best, and so is a wider cnn. After the random start it must home in on both."""
+    import warnings
+
+    from tuning.search import make_sampler
+
+    space = load_space("cnn_aug")
+    startup, total = 12, 36
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "falls back to independent sampling" would fail here
+        study = optuna.create_study(direction="maximize", sampler=make_sampler("tpe", seed=0, startup_trials=startup))
+        for _ in range(total):
+            trial = study.ask()
+            space.sample(trial)
+            p = trial.params
+            value = 0.5 + 0.3 * (p["model"] == "cnn") + 0.1 * (p.get("cnn.width", 0) >= 32)
+            study.tell(trial, value)
+    models = [t.params["model"] for t in study.trials]
+    start_share = models[:startup].count("cnn") / startup
+    tpe_share = models[startup:].count("cnn") / (total - startup)
+    assert tpe_share > max(start_share, 0.6), (start_share, tpe_share)
+    widths = [t.params["cnn.width"] for t in study.trials[startup:] if "cnn.width" in t.params]
+    assert sum(w >= 32 for w in widths) > len(widths) / 2, widths

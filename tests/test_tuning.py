@@ -79,6 +79,7 @@ def test_smoke_study_end_to_end(smoke_study):
     (["--space", "smoke", "--data-fraction", "1.5"], r"--data-fraction must be in (0, 1], got 1.5"),
     (["--space", "smoke", "--num-samples", "0"], "--num-samples must be >= 1, got 0"),
     (["--space", "smoke", "--reduction-factor", "1"], "--reduction-factor must be >= 2"),
+    (["--space", "smoke", "--startup-trials", "0"], "--startup-trials must be >= 1, got 0"),
     (["--space", "smoke", "--budget", "smoke", "--grace-period", "5"], "grace period 5 exceeds max epochs 3"),
     (["--space", "smoke", "--sampler", "cmaes"], "invalid choice: 'cmaes'"),
     ([], "--space is required (one of: "),

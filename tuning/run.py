@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial may be stopped")
     p.add_argument("--reduction-factor", type=int, help="ASHA: keep the top 1/rf at each rung")
     p.add_argument("--time-budget", type=float, help="wall-clock cap of the search, seconds")
+    p.add_argument("--startup-trials", type=int, help="TPE: random trials before it models the results "
+                   "(default: the budget's)")
     p.add_argument("--sampler", choices=SAMPLERS, default="tpe",
                    help="tpe: Optuna's TPE (default); qmc: quasi-random exploration; random")
     p.add_argument("--scheduler", choices=("asha", "fifo"), default="asha", help="fifo: no early stopping")
@@ -62,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         return args
     if not args.space:
         p.error("--space is required (one of: " + ", ".join(list_spaces()) + ")")
-    for flag in ("num_samples", "max_epochs", "grace_period", "final_seeds", "max_concurrent"):
+    for flag in ("num_samples", "max_epochs", "grace_period", "final_seeds", "max_concurrent", "startup_trials"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
@@ -82,7 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     budget = BUDGETS[args.budget].with_overrides(
         num_samples=args.num_samples, max_epochs=args.max_epochs, data_fraction=args.data_fraction,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, time_budget_s=args.time_budget,
-        final_seeds=args.final_seeds)
+        startup_trials=args.startup_trials, final_seeds=args.final_seeds)
     if budget.grace_period > budget.max_epochs:
         p.error(f"grace period {budget.grace_period} exceeds max epochs {budget.max_epochs}")
     args.budget_obj = budget
@@ -271,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,
-                                                                 max_concurrent),
+                                                                 max_concurrent, budget.startup_trials),
                                         scheduler=make_scheduler(args.scheduler, budget.max_epochs,
                                                                  budget.grace_period, budget.reduction_factor),
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
