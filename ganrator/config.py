@@ -34,6 +34,17 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def json_object(text: str) -> dict:
+    """argparse type for dict fields: a JSON object, or a message that shows what one looks like."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"not a JSON object: {text!r} (write e.g. '{{\"width\": 64}}')")
+    return value
+
+
 def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
     """One flag per field (`lr` -> `--lr`); defaults come from the dataclass, help from its comment-free name."""
     hints = typing.get_type_hints(cls)
@@ -44,7 +55,7 @@ def add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
         if tp is bool:
             parser.add_argument(_flag(f.name), dest=f.name, action=argparse.BooleanOptionalAction, default=default)
         elif tp is dict or origin is dict:
-            parser.add_argument(_flag(f.name), dest=f.name, type=json.loads, default=default,
+            parser.add_argument(_flag(f.name), dest=f.name, type=json_object, default=default,
                                 metavar="JSON", help=f"JSON object (default: {json.dumps(default)})")
         elif tp in (int, float, str):
             choices = getattr(cls, "CHOICES", {}).get(f.name)

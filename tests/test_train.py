@@ -63,6 +63,11 @@ def test_config_rejects_unknown_keys_and_bad_choices():
     with pytest.raises(ConfigError, match="optimizer='lion' is not one of: sgd, nesterov, adam, adamw, rmsprop"):
         T.TrainConfig(optimizer="lion")
     assert T.TrainConfig(aug_strength=0.5).augment_config().scaled().flip == 0.25
+    # The model and its keyword arguments are checked against the registry when the config is built.
+    with pytest.raises(ConfigError, match="model='vit' is not one of: cnn, mlp, resnet"):
+        T.TrainConfig(model="vit")
+    with pytest.raises(ConfigError, match="model_kwargs: 'cnn' has no argument.* widht; valid: batch_norm, depth, "):
+        T.TrainConfig(model_kwargs={"widht": 64})
 
 
 @pytest.mark.parametrize("schedule", ["constant", "step", "cosine", "onecycle"])
@@ -89,3 +94,14 @@ def test_cli_bad_flag_names_choices():
     out = subprocess.run([sys.executable, "-m", "ganrator.train", "--optimizer", "lion"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "invalid choice: 'lion'" in out.stderr and "adamw" in out.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model", "vit"], "error: model='vit' is not one of: cnn, mlp"),
+    (["--model-kwargs", '{"width": 0}'], "error: cnn needs width, depth, stages >= 1, got 0"),
+    (["--model-kwargs", "width=64"], "--model-kwargs: not a JSON object: 'width=64'"),
+])
+def test_cli_bad_model_is_one_line_not_a_traceback(flags, message):
+    out = subprocess.run([sys.executable, "-m", "ganrator.train", *flags], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
