@@ -50,6 +50,8 @@ class ClassicalConfig:
     n_jobs: int = 1  # threads for forest / k-NN
 
     CHOICES = {"features": FEATURES, "classifier": CLASSIFIERS}
+    MINIMA = {"hog_orientations": 1, "hog_cell": 1, "hog_block": 1, "lbp_points": 1, "lbp_grid": 1, "pca": 0,
+              "gamma": 0, "n_estimators": 1, "max_depth": 0, "n_neighbors": 1, "n_jobs": -1}
 
     def __post_init__(self):
         for key, valid in self.CHOICES.items():
@@ -57,6 +59,13 @@ class ClassicalConfig:
                 raise config_lib.ConfigError(f"{key}={getattr(self, key)!r} is not one of: {', '.join(valid)}")
         if not 0 < self.data_fraction <= 1:
             raise config_lib.ConfigError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
+        # Checked here, before minutes of feature extraction, not by scikit-learn at fit time.
+        for key, low in self.MINIMA.items():
+            if getattr(self, key) < low:
+                raise config_lib.ConfigError(f"{key} must be >= {low:g}, got {getattr(self, key)}")
+        for key in ("C", "learning_rate", "lbp_radius"):
+            if getattr(self, key) <= 0:
+                raise config_lib.ConfigError(f"{key} must be > 0, got {getattr(self, key)}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "") -> "ClassicalConfig":

@@ -47,3 +47,8 @@ def test_bad_config_names_choices():
         C.ClassicalConfig(classifier="xgb")
     with pytest.raises(ConfigError, match=r"Unknown ClassicalConfig key\(s\): kernel"):
         C.ClassicalConfig.from_dict({"kernel": "rbf"})
+    # Out-of-range numbers fail when the config is built, before any feature is extracted.
+    with pytest.raises(ConfigError, match="pca must be >= 0, got -3"):
+        C.ClassicalConfig(pca=-3)
+    with pytest.raises(ConfigError, match="C must be > 0, got 0"):
+        C.ClassicalConfig(C=0.0)

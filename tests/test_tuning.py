@@ -239,3 +239,11 @@ def test_resume_without_ray_state_changes_nothing(smoke_study, tmp_path):
     assert out.returncode == 2 and f"no Ray experiment state at {tmp_path}/smoke" in out.stderr
     assert "ray:" not in out.stdout  # refused before Ray started
     assert query(db, "select status, updated_at, budget, command from ganrator_studies") == before
+
+
+def test_unreachable_database_is_one_line_with_the_password_masked(tmp_path):
+    out = run_cli("--space", "smoke", "--db", "postgresql://someone:hunter2@127.0.0.1:1/study",
+                  "--storage-path", str(tmp_path), timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "error: --db postgresql://someone:***@127.0.0.1:1/study: cannot open the trial database" in out.stderr
+    assert "hunter2" not in out.stderr and "ray:" not in out.stdout

@@ -65,6 +65,14 @@ def db_url(db: str | None, default_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+def redact(url: str) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url
+
+
 def make_engine(url: str) -> sa.Engine:
     # SQLite: wait for the other writer (Optuna's storage in the same process) instead of failing.
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}

@@ -17,12 +17,14 @@ import sys
 import time
 from pathlib import Path
 
+import sqlalchemy
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on the path, not the project
 
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
 from tuning.budgets import BUDGETS  # noqa: E402
-from tuning.db import TrialDB, db_url, final_evals, trials  # noqa: E402
+from tuning.db import TrialDB, db_url, final_evals, redact, trials  # noqa: E402
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -179,8 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     if space.kind == "classical" and args.scheduler == "asha":
         args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
 
-    db = TrialDB(args.db_url)
-    existing = db.study(args.name)
+    try:
+        db = TrialDB(args.db_url)
+        existing = db.study(args.name)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, OSError) as e:  # no server, bad login, no driver...
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"error: --db {redact(args.db_url)}: cannot open the trial database: {reason}", file=sys.stderr)
+        return 2
     exp_path = f"{args.storage}/{args.name}"
     if existing and not args.resume:
         print(f"error: study {args.name!r} already exists in {args.db_url}; pass --resume to continue it, or "
