@@ -80,6 +80,8 @@ def test_smoke_study_end_to_end(smoke_study):
     (["--space", "smoke", "--num-samples", "0"], "--num-samples must be >= 1, got 0"),
     (["--space", "smoke", "--reduction-factor", "1"], "--reduction-factor must be >= 2"),
     (["--space", "smoke", "--startup-trials", "0"], "--startup-trials must be >= 1, got 0"),
+    (["--space", "smoke", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray head answers there"),
+    (["--space", "smoke", "--address", "head-node"], "expected HOST:PORT or auto"),
     (["--space", "smoke", "--budget", "smoke", "--grace-period", "5"], "grace period 5 exceeds max epochs 3"),
     (["--space", "smoke", "--sampler", "cmaes"], "invalid choice: 'cmaes'"),
     ([], "--space is required (one of: "),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -78,6 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--cpus-per-trial must be > 0; --gpus-per-trial, --max-failures and --final-eval must be >= 0")
     if args.time_budget is not None and args.time_budget <= 0:
         p.error(f"--time-budget must be > 0 seconds, got {args.time_budget}")
+    if args.address and (problem := unreachable(args.address)):
+        p.error(f"--address {args.address}: no Ray head answers there ({problem}); start one with `ray start --head` "
+                f"or `ray up cluster.yaml`, use --address auto on a cluster node, or leave --address out to start "
+                f"Ray locally")
     try:
         args.space_obj = load_space(args.space)
     except SpaceError as e:
@@ -95,6 +100,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.db_url = db_url(args.db, Path(args.storage) / args.name / "trials.db" if isinstance(args.storage, Path)
                          else ROOT / "runs" / args.name / "trials.db")
     return args
+
+
+def unreachable(address: str, timeout: float = 5.0) -> str | None:
+    """Why a HOST:PORT head address cannot be reached, or None. ray.init would retry it for minutes instead."""
+    if address == "auto" or "://" in address:
+        return None  # Ray resolves these itself, and fails fast when there is nothing to find
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return "expected HOST:PORT or auto"
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as e:
+        return e.strerror or type(e).__name__
+    return None
 
 
 def provenance() -> dict:
@@ -235,8 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     from tuning.trainable import train_trial
 
     # log_to_driver=False: trial errors land in the database and Tune's error files, not as worker log spam.
-    ray.init(address=args.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}} if args.address is None else None)
+    try:
+        ray.init(address=args.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
+                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}} if args.address is None else None)
+    except ConnectionError as e:  # --address auto with no cluster on this machine
+        print(f"error: --address {args.address}: {e}", file=sys.stderr)
+        return 2
     resources = ray.cluster_resources()
     if args.max_concurrent:
         max_concurrent = args.max_concurrent
