@@ -67,8 +67,11 @@ def load_study(db: str | Path, name: str | None = None) -> Study:
     url = _url(db)
     names = list_studies(db)
     if name is None:
+        if not names:
+            raise AnalysisError(f"{db} holds no study yet (its run stopped before the search began?); run "
+                                f"`python tuning/run.py --space NAME --db {db}` first")
         if len(names) != 1:
-            raise AnalysisError(f"{db} holds {len(names)} studies ({', '.join(names) or 'none'}); pass --name")
+            raise AnalysisError(f"{db} holds {len(names)} studies ({', '.join(names)}); pass --name")
         name = names[0]
     if name not in names:
         raise AnalysisError(f"no study {name!r} in {db}; studies there: {', '.join(names) or 'none'}")

@@ -147,3 +147,12 @@ def test_build_report_in_process_on_planted(study, tmp_path):
     rep = build_report(study, tmp_path / "p")
     assert {"ablation_aug_strength", "ablation_optimizer", "importance", "leaderboard"} <= set(rep.tables)
     assert "importance" in rep.figures and rep.html and rep.html.read_text().startswith("<!doctype html>")
+
+
+def test_database_without_a_study_says_so(tmp_path):
+    from analysis.load import AnalysisError
+
+    db = tmp_path / "trials.db"
+    TrialDB(f"sqlite:///{db}")  # the tables, as a run that stopped before its search began leaves them
+    with pytest.raises(AnalysisError, match="holds no study yet"):
+        load_study(db)
