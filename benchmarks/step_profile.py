@@ -1,8 +1,8 @@
 """Where one training step of a model spends its time, and whether torch.compile speeds it up, in one run.
 
-Times the trainer's step (forward under the trainer's autocast, label-smoothed loss, backward, SGD) on a
-fixed random batch, eager and, with --compile, under torch.compile (inductor); then profiles the eager step
-with torch.profiler and groups its operators into convolution / batch norm / ReLU / pooling / other.
+Times throughput.py's standard step (the trainer's autocast, loss and SGD) on a fixed random batch, eager
+and, with --compile, under torch.compile (inductor); then profiles the eager step with torch.profiler and
+groups its operators into convolution / batch norm / ReLU / pooling / other.
 
     python benchmarks/step_profile.py [--model cnn] [--model-kwargs '{"depth": 1}'] [--no-amp] [--compile]
 """
@@ -14,33 +14,15 @@ import time
 from collections import defaultdict
 
 import torch
-import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
 from ganrator.models import create_model
 from ganrator.train import resolve_device, use_bf16
+from throughput import standard_step  # benchmarks/ is on the path when this script runs
 
 # torch.profiler operator name -> group; first match wins, unmatched operators are "other".
 GROUPS = (("convolution", ("conv",)), ("batch norm", ("batch_norm",)),
           ("ReLU", ("relu", "clamp_min", "threshold")), ("pooling", ("pool",)))
-
-
-def make_step(model, optimizer, device: torch.device, bf16: bool, compiled: bool):
-    def forward_backward(x, y):
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=0.1)
-        loss.backward()
-        return loss
-
-    fb = torch.compile(forward_backward) if compiled else forward_backward
-
-    def step(x, y):
-        optimizer.zero_grad(set_to_none=True)
-        loss = fb(x, y)
-        optimizer.step()
-        return loss
-    return step
 
 
 def ms_per_step(step, x, y, device: torch.device, reps: int) -> float:
@@ -71,15 +53,15 @@ def main() -> None:
     fmt = torch.channels_last if args.channels_last else torch.contiguous_format
     x = torch.randn(args.batch_size, 1, 28, 28, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (args.batch_size,), device=device)
-    print(f"{args.model}{' ' + json.dumps(args.model_kwargs) if args.model_kwargs else ''} on {device}, {torch.get_num_threads()} threads, "
+    kwargs = f" {json.dumps(args.model_kwargs)}" if args.model_kwargs else ""
+    print(f"{args.model}{kwargs} on {device}, {torch.get_num_threads()} threads, "
           f"{'bf16 autocast' if bf16 else 'fp32'}, {'channels_last' if args.channels_last else 'NCHW'}, "
           f"batch {args.batch_size}", flush=True)
 
     def fresh_step(compiled: bool):
         torch.manual_seed(0)
         model = create_model(args.model, **args.model_kwargs).to(device, memory_format=fmt)
-        return make_step(model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True),
-                         device, bf16, compiled)
+        return standard_step(model, device, bf16, compiled)
 
     eager = fresh_step(False)
     eager_ms = ms_per_step(eager, x, y, device, args.reps)

@@ -41,6 +41,29 @@ def ganrator_images_per_second(data, images: int, device: str, batch_size: int, 
     return run(images)
 
 
+def standard_step(model: torch.nn.Module, device: torch.device, bf16: bool, compiled: bool = False):
+    """One training step as a standard loop writes it, with the trainer's optimizer and loss: autocast forward,
+    label-smoothed cross-entropy, backward, nesterov SGD. compiled: forward and backward under torch.compile."""
+    cfg = TrainConfig()
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
+
+    def forward_backward(x, y):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        loss.backward()
+        return loss
+
+    fb = torch.compile(forward_backward) if compiled else forward_backward
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=True)
+        loss = fb(x, y)
+        opt.step()
+        return loss
+    return step
+
+
 @contextlib.contextmanager
 def torchvision_dataset(data):
     """torchvision's FashionMNIST with per-image flip + translate, reading the same files (uncompressed)."""
@@ -72,10 +95,8 @@ def torchvision_images_per_second(dataset, images: int, device: torch.device, ba
     memory_format = torch.channels_last if ganrator_settings else torch.contiguous_format
     torch.backends.cudnn.benchmark = ganrator_settings
     torch.manual_seed(0)
-    cfg = TrainConfig()
-    model = create_model(cfg.model, **model_kwargs).to(device, memory_format=memory_format)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay)
-    bf16 = use_bf16(amp, device)
+    model = create_model("cnn", **model_kwargs).to(device, memory_format=memory_format)
+    train_step = standard_step(model, device, use_bf16(amp, device))
     steps = images // batch_size
     it = iter(loader)
     t0, done = time.perf_counter(), 0
@@ -89,12 +110,7 @@ def torchvision_images_per_second(dataset, images: int, device: torch.device, ba
         x, y = next(it)
         x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
         y = y.to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss = train_step(x, y)
         done += len(y)
     loss.item()
     if device.type == "cuda":

@@ -24,8 +24,7 @@ import torch.nn.functional as F
 from . import config as config_lib
 from .augment import AugmentConfig, augment
 from .data import FashionMNIST, load_fashion_mnist
-from .models import create_model, list_models, profile
-from .models import model_kwargs as accepted_kwargs
+from .models import create_model, list_models, profile, settable_kwargs
 from .optim import OPTIMIZERS, SCHEDULES, lr_factor, make_optimizer
 
 STATUSES = ("completed", "stopped", "diverged")
@@ -81,7 +80,7 @@ class TrainConfig:
             raise config_lib.ConfigError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
         if self.model not in list_models():
             raise config_lib.ConfigError(f"model={self.model!r} is not one of: {', '.join(list_models())}")
-        valid = set(accepted_kwargs(self.model)) - {"num_classes", "in_channels"}  # those two come from the data
+        valid = settable_kwargs(self.model)
         unknown = sorted(set(self.model_kwargs) - valid)
         if unknown:
             raise config_lib.ConfigError(f"model_kwargs: {self.model!r} has no argument(s) {', '.join(unknown)}; "
@@ -289,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         cfg = config_lib.pick(TrainConfig, args)
-        create_model(cfg.model, **cfg.model_kwargs)  # bad kwarg values (e.g. width 0) fail here, not mid-run
+        with torch.device("meta"):  # bad kwarg values (e.g. width 0) fail here, not mid-run; meta allocates nothing
+            create_model(cfg.model, **cfg.model_kwargs)
         data = load_fashion_mnist(args.data_dir, val_size=cfg.val_size, seed=cfg.data_seed, download=args.download)
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import yaml
 
-from ganrator.models import list_models, model_kwargs
+from ganrator.models import list_models, settable_kwargs
 from ganrator.train import TrainConfig
 
 SPACES_DIR = Path(__file__).resolve().parent
@@ -158,7 +158,7 @@ def _check_name(path: Path, name: str, candidate_models: set[str], kind: str) ->
         model, kw = name.split(".", 1)
         if model not in list_models():
             raise _fail(path, name, f"unknown model {model!r}; registered models: {', '.join(list_models())}")
-        valid = sorted(set(model_kwargs(model)) - {"num_classes", "in_channels"})
+        valid = sorted(settable_kwargs(model))
         if kw not in valid:
             raise _fail(path, name, f"model {model!r} has no argument {kw!r}; valid: {', '.join(valid)}")
         if candidate_models and model not in candidate_models:

@@ -28,6 +28,11 @@ def model_kwargs(name: str) -> dict[str, object]:
             if p.default is not inspect.Parameter.empty}
 
 
+def settable_kwargs(name: str) -> set[str]:
+    """The keyword arguments a user may set: all but num_classes and in_channels, which come from the data."""
+    return set(model_kwargs(name)) - {"num_classes", "in_channels"}
+
+
 def get_factory(name: str) -> Callable[..., nn.Module]:
     if name not in _MODELS:
         raise ValueError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
@@ -36,7 +41,7 @@ def get_factory(name: str) -> Callable[..., nn.Module]:
 
 def create_model(name: str, num_classes: int = 10, in_channels: int = 1, **kwargs) -> nn.Module:
     factory = get_factory(name)
-    valid = set(model_kwargs(name)) - {"num_classes", "in_channels"}
+    valid = settable_kwargs(name)
     unknown = sorted(set(kwargs) - valid)
     if unknown:
         raise ValueError(f"model {name!r} has no argument(s) {', '.join(unknown)}; "
