@@ -35,6 +35,8 @@ trials = sa.Table(
     sa.Column("node", sa.String(100)), sa.Column("hostname", sa.String(200)), sa.Column("pid", sa.Integer),
     sa.Column("seed", sa.Integer), sa.Column("param_count", sa.BigInteger), sa.Column("flops", sa.Float),
     sa.Column("failures", sa.Integer), sa.Column("error", sa.Text),
+    # recorded at every ASHA rung, never stopped: the unbiased sample for the fidelity check
+    sa.Column("calibration", sa.Boolean),
     sa.Column("git_commit", sa.String(64)), sa.Column("versions", sa.JSON),
     sa.Column("started_at", sa.Float), sa.Column("ended_at", sa.Float),
 )
@@ -79,6 +81,18 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def add_missing_columns(engine: sa.Engine) -> None:
+    """Columns added to a table since a database was created: nullable, so old rows simply read as unknown."""
+    inspector = sa.inspect(engine)
+    with engine.begin() as conn:
+        for table in metadata.sorted_tables:
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
 class TrialDB:
     """Writes and reads the project's tables. Picklable (Ray Tune pickles callbacks): the engine is rebuilt."""
 
@@ -86,6 +100,7 @@ class TrialDB:
         self.url = url
         self.engine = make_engine(url)
         metadata.create_all(self.engine)
+        add_missing_columns(self.engine)
 
     def __getstate__(self):
         return {"url": self.url}
