@@ -61,6 +61,14 @@ def ranked(study: Study) -> pd.DataFrame:
     return t.sort_values(["_full", "last_val_acc"], ascending=[False, False], kind="stable")
 
 
+def selected_by_rank(study: Study, trial_ids: pd.Series) -> int | None:
+    """Index of the entry whose trial validation ranks first (`ranked`): ties on accuracy go the way the
+    leaderboard breaks them, so a table's bold row and the reference trial never disagree."""
+    position = {tid: i for i, tid in enumerate(ranked(study)["trial_id"])}
+    ranks = trial_ids.map(lambda tid: position.get(tid, math.inf) if isinstance(tid, str) else math.inf)
+    return int(ranks.idxmin()) if len(ranks) and np.isfinite(ranks.min()) else None
+
+
 def reference_trial(study: Study, param: str | None = None) -> pd.Series | None:
     """The validation-selected best trial whose scientific values an ablation of `param` holds fixed: the first
     trial of `ranked` among those `param` applies to (for `cnn.width`, the best CNN)."""
@@ -163,11 +171,12 @@ def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     ref = sl.reference
     if sl.fixed or sl.untied:
-        where = (f"Within {sl.describe()}: the scientific values of trial `{ref['trial_id']}`, the best on "
-                 f"validation, chosen on validation. ")
+        where = (f"Within {sl.describe()} (the values of trial `{ref['trial_id']}`, the best on validation, "
+                 f"full-budget trials first), chosen on validation. ")
     else:
         where = "No other scientific parameter to hold fixed. "
     out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
+                     selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
                      reference=None if ref is None else ref["trial_id"], note=(
         where + f"Each row: the best validation accuracy over the nuisance parameters (isolation) and the trial it "
         f"comes from; a value with no trial in this slice is shown as missing, with its trial count over all "
@@ -199,7 +208,8 @@ def cross_table(study: Study, param: str, other: str, bins: int = 4) -> pd.DataF
     out = pd.DataFrame(rows)
     where = f"within {sl.describe()} (reference trial `{sl.reference['trial_id']}`)" if sl.fixed or sl.untied \
         else "over all trials"
-    out.attrs.update(title=f"{param} x {other}", param=param, other=other, note=(
+    out.attrs.update(title=f"{param} x {other}", param=param, other=other,
+                     selected=selected_by_rank(study, out["best_trial"]) if len(out) else None, note=(
         f"Best full-budget validation accuracy in each cell, {where}, the nuisance parameters tuned away; n counts "
         f"the cell's full-budget trials (of all its trials). 'n/a': {other} does not apply."))
     return out
@@ -223,8 +233,8 @@ def cross_view(cross: pd.DataFrame) -> pd.DataFrame:
     for b in cols_q:
         out[f"{q} = {format_value(b)}"] = [cell(cross[(cross[p] == a) & (cross[q] == b)].iloc[0]) for a in rows_p]
     bold = []
-    if cross["best_val_full"].notna().any():
-        best = cross.loc[cross["best_val_full"].idxmax()]
+    if cross.attrs.get("selected") is not None:  # the cell of the best full-budget trial on validation
+        best = cross.loc[cross.attrs["selected"]]
         bold = [(rows_p.index(best[p]), f"{q} = {format_value(best[q])}")]
     out.attrs.update(cross.attrs, bold=bold)
     return out
@@ -281,7 +291,7 @@ def expected_best_table(study: Study, param: str, scope: str = "slice", basis: s
     grid = _powers_of_two(max([len(d) for d in draws.values()] + [0]))
     rows = []
     for v, d in draws.items():
-        row = {param: v, "trials": len(d), "best_val": max(d) if d else math.nan}
+        row = {param: v, "trials": len(d), "best_draw": max(d) if d else math.nan}
         row.update({f"n={n}": expected_max(d, n) if n <= len(d) else math.nan for n in grid})
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -292,10 +302,11 @@ def expected_best_table(study: Study, param: str, scope: str = "slice", basis: s
     where = (f"the trials within {sl.describe()} (reference trial `{sl.reference['trial_id']}`)"
              if scope == "slice" and (sl.fixed or sl.untied) else f"all trials of each value of {param}")
     out.attrs.update(title=f"Expected best validation accuracy: {param}", param=param, basis=basis, scope=scope,
-                     percent=[c for c in out.columns if c.startswith("n=") or c == "best_val"], note=(
+                     percent=[c for c in out.columns if c.startswith("n=") or c == "best_draw"], note=(
         f"Expected best validation accuracy of n trials drawn from an arm, by the closed form of Dodge et al. 2019 "
         f"(\"Show Your Work\"; draws with replacement, no resampling), so arms with unequal numbers of trials "
-        f"compare at equal n. Draws: {what}, over {where}. A dash: the arm has fewer than n trials."))
+        f"compare at equal n. Draws: {what}, over {where}; `best_draw` is the arm's best, the limit for large n. A dash: "
+        f"the arm has fewer than n trials."))
     return out
 
 
@@ -329,11 +340,11 @@ def model_family(row: pd.Series) -> str:
     return str(merged.get("model", "?"))
 
 
-def main_comparison(study: Study) -> pd.DataFrame:
-    """Each model family with and without augmentation: best full-budget validation and final test accuracy."""
+def comparison_groups(study: Study) -> pd.DataFrame:
+    """Full-budget trials with their main-comparison row: `family` and `augmentation` (with / without / n/a)."""
     t = study.trials[study.trials["status"] == "completed"].copy()
     if not len(t):
-        return pd.DataFrame()
+        return t.assign(family=[], augmentation=[])
     fixed = (study.meta.get("search") or {}).get("fixed") or {}
     t["family"] = [model_family({**r, "config": {**fixed, **(r["config"] or {})}}) for _, r in t.iterrows()]
     if "p:aug_strength" in t or "aug_strength" in fixed:
@@ -341,6 +352,14 @@ def main_comparison(study: Study) -> pd.DataFrame:
         t["augmentation"] = np.where(strength.fillna(1.0) > 0, "with", "without")
     else:
         t["augmentation"] = "n/a"
+    return t
+
+
+def main_comparison(study: Study) -> pd.DataFrame:
+    """Each model family with and without augmentation: best full-budget validation and final test accuracy."""
+    t = comparison_groups(study)
+    if not len(t):
+        return pd.DataFrame()
     finals = _finals_by_trial(study)
     rows = []
     for (family, aug), grp in t.groupby(["family", "augmentation"]):
@@ -352,6 +371,7 @@ def main_comparison(study: Study) -> pd.DataFrame:
                      "params_median": float(grp["param_count"].median()) if grp["param_count"].notna().any()
                      else math.nan})
     out = pd.DataFrame(rows).sort_values(["model", "augmentation"]).reset_index(drop=True)
+    out.attrs["selected"] = selected_by_rank(study, out["best_trial"])
     out.attrs.update(title="Main comparison", note="Full-budget trials only; every other parameter is tuned away "
                      "on validation within each row, and `best_trial` names the row's choice. 'with' = augmentation "
                      "strength > 0. Test: the row's best final-evaluated configuration on validation (`test_trial`), "
@@ -396,6 +416,8 @@ def formatted(df: pd.DataFrame) -> pd.DataFrame:
     percent = set(df.attrs.get("percent", []))
     # the leaderboard's choice is its rank 1 (a full-budget trial), not the highest val_acc of any status
     chosen = None if percent else df.attrs.get("selected", selected_row(df))
+    if chosen is not None and not any(c in df and pd.notna(df.loc[chosen, c]) for c in VAL_SELECTION):
+        chosen = None  # a table whose only validation column is the first rung: bold its best cell alone
     for col in df.columns:
         if col in ("test_ci95", "test_n"):
             continue
@@ -406,10 +428,11 @@ def formatted(df: pd.DataFrame) -> pd.DataFrame:
             name = {"best_val_full": "best val (full) (%)", "val_acc": "val acc (%)", "best_val": "best val (%)"}.get(
                 col, col.replace("best_val_at_epoch_", "best val @ epoch ") + " (%)")
             out[name] = [fmt_pct(v) for v in df[col]]
-            if col == "val_acc" and chosen is not None:
+            if col in VAL_SELECTION and chosen is not None:
                 bold.append((chosen, name))
-            elif df[col].notna().any() and col not in percent:
-                bold.append((int(df[col].idxmax()), name))
+            elif df[col].notna().any() and col not in percent:  # a tie goes to validation's chosen row
+                tied = df.index[df[col] == df[col].max()]
+                bold.append((chosen if chosen in tied else int(tied[0]), name))
         elif col in percent:
             out[col + " (%)"] = [fmt_pct(v) for v in df[col]]
         elif col.startswith("best_trial_at_epoch_"):
