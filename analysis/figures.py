@@ -61,9 +61,12 @@ def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, c
     x = np.arange(len(labels))
     missing, test_label = [], "its test, mean ± 95% CI (n: seeds)"
     for i, (vals, best, count, (mean, half, n)) in enumerate(zip(trials, selected, counts, tests)):
-        if len(vals):
-            jitter = np.linspace(-0.12, 0.12, len(vals)) if len(vals) > 1 else np.zeros(1)
-            ax.scatter(i + jitter, 100 * np.asarray(vals, dtype=float), color="0.6", s=14, alpha=0.7, zorder=2)
+        others = list(vals)
+        if best is not None and np.isfinite(best) and best in others:
+            others.remove(best)  # the selected trial is drawn once, emphasized, at the column's centre
+        if others:
+            jitter = np.linspace(-0.15, 0.15, len(others)) if len(others) > 1 else np.full(1, 0.1)
+            ax.scatter(i + jitter, 100 * np.asarray(others, dtype=float), color="0.6", s=14, alpha=0.7, zorder=2)
         if best is None or not np.isfinite(best):
             missing.append(i)
             continue
@@ -82,9 +85,9 @@ def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, c
     longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
     ax.set_xticks(x, labels, rotation=20 if longest > 6 else 0)
     ax.set_xlim(-0.5, len(labels) - 0.5)
-    ax.scatter([], [], color="0.6", s=14, label="full-budget trial")
+    ax.scatter([], [], color="0.6", s=14, label="other full-budget trial")
     ax.scatter([], [], color=SELECTED, s=60, label="selected on validation (n: trials)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # clear of the points
 
 
 def ablation_plot(study: Study, param: str, bins: int = 4):
@@ -106,8 +109,7 @@ def ablation_plot(study: Study, param: str, bins: int = 4):
                list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
     ax.set_xlabel(param)
     ax.set_ylabel("accuracy (%)")
-    where = sl.describe()
-    ax.set_title(f"Ablation: {param}" + (f"\nwithin {where}" if where else ""), fontsize=9)
+    ax.set_title(f"Ablation: {param}" + (f"\nwithin {sl.describe()}" if sl.fixed else ""), fontsize=9)
     return fig
 
 

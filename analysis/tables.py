@@ -130,13 +130,21 @@ class Slice:
         return keep
 
     def describe(self) -> str:
-        """`model = cnn, optimizer = adamw` (with conditional parameters marked), for notes."""
+        """`model = cnn, optimizer = adamw` (with conditional parameters marked), for notes and titles."""
         specs = self.study.specs
-        parts = [f"{q} = {format_value(v)}" + (" where it applies" if (specs.get(q) or {}).get("when") else "")
-                 for q, v in self.fixed.items()]
-        text = ", ".join(parts)
+        return ", ".join(f"{q} = {format_value(v)}" + (" where it applies" if (specs.get(q) or {}).get("when") else "")
+                         for q, v in self.fixed.items()) or "all trials"
+
+    def sentence(self) -> str:
+        """Which slice, from which trial, and what is left free: the opening of a table's note."""
+        if not (self.fixed or self.untied):
+            return "No other scientific parameter to hold fixed."
+        text = (f"Within {self.describe()}: the values of trial `{self.reference['trial_id']}`, the best on "
+                f"validation (full-budget trials first), chosen on validation.")
         if self.untied:
-            text += ("; " if text else "") + ", ".join(self.untied) + " tuned away (not set in the reference)"
+            one = len(self.untied) == 1
+            text += (f" {', '.join(self.untied)} {'does' if one else 'do'} not apply to that trial and "
+                     f"{'is' if one else 'are'} tuned away like nuisance parameters.")
         return text
 
 
@@ -170,11 +178,7 @@ def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
         })
     out = pd.DataFrame(rows)
     ref = sl.reference
-    if sl.fixed or sl.untied:
-        where = (f"Within {sl.describe()} (the values of trial `{ref['trial_id']}`, the best on validation, "
-                 f"full-budget trials first), chosen on validation. ")
-    else:
-        where = "No other scientific parameter to hold fixed. "
+    where = sl.sentence() + " "
     out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
                      selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
                      reference=None if ref is None else ref["trial_id"], note=(
@@ -206,12 +210,11 @@ def cross_table(study: Study, param: str, other: str, bins: int = 4) -> pd.DataF
                          "best_val_full": full["last_val_acc"].max() if len(full) else math.nan,
                          "best_trial": full.loc[full["last_val_acc"].idxmax(), "trial_id"] if len(full) else None})
     out = pd.DataFrame(rows)
-    where = f"within {sl.describe()} (reference trial `{sl.reference['trial_id']}`)" if sl.fixed or sl.untied \
-        else "over all trials"
     out.attrs.update(title=f"{param} x {other}", param=param, other=other,
                      selected=selected_by_rank(study, out["best_trial"]) if len(out) else None, note=(
-        f"Best full-budget validation accuracy in each cell, {where}, the nuisance parameters tuned away; n counts "
-        f"the cell's full-budget trials (of all its trials). 'n/a': {other} does not apply."))
+        f"{sl.sentence()} Best full-budget validation accuracy in each cell, the nuisance parameters tuned away; "
+        f"n counts the cell's full-budget trials (of all its trials). 'n/a': {other} does not apply; the bold "
+        f"cell holds the best trial on validation."))
     return out
 
 
@@ -299,7 +302,7 @@ def expected_best_table(study: Study, param: str, scope: str = "slice", basis: s
     what = (f"the last validation accuracy of each full-budget trial ({study.max_epochs} epochs)" if basis == "full"
             else f"the validation accuracy of every trial at epoch {g}, the first rung (ASHA's survivors are not "
                  f"random draws)")
-    where = (f"the trials within {sl.describe()} (reference trial `{sl.reference['trial_id']}`)"
+    where = (f"the trials of the slice the ablation table uses ({sl.sentence()})"
              if scope == "slice" and (sl.fixed or sl.untied) else f"all trials of each value of {param}")
     out.attrs.update(title=f"Expected best validation accuracy: {param}", param=param, basis=basis, scope=scope,
                      percent=[c for c in out.columns if c.startswith("n=") or c == "best_draw"], note=(
