@@ -115,3 +115,11 @@ def test_figures_mark_missing_values_and_cut_intervals(study, tmp_path):
         assert np.round(im.info["dpi"][0]) >= 150
     for fig in (F.main_comparison_plot(study), F.evp_plot(study, "aug_strength")):
         assert fig is not None
+
+
+def test_scaling_frontier_chooses_on_validation():
+    from analysis.scaling import frontier
+
+    # two trials at one size: the lower test error belongs to the one validation ranks second
+    pts = pd.DataFrame({"train_size": [100, 100], "error": [0.10, 0.20], "val_error": [0.30, 0.25], "metric": "test"})
+    assert frontier(pts, "train_size")["error"].tolist() == [0.20]

@@ -148,7 +148,11 @@ def test_empty_study_gets_a_report_that_says_so(tmp_path):
 
 def test_build_report_in_process_on_planted(study, tmp_path):
     rep = build_report(study, tmp_path / "p")
-    assert {"ablation_aug_strength", "ablation_optimizer", "importance", "leaderboard"} <= set(rep.tables)
+    assert {"ablation_aug_strength", "ablation_optimizer", "importance", "leaderboard", "cross_aug_strength_optimizer",
+            "expected_best_aug_strength", "expected_best_optimizer"} <= set(rep.tables)
+    assert {"importance", "main_comparison", "expected_best_aug_strength"} <= set(rep.figures)
+    text = rep.markdown.read_text()
+    assert "Dodge et al. 2019" in text and "Within optimizer = sgd" in text and "##### aug_strength x optimizer" in text
     assert "importance" in rep.figures and rep.html and rep.html.read_text().startswith("<!doctype html>")
 
 
