@@ -28,7 +28,8 @@ def comparison_across(studies: list[Study]) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out["augmentation"] = out["augmentation"].where(out["kind"] == "deep", "n/a (classical)")
     out = out.sort_values(["kind", "best_val_full"], ascending=[True, False]).reset_index(drop=True)
-    cols = ["model", "augmentation", "study", "trials", "best_val_full", "best_trial", "test_mean", "test_ci95", "test_n"]
+    cols = ["model", "augmentation", "study", "trials", "best_val_full", "best_trial", "test_mean", "test_ci95",
+            "test_n"]
     result = out[cols].copy()
     result.attrs.update(note="Ours, from the databases named below. Best full-budget validation accuracy over each "
                         "row's trials; test: the row's best final-evaluated configuration, mean ± 95% CI over seeds.")

@@ -1,7 +1,13 @@
-"""Tables for the paper: ablations (Tuning Playbook isolation), the leaderboard and the main comparison.
+"""Tables for the paper: ablations (Tuning Playbook isolation), the leaderboard, the main comparison and the
+expected best of n trials (Dodge et al. 2019).
+
+An ablation of a scientific parameter holds the other scientific parameters at the values of the reference
+trial (the best on validation, full-budget first) and tunes only the nuisance parameters away, so a row never
+compares an MLP with a CNN; `cross_table` shows two scientific parameters against each other. Validation makes
+every choice; test accuracy is only reported.
 
 Builders take a Study and return numeric DataFrames; `formatted` turns one into strings with uncertainties
-and marks the best cell; `to_markdown` / `to_latex` (booktabs) export it.
+and marks validation's choice; `to_markdown` / `to_latex` (booktabs) export it.
 
 ASHA treatment: a trial stopped early never saw the full budget, so it is never ranked against full-budget
 trials. `best val (full)` uses only trials that ran every epoch; `best val @ epoch g` compares every trial
@@ -308,8 +314,8 @@ def expected_best_table(study: Study, param: str, scope: str = "slice", basis: s
                      percent=[c for c in out.columns if c.startswith("n=") or c == "best_draw"], note=(
         f"Expected best validation accuracy of n trials drawn from an arm, by the closed form of Dodge et al. 2019 "
         f"(\"Show Your Work\"; draws with replacement, no resampling), so arms with unequal numbers of trials "
-        f"compare at equal n. Draws: {what}, over {where}; `best_draw` is the arm's best, the limit for large n. A dash: "
-        f"the arm has fewer than n trials."))
+        f"compare at equal n. Draws: {what}, over {where}; `best_draw` is the arm's best, the limit for large n. "
+        f"A dash: the arm has fewer than n trials."))
     return out
 
 

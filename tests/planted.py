@@ -74,7 +74,7 @@ def build(path: Path, name: str = "planted", diverged: int = 1, early_stopped: i
     return path
 
 
-# A study where the globally best trial is an MLP without augmentation, but within the CNNs augmentation wins.
+# A study where the globally best trial is an MLP without augmentation, but among the CNNs augmentation wins.
 # cnn.width is scientific and conditional (only for model = cnn); width 64 was tried only without augmentation.
 CONDITIONED_SPECS = {
     "model": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
