@@ -28,7 +28,8 @@ def comparison_across(studies: list[Study]) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out["augmentation"] = out["augmentation"].where(out["kind"] == "deep", "n/a (classical)")
     out = out.sort_values(["kind", "best_val_full"], ascending=[True, False]).reset_index(drop=True)
-    cols = ["model", "augmentation", "study", "trials", "best_val_full", "test_mean", "test_ci95", "test_n"]
+    cols = ["model", "augmentation", "study", "trials", "best_val_full", "best_trial", "test_mean", "test_ci95",
+            "test_n"]
     result = out[cols].copy()
     result.attrs.update(note="Ours, from the databases named below. Best full-budget validation accuracy over each "
                         "row's trials; test: the row's best final-evaluated configuration, mean ± 95% CI over seeds.")
@@ -43,10 +44,10 @@ def _budget_line(s: Study) -> str:
 
 
 def _small_png(md: list[str], fig, out: Path, stem: str, caption: str) -> None:
-    """A PNG at low dpi (docs stay small in git); no PDF."""
+    """A PNG (docs stay small in git: no PDF), at the resolution of the report's figures."""
     if fig is None:
         return
-    png, pdf = F.save_figure(fig, out / "figures" / stem, dpi=80)
+    png, pdf = F.save_figure(fig, out / "figures" / stem, dpi=150)
     pdf.unlink()
     md += ["", f"![{caption}](figures/{png.name})"]
 
@@ -89,7 +90,7 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
                 if not len(table):
                     continue
                 md += ["", table.attrs["note"], "", to_markdown(formatted(table))]
-                fig = F.strength_plot(s) if p == "aug_strength" else F.isolation_plot(s, p)
+                fig = F.ablation_plot(s, p)
                 _small_png(md, fig, out, f"{s.name}_{p}", f"{title}: {p}")
         if s.meta.get("space") == "scaling":
             table = scaling_table(s)

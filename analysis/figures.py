@@ -16,7 +16,8 @@ import seaborn as sns  # noqa: E402
 
 from .load import Study  # noqa: E402
 from .stats import mean_ci, sort_key  # noqa: E402
-from .tables import ablation_table, first_rung  # noqa: E402
+from .tables import (Slice, ablation_table, comparison_groups, evp_draws, expected_max, first_rung,  # noqa: E402
+                     format_value, main_comparison)
 
 STATUS_COLORS = {"completed": "#0173b2", "early_stopped": "#de8f05", "diverged": "#d55e00",
                  "running": "#029e73", "errored": "#949494"}
@@ -26,7 +27,7 @@ def style() -> None:
     sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
 
 
-def save_figure(fig, path_stem: Path, dpi: int = 110) -> list[Path]:
+def save_figure(fig, path_stem: Path, dpi: int = 150) -> list[Path]:
     """PNG (small, for the report) and PDF (vector, for the paper)."""
     path_stem.parent.mkdir(parents=True, exist_ok=True)
     out = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
@@ -40,30 +41,123 @@ def _is_log(study: Study, p: str) -> bool:
     return bool(study.specs.get(p, {}).get("log"))
 
 
-def isolation_plot(study: Study, param: str):
-    """Best full-budget validation accuracy per value of a scientific parameter (nuisance tuned away), over all
-    full-budget trials as faint points."""
-    table = ablation_table(study, param)
-    if not len(table) or table["best_val_full"].isna().all():
+SELECTED = "#0173b2"  # the validation-selected trial of a row
+TEST = "#029e73"  # final-evaluation test accuracy over seeds
+
+
+def _seed_errorbar(ax, x: float, mean: float, half: float, n: int, label: str | None = None) -> None:
+    """Test mean ± 95% CI over the seeds of a final evaluation, the interval cut at 0% and 100%."""
+    m = 100 * mean
+    h = 100 * half if np.isfinite(half) else 0.0
+    ax.errorbar([x], [m], yerr=[[min(h, m)], [min(h, 100 - m)]], fmt="D", color=TEST, ms=5, capsize=3, zorder=4,
+                label=label)
+    ax.annotate(f"n={n}", (x, m), textcoords="offset points", xytext=(5, -3), fontsize=7, color=TEST)
+
+
+def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, counts: list[int],
+               tests: list[tuple[float, float, int]]) -> None:
+    """One column per row of a table: every full-budget trial as a faint point, the row's validation-selected
+    trial emphasized with its n, the selected configuration's test over seeds beside it, a missing row as an 'x'."""
+    x = np.arange(len(labels))
+    missing, test_label = [], "its test, mean ± 95% CI (n: seeds)"
+    for i, (vals, best, count, (mean, half, n)) in enumerate(zip(trials, selected, counts, tests)):
+        others = list(vals)
+        if best is not None and np.isfinite(best) and best in others:
+            others.remove(best)  # the selected trial is drawn once, emphasized, at the column's centre
+        if others:
+            jitter = np.linspace(-0.15, 0.15, len(others)) if len(others) > 1 else np.full(1, 0.1)
+            ax.scatter(i + jitter, 100 * np.asarray(others, dtype=float), color="0.6", s=14, alpha=0.7, zorder=2)
+        if best is None or not np.isfinite(best):
+            missing.append(i)
+            continue
+        ax.scatter([i], [100 * best], color=SELECTED, s=60, zorder=3, edgecolor="white")
+        ax.annotate(f"n={count}", (i, 100 * best), textcoords="offset points", xytext=(6, 4), fontsize=7)
+        if n >= 1:
+            _seed_errorbar(ax, i + 0.3, mean, half, n, test_label)
+            test_label = None
+    lo, hi = ax.get_ylim() if len(missing) < len(labels) else (0.0, 100.0)
+    hi = min(hi, 100.0)
+    for i in missing:  # a value with no full-budget trial in the slice stays on the axis, marked as missing
+        ax.scatter([i], [lo], marker="x", color="#d55e00", s=50, zorder=3, clip_on=False)
+        ax.annotate("no trial" if not counts[i] else f"no full-budget trial ({counts[i]})", (i, lo),
+                    textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center", color="#d55e00")
+    ax.set_ylim(lo, hi)
+    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
+    ax.set_xticks(x, labels, rotation=20 if longest > 6 else 0)
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.scatter([], [], color="0.6", s=14, label="other full-budget trial")
+    ax.scatter([], [], color=SELECTED, s=60, label="selected on validation (n: trials)")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # clear of the points
+
+
+def ablation_plot(study: Study, param: str, bins: int = 4):
+    """What the ablation table says, as points: per value of `param`, within the reference slice, every
+    full-budget trial, the one validation selects (n = full-budget trials), its test over seeds where final
+    evaluations exist, and a value with no trial marked as missing. No line or band joins different values."""
+    table = ablation_table(study, param, bins)
+    if not len(table) or not table["trials"].sum():
+        return None
+    sl = Slice(study, [param], bins)
+    t = sl.trials[sl.mask()]
+    value = sl.values[param][t.index]
+    full = t[t["status"] == "completed"]
+    style()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    _rows_plot(ax, [format_value(v) for v in table[param]],
+               [full[value[full.index] == v]["last_val_acc"].tolist() for v in table[param]],
+               table["best_val_full"].tolist(), table["full_budget"].astype(int).tolist(),
+               list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
+    ax.set_xlabel(param)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"Ablation: {param}" + (f"\nwithin {sl.describe()}" if sl.fixed else ""), fontsize=9)
+    return fig
+
+
+isolation_plot = ablation_plot  # the Tuning Playbook's name for the same figure
+
+
+def main_comparison_plot(study: Study):
+    """The main comparison as points: per model family and augmentation setting, every full-budget trial, the one
+    validation selects (n = trials) and its test over seeds."""
+    table = main_comparison(study)
+    if not len(table):
+        return None
+    groups = comparison_groups(study)
+    style()
+    fig, ax = plt.subplots(figsize=(1.1 * len(table) + 3, 3.6))
+    _rows_plot(ax, [f"{m}\n{a}" if a != "n/a" else str(m) for m, a in zip(table["model"], table["augmentation"])],
+               [groups[(groups["family"] == m) & (groups["augmentation"] == a)]["last_val_acc"].tolist()
+                for m, a in zip(table["model"], table["augmentation"])],
+               table["best_val_full"].tolist(), table["trials"].astype(int).tolist(),
+               list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Main comparison (augmentation: strength > 0)", fontsize=9)
+    return fig
+
+
+def evp_plot(study: Study, param: str, scope: str = "slice", basis: str = "auto", bins: int = 4):
+    """Expected best validation accuracy against the number of trials, one curve per value of `param` (Dodge et
+    al. 2019), each up to its own trial count; an arm with no trial is named in the legend."""
+    draws, basis, scope, sl = evp_draws(study, param, scope, basis, bins)
+    if not any(draws.values()):
         return None
     style()
-    fig, ax = plt.subplots(figsize=(5, 3.4))
-    labels = [str(v) for v in table[param]]
-    x = np.arange(len(labels))
-    full = study.trials[study.trials["status"] == "completed"]
-    value_of = dict(zip(labels, x))
-    from .stats import bucketize
-
-    buckets = bucketize(full["p:" + param], study.specs.get(param)).astype(str)
-    ax.scatter([value_of.get(b, np.nan) for b in buckets], 100 * full["last_val_acc"], color="0.6", s=14,
-               alpha=0.6, label="full-budget trials")
-    ax.plot(x, 100 * table["best_val_full"], "o-", color=STATUS_COLORS["completed"], lw=2, ms=7,
-            label="best over nuisance (isolation)")
-    ax.set_xticks(x, labels, rotation=20 if max(map(len, labels)) > 6 else 0)
-    ax.set_xlabel(param)
-    ax.set_ylabel("validation accuracy (%)")
-    ax.set_title(f"Isolation plot: {param}")
-    ax.legend(fontsize=8, loc="lower right")
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for v, d in draws.items():
+        if not d:
+            ax.plot([], [], "x", color="#d55e00", label=f"{format_value(v)}: no trial")
+            continue
+        n = np.arange(1, len(d) + 1)
+        curve = [100 * expected_max(d, k) for k in n]
+        ax.plot(n, curve, ".-", lw=1.8, label=f"{format_value(v)} ({len(d)} trials)")
+    ax.set_xscale("log", base=2)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.set_xlabel("trials (n)")
+    ax.set_ylabel("expected best validation accuracy (%)")
+    basis_text = "full-budget trials" if basis == "full" else f"every trial at epoch {first_rung(study)}"
+    ax.set_title(f"Expected best of n trials: {param}\n({basis_text}, "
+                 f"{'reference slice' if scope == 'slice' else 'all trials of each value'})", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right", title=param, title_fontsize=7)
     return fig
 
 
@@ -184,16 +278,20 @@ def strength_curve(study: Study) -> pd.DataFrame:
 
 
 def strength_plot(study: Study):
-    curve = strength_curve(study)
-    if len(curve) < 2:
+    """Validation accuracy against augmentation strength, one point per full-budget trial, the best on validation
+    emphasized. No band: neighbouring strengths are different configurations."""
+    if "p:aug_strength" not in study.trials:
+        return None
+    full = study.trials[(study.trials["status"] == "completed") & study.trials["p:aug_strength"].notna()]
+    if full["p:aug_strength"].nunique() < 2:
         return None
     style()
     fig, ax = plt.subplots(figsize=(5, 3.4))
-    half = curve["ci95"].fillna(0)
-    ax.plot(curve["aug_strength"], 100 * curve["mean"], "o-", label="mean over trials")
-    ax.fill_between(curve["aug_strength"], 100 * (curve["mean"] - half), 100 * (curve["mean"] + half), alpha=0.25,
-                    label="95% CI")
-    ax.plot(curve["aug_strength"], 100 * curve["best"], "s--", label="best (isolation)")
+    ax.scatter(full["p:aug_strength"].astype(float), 100 * full["last_val_acc"], color="0.6", s=14,
+               label=f"full-budget trial (n={len(full)})")
+    best = full.loc[full["last_val_acc"].idxmax()]
+    ax.scatter([float(best["p:aug_strength"])], [100 * best["last_val_acc"]], color=SELECTED, s=60, zorder=3,
+               label=f"selected on validation ({best['trial_id']})")
     ax.set_xlabel("augmentation strength")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Accuracy against augmentation strength")

@@ -16,7 +16,8 @@ from .importance import param_importance
 from .load import Study
 from .scaling import train_size
 from .stats import mean_ci, pct_text
-from .tables import ablation_table, format_value, formatted, leaderboard, main_comparison, to_latex, to_markdown
+from .tables import (ablation_table, cross_table, cross_view, expected_best_table, format_value, formatted, leaderboard,
+                     main_comparison, ranked, to_latex, to_markdown)
 
 
 @dataclass
@@ -29,11 +30,12 @@ class Report:
     html: Path | None = None
 
 
-def _write_table(df: pd.DataFrame, out: Path, stem: str) -> Path:
+def _write_table(df: pd.DataFrame, out: Path, stem: str, view: pd.DataFrame | None = None) -> Path:
+    """The numbers as CSV, the formatted `view` (default: `formatted(df)`) as Markdown and LaTeX."""
     tdir = out / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     df.to_csv(tdir / f"{stem}.csv", index=False)
-    f = formatted(df)
+    f = formatted(df) if view is None else view
     (tdir / f"{stem}.tex").write_text(to_latex(f))
     (tdir / f"{stem}.md").write_text(to_markdown(f))
     return tdir / f"{stem}.md"
@@ -86,7 +88,7 @@ def build_report(study: Study, out: str | Path) -> Report:
         rep.warnings = study_warnings(study)
         return _finish(rep, md)
 
-    best = full.loc[full["last_val_acc"].idxmax()]
+    best = ranked(study).iloc[0]  # full-budget trials first, as the leaderboard ranks
     params = ", ".join(f"{p} = {format_value(best['p:' + p])}" for p in study.params
                        if study.roles.get(p) != "fixed" and format_value(best["p:" + p]) != "—")
     md += ["", f"The best full-budget trial, `{best['trial_id']}`, reached {pct_text(best['last_val_acc'])} "
@@ -104,19 +106,36 @@ def build_report(study: Study, out: str | Path) -> Report:
         if len(df):
             rep.tables[stem] = _write_table(df, out, stem)
             md += ["", f"### {title}", "", df.attrs.get("note", ""), "", to_markdown(formatted(df))]
+            if stem == "main_comparison":
+                _figure(rep, md, F.main_comparison_plot(study), "main_comparison",
+                        "Main comparison: every full-budget trial, the one selected on validation, its test over seeds")
 
     md += ["", "### Ablations of the scientific hyperparameters"]
-    for p in study.scientific():
+    scientific = study.scientific()
+    for i, p in enumerate(scientific):
         df = ablation_table(study, p)
         if not len(df):
             continue
         rep.tables[f"ablation_{p}"] = _write_table(df, out, f"ablation_{p}")
         md += ["", f"#### {p}", "", df.attrs["note"], "", to_markdown(formatted(df))]
-        best_row = df.loc[df["best_val_full"].idxmax()] if df["best_val_full"].notna().any() else None
+        best_row = df.loc[df.attrs["selected"]] if df.attrs.get("selected") is not None else None
         if best_row is not None:
-            md += [f"Best at {p} = {best_row[p]}: {pct_text(best_row['best_val_full'])} validation accuracy "
-                   f"({int(best_row['full_budget'])} full-budget trial(s) at that value)."]
-        _figure(rep, md, F.isolation_plot(study, p), f"isolation_{p}", f"Isolation plot for {p}")
+            md += [f"Best at {p} = {format_value(best_row[p])}: {pct_text(best_row['best_val_full'])} validation "
+                   f"accuracy, trial `{best_row['best_trial']}` ({int(best_row['full_budget'])} full-budget trial(s) "
+                   f"at that value in this slice)."]
+        _figure(rep, md, F.ablation_plot(study, p), f"isolation_{p}", f"Ablation of {p} within the reference slice")
+        for q in scientific[i + 1:]:  # the second view: every pair of values, not only the reference slice
+            cross = cross_table(study, p, q)
+            if len(cross):
+                view = cross_view(cross)
+                rep.tables[f"cross_{p}_{q}"] = _write_table(cross, out, f"cross_{p}_{q}", view)
+                md += ["", f"##### {p} x {q}", "", cross.attrs["note"], "", to_markdown(view)]
+        evp = expected_best_table(study, p)
+        if len(evp) and evp["trials"].any():
+            rep.tables[f"expected_best_{p}"] = _write_table(evp, out, f"expected_best_{p}")
+            md += ["", f"##### Expected best of n trials: {p}", "", evp.attrs["note"], "", to_markdown(formatted(evp))]
+            _figure(rep, md, F.evp_plot(study, p), f"expected_best_{p}",
+                    f"Expected best validation accuracy against the number of trials, per value of {p}")
 
     imp = param_importance(study)
     if len(imp):
@@ -136,7 +155,8 @@ def build_report(study: Study, out: str | Path) -> Report:
         _figure(rep, md, scaling_plot(study), "scaling", "Error against training images, parameters and FLOPs")
 
     md += ["", "### Search behaviour"]
-    _figure(rep, md, F.strength_plot(study), "aug_strength", "Accuracy against augmentation strength")
+    if "aug_strength" not in scientific:  # a scientific aug_strength has its ablation figure above
+        _figure(rep, md, F.strength_plot(study), "aug_strength", "Accuracy against augmentation strength")
     _figure(rep, md, F.learning_curves(study), "learning_curves", "Learning curves, ASHA rungs dotted")
     _figure(rep, md, F.search_efficiency(study), "search_efficiency", "Best so far against time and epochs")
     _figure(rep, md, F.axis_plots(study), "axis_plots", "Hyperparameter axis plots")

@@ -81,7 +81,8 @@ def scaling_points(study: Study) -> pd.DataFrame:
     (test error of final evaluations where they exist, else validation error, said in `metric`)."""
     t = study.trials[(study.trials["status"] == "completed") & study.trials["config"].notna()].copy()
     if not len(t):
-        return pd.DataFrame(columns=["trial_id", "model", "train_size", "params", "train_flops", "error", "metric"])
+        return pd.DataFrame(columns=["trial_id", "model", "train_size", "params", "train_flops", "error", "val_error",
+                                     "metric"])
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
     test = finals.groupby("trial_id")["test_acc"].mean() if len(finals) else pd.Series(dtype=float)
     rows = []
@@ -92,21 +93,23 @@ def scaling_points(study: Study) -> pd.DataFrame:
         acc, metric = (test[r["trial_id"]], "test") if r["trial_id"] in test.index else (r["last_val_acc"], "val")
         rows.append({"trial_id": r["trial_id"], "model": cfg.get("model", "?"), "train_size": n,
                      "params": r["param_count"], "train_flops": 3.0 * (r["flops"] or math.nan) * n * epochs,
-                     "error": 1.0 - acc, "metric": metric})
+                     "error": 1.0 - acc, "val_error": 1.0 - r["last_val_acc"], "metric": metric})
     return pd.DataFrame(rows)
 
 
 def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
-    """The best (lowest) error at each x value; for compute, the Pareto frontier (no cheaper point is better)."""
-    p = points.dropna(subset=[x, "error"]).sort_values(x)
+    """The best trial at each x value; for compute, the Pareto frontier (no cheaper point is better). Chosen on
+    validation error where the points carry it: a test error only reports the chosen trial, never picks it."""
+    by = "val_error" if "val_error" in points else "error"
+    p = points.dropna(subset=[x, "error", by]).sort_values(x, kind="stable")
     if x == "train_flops":
         best, keep = math.inf, []
-        for i, e in zip(p.index, p["error"]):
+        for i, e in zip(p.index, p[by]):
             if e < best:
                 best = e
                 keep.append(i)
         return p.loc[keep].reset_index(drop=True)
-    return p.loc[p.groupby(x)["error"].idxmin()].sort_values(x).reset_index(drop=True)
+    return p.loc[p.groupby(x)[by].idxmin()].sort_values(x).reset_index(drop=True)
 
 
 def scaling_table(study: Study) -> pd.DataFrame:
@@ -123,8 +126,9 @@ def scaling_table(study: Study) -> pd.DataFrame:
             row.update(a=math.nan, b=math.nan, b_ci_low=math.nan, b_ci_high=math.nan, c=math.nan, note=str(e))
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(title="Scaling exponents", note="error = a x^-b + c fitted to the best error at each x (for "
-                     "FLOPs: the Pareto frontier); b with a 95% bootstrap interval over the frontier points.")
+    out.attrs.update(title="Scaling exponents", note="error = a x^-b + c fitted to the error of the best trial on "
+                     "validation at each x (for FLOPs: the Pareto frontier, on validation error); b with a 95% "
+                     "bootstrap interval over the frontier points.")
     return out
 
 

@@ -1,7 +1,13 @@
-"""Tables for the paper: ablations (Tuning Playbook isolation), the leaderboard and the main comparison.
+"""Tables for the paper: ablations (Tuning Playbook isolation), the leaderboard, the main comparison and the
+expected best of n trials (Dodge et al. 2019).
+
+An ablation of a scientific parameter holds the other scientific parameters at the values of the reference
+trial (the best on validation, full-budget first) and tunes only the nuisance parameters away, so a row never
+compares an MLP with a CNN; `cross_table` shows two scientific parameters against each other. Validation makes
+every choice; test accuracy is only reported.
 
 Builders take a Study and return numeric DataFrames; `formatted` turns one into strings with uncertainties
-and marks the best cell; `to_markdown` / `to_latex` (booktabs) export it.
+and marks validation's choice; `to_markdown` / `to_latex` (booktabs) export it.
 
 ASHA treatment: a trial stopped early never saw the full budget, so it is never ranked against full-budget
 trials. `best val (full)` uses only trials that ran every epoch; `best val @ epoch g` compares every trial
@@ -36,56 +42,286 @@ def _finals_by_trial(study: Study) -> pd.DataFrame:
     return f[f["test_acc"].notna()] if len(f) else f
 
 
-def selected_test(group: pd.DataFrame, finals: pd.DataFrame) -> tuple[float, float, int]:
-    """Test accuracy (mean, 95% CI, n seeds) of the group's selected configuration: the best on validation
-    among its trials that went through final evaluation. Seeds of different configurations are never pooled."""
+def selected_test(group: pd.DataFrame, finals: pd.DataFrame) -> tuple[float, float, int, str | None]:
+    """Test accuracy (mean, 95% CI, n seeds) of the group's selected configuration and its trial: the best on
+    validation among its trials that went through final evaluation. Seeds of different configurations are never
+    pooled, and the test number never takes part in the choice."""
     if not len(finals):
-        return math.nan, math.nan, 0
+        return math.nan, math.nan, 0, None
     evaluated = group[group["trial_id"].isin(finals["trial_id"])]
     if not len(evaluated):
-        return math.nan, math.nan, 0
+        return math.nan, math.nan, 0, None
     chosen = evaluated.loc[evaluated["last_val_acc"].idxmax(), "trial_id"]
-    return mean_ci(finals[finals["trial_id"] == chosen]["test_acc"])
+    return (*mean_ci(finals[finals["trial_id"] == chosen]["test_acc"]), chosen)
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def ranked(study: Study) -> pd.DataFrame:
+    """Trials in the order validation selects them: full-budget trials first (an ASHA-stopped trial never saw the
+    full budget), then by last validation accuracy, ties by start order. Test accuracy plays no part."""
+    t = study.trials[study.trials["status"].isin(LIVE) & study.trials["last_val_acc"].notna()].copy()
+    t["_full"] = t["status"] == "completed"
+    return t.sort_values(["_full", "last_val_acc"], ascending=[False, False], kind="stable")
+
+
+def selected_by_rank(study: Study, trial_ids: pd.Series) -> int | None:
+    """Index of the entry whose trial validation ranks first (`ranked`): ties on accuracy go the way the
+    leaderboard breaks them, so a table's bold row and the reference trial never disagree."""
+    position = {tid: i for i, tid in enumerate(ranked(study)["trial_id"])}
+    ranks = trial_ids.map(lambda tid: position.get(tid, math.inf) if isinstance(tid, str) else math.inf)
+    return int(ranks.idxmin()) if len(ranks) and np.isfinite(ranks.min()) else None
+
+
+def reference_trial(study: Study, param: str | None = None) -> pd.Series | None:
+    """The validation-selected best trial whose scientific values an ablation of `param` holds fixed: the first
+    trial of `ranked` among those `param` applies to (for `cnn.width`, the best CNN)."""
+    t = ranked(study)
+    if param is not None:
+        t = t[t["p:" + param].map(lambda v: not _missing(v))]
+    return t.iloc[0] if len(t) else None
+
+
+def _value_column(study: Study, t: pd.DataFrame, p: str, bins: int) -> pd.Series:
+    """The (bucketed) value of `p` per trial; missing where `p` does not apply to the trial."""
+    raw = t["p:" + p] if "p:" + p in t else pd.Series(None, index=t.index, dtype=object)
+    present = raw.map(lambda v: not _missing(v))
+    out = pd.Series(None, index=t.index, dtype=object)
+    if present.any():
+        out[present] = bucketize(raw[present], study.specs.get(p), bins)
+    return out
+
+
+def _arm_values(study: Study, values: pd.Series, p: str) -> list:
+    """Every value of `p` to show: the searched choices (a choice no trial drew is shown, not dropped) and the
+    observed values or buckets, in table order."""
+    out = list(values.dropna().unique())
+    spec = study.specs.get(p) or {}
+    if spec.get("kind") == "categorical" or values.dropna().map(lambda v: isinstance(v, str)).all():
+        out += [c for c in spec.get("choices") or [] if not any(c == v for v in out)]
+    return sorted(out, key=sort_key)
+
+
+class Slice:
+    """Trials of a study with the scientific parameters other than `free` held at the reference configuration.
+    A parameter that does not apply to a trial (missing value) is no constraint on it; one that does not apply
+    to the reference is tuned away like a nuisance parameter."""
+
+    def __init__(self, study: Study, free: list[str], bins: int = 4, reference: pd.Series | None = None):
+        self.study, self.free, self.bins = study, free, bins
+        self.trials = study.trials[study.trials["status"] != "errored"]
+        self.values = {p: _value_column(study, self.trials, p, bins) for p in study.scientific()}
+        for p in free:
+            if p not in self.values:
+                self.values[p] = _value_column(study, self.trials, p, bins)
+        self.reference = reference if reference is not None else reference_trial(study, free[0] if free else None)
+        self.fixed: dict[str, object] = {}
+        self.untied: list[str] = []
+        for q in study.scientific():
+            if q in free:
+                continue
+            ref = None if self.reference is None else self.values[q].get(self.reference.name)
+            if self.reference is None or _missing(ref):
+                self.untied.append(q)
+            else:
+                self.fixed[q] = ref
+
+    def mask(self) -> pd.Series:
+        keep = pd.Series(True, index=self.trials.index)
+        for q, ref in self.fixed.items():
+            v = self.values[q]
+            keep &= v.map(_missing) | (v == ref)
+        return keep
+
+    def describe(self) -> str:
+        """`model = cnn, optimizer = adamw` (with conditional parameters marked), for notes and titles."""
+        specs = self.study.specs
+        return ", ".join(f"{q} = {format_value(v)}" + (" where it applies" if (specs.get(q) or {}).get("when") else "")
+                         for q, v in self.fixed.items()) or "all trials"
+
+    def sentence(self) -> str:
+        """Which slice, from which trial, and what is left free: the opening of a table's note."""
+        if not (self.fixed or self.untied):
+            return "No other scientific parameter to hold fixed."
+        text = (f"Within {self.describe()}: the values of trial `{self.reference['trial_id']}`, the best on "
+                f"validation (full-budget trials first), chosen on validation.")
+        if self.untied:
+            one = len(self.untied) == 1
+            text += (f" {', '.join(self.untied)} {'does' if one else 'do'} not apply to that trial and "
+                     f"{'is' if one else 'are'} tuned away like nuisance parameters.")
+        return text
 
 
 def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
-    """One row per value (bucket) of `param`: isolation over the nuisance parameters, counts, test mean ± CI."""
-    t = study.trials[study.trials["status"] != "errored"].copy()
-    spec = study.specs.get(param)
-    t["value"] = bucketize(t["p:" + param], spec, bins) if len(t) else []
-    t = t[t["value"].notna()]
+    """One row per value (bucket) of `param`, the other scientific parameters held at the reference configuration
+    (the validation-best trial), the nuisance parameters tuned away: the row's best trial, its counts, and the
+    test accuracy of its selected configuration (reported, never used to choose)."""
+    sl = Slice(study, [param], bins)
+    t = sl.trials
+    value = sl.values[param]
+    in_slice = sl.mask()
     g = first_rung(study)
     at_rung = val_at_epoch(study, g)
     finals = _finals_by_trial(study)
     rows = []
-    for value, grp in t.groupby("value", sort=False):
+    for v in _arm_values(study, value, param):
+        at_value = t[value == v]
+        grp = at_value[in_slice[at_value.index]]
         full = grp[grp["status"] == "completed"]
-        mean, half, n = selected_test(full, finals)
+        rung_vals = at_rung.reindex(grp["trial_id"])
+        mean, half, n, test_trial = selected_test(full, finals)
         rows.append({
-            param: value, "trials": len(grp), "full_budget": len(full),
+            param: v, "trials_at_value": len(at_value), "trials": len(grp), "full_budget": len(full),
             "early_stopped": int((grp["status"] == "early_stopped").sum()),
             "diverged": int((grp["status"] == "diverged").sum()),
             "best_val_full": full["last_val_acc"].max() if len(full) else math.nan,
             "best_trial": full.loc[full["last_val_acc"].idxmax(), "trial_id"] if len(full) else None,
-            f"best_val_at_epoch_{g}": at_rung.reindex(grp["trial_id"]).max(),
-            "test_mean": mean, "test_ci95": half, "test_n": n,
+            f"best_val_at_epoch_{g}": rung_vals.max() if rung_vals.notna().any() else math.nan,
+            f"best_trial_at_epoch_{g}": rung_vals.idxmax() if rung_vals.notna().any() else None,
+            "test_mean": mean, "test_ci95": half, "test_n": n, "test_trial": test_trial,
         })
     out = pd.DataFrame(rows)
-    if len(out):
-        out = out.sort_values(param, key=lambda s: s.map(sort_key)).reset_index(drop=True)
-    out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, note=(
-        f"Best validation accuracy after tuning the nuisance parameters away (isolation). 'full' ranks only trials "
-        f"that ran all {study.max_epochs} epochs; ASHA-stopped trials are compared with all others at epoch {g}, "
-        f"the first rung, which every trial reached. Test: the value's best final-evaluated configuration, "
-        f"mean ± 95% CI over its seeds (n)."))
+    ref = sl.reference
+    where = sl.sentence() + " "
+    out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
+                     selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
+                     reference=None if ref is None else ref["trial_id"], note=(
+        where + f"Each row: the best validation accuracy over the nuisance parameters (isolation) and the trial it "
+        f"comes from; a value with no trial in this slice is shown as missing, with its trial count over all "
+        f"slices (`trials_at_value`). 'full' ranks only trials that ran all {study.max_epochs} epochs; "
+        f"ASHA-stopped trials are compared with all others at epoch {g}, the first rung, which every trial "
+        f"reached. Test: the row's best final-evaluated configuration on validation (`test_trial`), mean ± 95% "
+        f"CI over its seeds (n); it is reported, never used to choose."))
+    return out
+
+
+def cross_table(study: Study, param: str, other: str, bins: int = 4) -> pd.DataFrame:
+    """Best full-budget validation accuracy in each cell of `param` x `other` (every pair of values, empty cells
+    kept), the remaining scientific parameters held at the reference configuration. Long form, one row a cell."""
+    sl = Slice(study, [param, other], bins)
+    t = sl.trials[sl.mask()]
+    vp, vq = sl.values[param][t.index], sl.values[other][t.index]
+    q_values = _arm_values(study, sl.values[other], other)
+    if vq.map(_missing).any():  # `other` does not apply to some trials (e.g. cnn.width for an MLP)
+        q_values.append("n/a")
+        vq = vq.map(lambda v: "n/a" if _missing(v) else v)
+    rows = []
+    for a in _arm_values(study, sl.values[param], param):
+        for b in q_values:
+            cell = t[(vp == a) & (vq == b)]
+            full = cell[cell["status"] == "completed"]
+            rows.append({param: a, other: b, "trials": len(cell), "full_budget": len(full),
+                         "best_val_full": full["last_val_acc"].max() if len(full) else math.nan,
+                         "best_trial": full.loc[full["last_val_acc"].idxmax(), "trial_id"] if len(full) else None})
+    out = pd.DataFrame(rows)
+    out.attrs.update(title=f"{param} x {other}", param=param, other=other,
+                     selected=selected_by_rank(study, out["best_trial"]) if len(out) else None, note=(
+        f"{sl.sentence()} Best full-budget validation accuracy in each cell, the nuisance parameters tuned away; "
+        f"n counts the cell's full-budget trials (of all its trials). 'n/a': {other} does not apply; the bold "
+        f"cell holds the best trial on validation."))
+    return out
+
+
+def cross_view(cross: pd.DataFrame) -> pd.DataFrame:
+    """The cross table as strings, `param` down and `other` across; the validation-best cell in bold."""
+    if not len(cross):
+        return pd.DataFrame({"": ["(no rows)"]})
+    p, q = cross.attrs["param"], cross.attrs["other"]
+
+    def cell(r) -> str:
+        if not r["trials"]:
+            return "no trial"
+        n = f"n={int(r['full_budget'])}" + (f" of {int(r['trials'])}" if r["full_budget"] != r["trials"] else "")
+        return f"{fmt_pct(r['best_val_full'])} ({n})"
+
+    rows_p = list(dict.fromkeys(cross[p]))
+    cols_q = list(dict.fromkeys(cross[q]))
+    out = pd.DataFrame({p: [format_value(v) for v in rows_p]})
+    for b in cols_q:
+        out[f"{q} = {format_value(b)}"] = [cell(cross[(cross[p] == a) & (cross[q] == b)].iloc[0]) for a in rows_p]
+    bold = []
+    if cross.attrs.get("selected") is not None:  # the cell of the best full-budget trial on validation
+        best = cross.loc[cross.attrs["selected"]]
+        bold = [(rows_p.index(best[p]), f"{q} = {format_value(best[q])}")]
+    out.attrs.update(cross.attrs, bold=bold)
+    return out
+
+
+def expected_max(values, n: int) -> float:
+    """Expected best of n trials drawn with replacement from the observed values (Dodge et al. 2019, "Show Your
+    Work", closed form): with v_1 <= ... <= v_N sorted, P(max <= v_i) = (i/N)^n, so
+    E[max] = sum_i v_i ((i/N)^n - ((i-1)/N)^n)."""
+    v = np.sort(np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float))
+    if not len(v) or n < 1:
+        return math.nan
+    i = np.arange(1, len(v) + 1)
+    return float((v * ((i / len(v)) ** n - ((i - 1) / len(v)) ** n)).sum())
+
+
+def _powers_of_two(limit: int) -> list[int]:
+    out, n = [], 1
+    while n <= limit:
+        out.append(n)
+        n *= 2
+    return out
+
+
+def evp_draws(study: Study, param: str, scope: str = "slice", basis: str = "auto",
+              bins: int = 4) -> tuple[dict, str, str, Slice]:
+    """Per value of `param`, the validation accuracies that count as draws, and the resolved basis and scope."""
+    if scope not in ("slice", "all"):
+        raise ValueError(f"scope must be 'slice' or 'all', not {scope!r}")
+    if basis == "auto":  # ASHA's survivors are not random draws: compare every trial at the first rung instead
+        basis = "rung" if (study.trials["status"] == "early_stopped").any() else "full"
+    if basis not in ("full", "rung"):
+        raise ValueError(f"basis must be 'auto', 'full' or 'rung', not {basis!r}")
+    sl = Slice(study, [param], bins)
+    t = sl.trials[sl.mask()] if scope == "slice" else sl.trials
+    value = sl.values[param][t.index]
+    g = first_rung(study)
+    at_rung = val_at_epoch(study, g)
+    draws = {}
+    for v in _arm_values(study, sl.values[param], param):
+        grp = t[value == v]
+        if basis == "full":
+            draws[v] = grp[grp["status"] == "completed"]["last_val_acc"].dropna().tolist()
+        else:
+            draws[v] = at_rung.reindex(grp["trial_id"]).dropna().tolist()
+    return draws, basis, scope, sl
+
+
+def expected_best_table(study: Study, param: str, scope: str = "slice", basis: str = "auto",
+                        bins: int = 4) -> pd.DataFrame:
+    """Expected best validation accuracy of n trials, per value (arm) of `param`, n = 1, 2, 4, ... up to the arm's
+    trial count: arms searched with unequal numbers of trials compared at equal n (Dodge et al. 2019)."""
+    draws, basis, scope, sl = evp_draws(study, param, scope, basis, bins)
+    grid = _powers_of_two(max([len(d) for d in draws.values()] + [0]))
+    rows = []
+    for v, d in draws.items():
+        row = {param: v, "trials": len(d), "best_draw": max(d) if d else math.nan}
+        row.update({f"n={n}": expected_max(d, n) if n <= len(d) else math.nan for n in grid})
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    g = first_rung(study)
+    what = (f"the last validation accuracy of each full-budget trial ({study.max_epochs} epochs)" if basis == "full"
+            else f"the validation accuracy of every trial at epoch {g}, the first rung (ASHA's survivors are not "
+                 f"random draws)")
+    where = (f"the trials of the slice the ablation table uses ({sl.sentence()})"
+             if scope == "slice" and (sl.fixed or sl.untied) else f"all trials of each value of {param}")
+    out.attrs.update(title=f"Expected best validation accuracy: {param}", param=param, basis=basis, scope=scope,
+                     percent=[c for c in out.columns if c.startswith("n=") or c == "best_draw"], note=(
+        f"Expected best validation accuracy of n trials drawn from an arm, by the closed form of Dodge et al. 2019 "
+        f"(\"Show Your Work\"; draws with replacement, no resampling), so arms with unequal numbers of trials "
+        f"compare at equal n. Draws: {what}, over {where}; `best_draw` is the arm's best, the limit for large n. "
+        f"A dash: the arm has fewer than n trials."))
     return out
 
 
 def leaderboard(study: Study, k: int = 10) -> pd.DataFrame:
     """Top-k trials on validation: full-budget trials first, then by validation accuracy."""
-    t = study.trials[study.trials["status"].isin(LIVE) & study.trials["last_val_acc"].notna()].copy()
-    t["_full"] = t["status"] == "completed"
-    t = t.sort_values(["_full", "last_val_acc"], ascending=[False, False]).head(k)
+    t = ranked(study).head(k)
     finals = _finals_by_trial(study)
     cols = [p for p in study.params if study.roles.get(p) in ("scientific", "nuisance")]
     rows = []
@@ -96,8 +332,10 @@ def leaderboard(study: Study, k: int = 10) -> pd.DataFrame:
                      "val_acc": r["last_val_acc"], "test_mean": mean, "test_ci95": half, "test_n": n,
                      **{p: r["p:" + p] for p in cols}})
     out = pd.DataFrame(rows)
-    out.attrs.update(title=f"Top {k} configurations", note="Selected on validation accuracy; full-budget trials "
-                     "rank above early-stopped ones. Test accuracy only for final-evaluation runs.")
+    out.attrs.update(selected=0 if len(out) else None, title=f"Top {k} configurations",
+                     note="Ranked on validation accuracy; full-budget trials "
+                     "rank above early-stopped ones. Test accuracy only for final-evaluation runs, reported and never "
+                     "ranked on.")
     return out
 
 
@@ -111,11 +349,11 @@ def model_family(row: pd.Series) -> str:
     return str(merged.get("model", "?"))
 
 
-def main_comparison(study: Study) -> pd.DataFrame:
-    """Each model family with and without augmentation: best full-budget validation and final test accuracy."""
+def comparison_groups(study: Study) -> pd.DataFrame:
+    """Full-budget trials with their main-comparison row: `family` and `augmentation` (with / without / n/a)."""
     t = study.trials[study.trials["status"] == "completed"].copy()
     if not len(t):
-        return pd.DataFrame()
+        return t.assign(family=[], augmentation=[])
     fixed = (study.meta.get("search") or {}).get("fixed") or {}
     t["family"] = [model_family({**r, "config": {**fixed, **(r["config"] or {})}}) for _, r in t.iterrows()]
     if "p:aug_strength" in t or "aug_strength" in fixed:
@@ -123,17 +361,30 @@ def main_comparison(study: Study) -> pd.DataFrame:
         t["augmentation"] = np.where(strength.fillna(1.0) > 0, "with", "without")
     else:
         t["augmentation"] = "n/a"
+    return t
+
+
+def main_comparison(study: Study) -> pd.DataFrame:
+    """Each model family with and without augmentation: best full-budget validation and final test accuracy."""
+    t = comparison_groups(study)
+    if not len(t):
+        return pd.DataFrame()
     finals = _finals_by_trial(study)
     rows = []
     for (family, aug), grp in t.groupby(["family", "augmentation"]):
-        mean, half, n = selected_test(grp, finals)
+        mean, half, n, test_trial = selected_test(grp, finals)
         rows.append({"model": family, "augmentation": aug, "trials": len(grp),
-                     "best_val_full": grp["last_val_acc"].max(), "test_mean": mean, "test_ci95": half, "test_n": n,
+                     "best_val_full": grp["last_val_acc"].max(),
+                     "best_trial": grp.loc[grp["last_val_acc"].idxmax(), "trial_id"],
+                     "test_mean": mean, "test_ci95": half, "test_n": n, "test_trial": test_trial,
                      "params_median": float(grp["param_count"].median()) if grp["param_count"].notna().any()
                      else math.nan})
     out = pd.DataFrame(rows).sort_values(["model", "augmentation"]).reset_index(drop=True)
-    out.attrs.update(title="Main comparison", note="Full-budget trials only. 'with' = augmentation strength > 0. "
-                     "Test: the row's best final-evaluated configuration, mean ± 95% CI over its seeds (n).")
+    out.attrs["selected"] = selected_by_rank(study, out["best_trial"])
+    out.attrs.update(title="Main comparison", note="Full-budget trials only; every other parameter is tuned away "
+                     "on validation within each row, and `best_trial` names the row's choice. 'with' = augmentation "
+                     "strength > 0. Test: the row's best final-evaluated configuration on validation (`test_trial`), "
+                     "mean ± 95% CI over its seeds (n); reported, never used to choose.")
     return out
 
 
@@ -150,30 +401,59 @@ def format_value(v) -> str:
     return str(v)
 
 
+VAL_SELECTION = ("best_val_full", "val_acc")  # the column that selects a row, in order of preference
+TRIAL_COLUMNS = {"best_trial": "trial", "test_trial": "test trial", "trials_at_value": "trials (all slices)"}
+
+
+def selected_row(df: pd.DataFrame) -> int | None:
+    """Index of the row validation selects: best full-budget validation accuracy (leaderboard: best val_acc),
+    else best at the first rung. Never a test column."""
+    cols = [c for c in VAL_SELECTION if c in df] + [c for c in df if c.startswith("best_val_at_epoch_")]
+    for c in cols:
+        if df[c].notna().any():
+            return int(df[c].idxmax())
+    return None
+
+
 def formatted(df: pd.DataFrame) -> pd.DataFrame:
-    """Strings for publication: accuracies in percent with their CI, the best of each accuracy column marked."""
+    """Strings for publication: accuracies in percent with their CI. Bold marks validation's choice: the best
+    cell of each validation column and the label of the row validation selects. Test cells are never bold."""
     if not len(df):
         return pd.DataFrame({"": ["(no rows)"]})
     out = pd.DataFrame(index=df.index)
     bold: list[tuple[int, str]] = []
+    percent = set(df.attrs.get("percent", []))
+    # the leaderboard's choice is its rank 1 (a full-budget trial), not the highest val_acc of any status
+    chosen = None if percent else df.attrs.get("selected", selected_row(df))
+    if chosen is not None and not any(c in df and pd.notna(df.loc[chosen, c]) for c in VAL_SELECTION):
+        chosen = None  # a table whose only validation column is the first rung: bold its best cell alone
     for col in df.columns:
-        if col in ("test_ci95", "test_n", "best_trial"):
+        if col in ("test_ci95", "test_n"):
             continue
         if col == "test_mean":
             out["test acc (%)"] = [fmt_pct(m, h, int(n)) if n else "—"
                                    for m, h, n in zip(df["test_mean"], df["test_ci95"], df["test_n"])]
-            if df["test_mean"].notna().any():
-                bold.append((int(df["test_mean"].idxmax()), "test acc (%)"))
         elif col.startswith("best_val") or col == "val_acc":
-            name = {"best_val_full": "best val (full) (%)", "val_acc": "val acc (%)"}.get(
+            name = {"best_val_full": "best val (full) (%)", "val_acc": "val acc (%)", "best_val": "best val (%)"}.get(
                 col, col.replace("best_val_at_epoch_", "best val @ epoch ") + " (%)")
             out[name] = [fmt_pct(v) for v in df[col]]
-            if df[col].notna().any():
-                bold.append((int(df[col].idxmax()), name))
+            if col in VAL_SELECTION and chosen is not None:
+                bold.append((chosen, name))
+            elif df[col].notna().any() and col not in percent:  # a tie goes to validation's chosen row
+                tied = df.index[df[col] == df[col].max()]
+                bold.append((chosen if chosen in tied else int(tied[0]), name))
+        elif col in percent:
+            out[col + " (%)"] = [fmt_pct(v) for v in df[col]]
+        elif col.startswith("best_trial_at_epoch_"):
+            out[col.replace("best_trial_at_epoch_", "trial @ epoch ")] = [format_value(v) for v in df[col]]
+        elif col in TRIAL_COLUMNS:
+            out[TRIAL_COLUMNS[col]] = [format_value(v) for v in df[col]]
         elif col == "params_median":
             out["params"] = [f"{v / 1e6:.2f}M" if np.isfinite(v) else "—" for v in df[col]]
         else:  # a conditional parameter that does not apply to a trial is missing, shown as a dash
             out[col] = [format_value(v) for v in df[col]]
+    if chosen is not None:
+        bold.append((chosen, out.columns[0]))
     out.attrs.update(df.attrs, bold=bold)
     return out
 

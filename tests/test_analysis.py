@@ -40,8 +40,11 @@ def test_ablation_shows_planted_augmentation_effect(study):
     expected = [planted.planted_acc(a, "sgd", 0.03) for a in planted.AUG]
     assert best == pytest.approx(expected)  # isolation finds the planted lr optimum for each value
     assert best[0] < best[1] < best[2]
-    # counts: 8 trials per value, early-stopped ones never ranked at full budget, the diverged one counted
-    assert table["trials"].tolist() == [8, 8, 9] and table["diverged"].tolist() == [0, 0, 1]
+    # the reference (best) trial uses sgd, so each row compares the sgd trials only: 4 per value (8 over both
+    # optimizers), early-stopped ones never ranked at full budget, the diverged one counted
+    assert table.attrs["fixed"] == {"optimizer": "sgd"} and "Within optimizer = sgd" in table.attrs["note"]
+    assert table["trials"].tolist() == [4, 4, 5] and table["trials_at_value"].tolist() == [8, 8, 9]
+    assert table["diverged"].tolist() == [0, 0, 1]
     assert (table["full_budget"] + table["early_stopped"] + table["diverged"] == table["trials"]).all()
     # final evaluation: mean of the 3 planted seeds, with a CI and n
     assert table["test_n"].tolist() == [3, 3, 3]
@@ -145,7 +148,11 @@ def test_empty_study_gets_a_report_that_says_so(tmp_path):
 
 def test_build_report_in_process_on_planted(study, tmp_path):
     rep = build_report(study, tmp_path / "p")
-    assert {"ablation_aug_strength", "ablation_optimizer", "importance", "leaderboard"} <= set(rep.tables)
+    assert {"ablation_aug_strength", "ablation_optimizer", "importance", "leaderboard", "cross_aug_strength_optimizer",
+            "expected_best_aug_strength", "expected_best_optimizer"} <= set(rep.tables)
+    assert {"importance", "main_comparison", "expected_best_aug_strength"} <= set(rep.figures)
+    text = rep.markdown.read_text()
+    assert "Dodge et al. 2019" in text and "Within optimizer = sgd" in text and "##### aug_strength x optimizer" in text
     assert "importance" in rep.figures and rep.html and rep.html.read_text().startswith("<!doctype html>")
 
 
