@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data run test bench docs clean
+.PHONY: setup data run test test-fp32 bench docs clean
 
 setup: $(STAMP) data
 
@@ -39,6 +39,11 @@ run: setup
 
 test: setup
 	GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q tests
+
+# The tests whose results depend on the floating-point path, again with bf16 off: what a CPU without native
+# bf16 (AVX2 only) computes. `GANRATOR_NO_BF16=1 make test` runs the whole suite that way.
+test-fp32: setup
+	GANRATOR_NO_BF16=1 GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q -m numerics tests
 
 # The cross-study write-up, from the databases of the runs it lists (docs/experiments.md says how each was made).
 DOC_STUDIES := cnn_aug cnn_aug_qmc classical classical_svm scaling

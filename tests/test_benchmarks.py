@@ -5,11 +5,14 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from ganrator import data as data_lib
 
 from conftest import ROOT
 
 
+@pytest.mark.numerics
 def test_gpu_check_runs_without_ray_or_optuna(fmnist, tmp_path):
     # Stand-in packages that fail to import, as on the GPU machine (which has neither installed).
     for name in ("ray", "optuna"):

@@ -14,6 +14,7 @@ import claims
 FAST = dict(data_fraction=0.05, batch_size=128, epochs=2, eval_batch_size=2500)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("amp", [True, False], ids=["bf16", "fp32"])
 def test_small_cnn_learns_in_two_epochs(fmnist, amp):
     """tests/claims.py: a small cnn beats its thresholds (>= 3 std below its 5-seed mean in each precision)."""
@@ -25,12 +26,14 @@ def test_small_cnn_learns_in_two_epochs(fmnist, amp):
     assert {"train_loss", "val_loss", "val_acc", "epoch_seconds", "images_per_second", "lr"} <= out["epoch_keys"]
 
 
+@pytest.mark.numerics
 def test_control_that_cannot_learn_fails_the_same_check(fmnist):
     """lr 0: the same run with nothing learned must fail the claim, or the claim could never fail."""
     out = claims.run_small_cnn(fmnist, claims.small_cnn(seed=0, amp=False, lr=0.0))
     assert not claims.cnn_learns(out) and out["val_acc"] < 0.3, out
 
 
+@pytest.mark.numerics
 def test_resume_matches_uninterrupted_run(fmnist, tmp_path):
     cfg = T.TrainConfig(**FAST, aug_mixup=0.2, aug_erase=0.5, model_kwargs={"width": 8, "dropout": 0.3})
     full = T.train(cfg, fmnist)
