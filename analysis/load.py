@@ -65,6 +65,10 @@ def list_studies(db: str | Path) -> list[str]:
 def load_study(db: str | Path, name: str | None = None) -> Study:
     """Tidy DataFrames of one study. With one study in the database, `name` may be left out."""
     url = _url(db)
+    from .optuna_study import is_plain_optuna, load_optuna_study  # imports this module
+
+    if is_plain_optuna(url):  # Optuna's tables alone: a study made outside ganrator
+        return load_optuna_study(url, name, db)
     names = list_studies(db)
     if name is None:
         if not names:

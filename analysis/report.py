@@ -181,13 +181,9 @@ def _finish(rep: Report, md: list[str]) -> Report:
     rep.markdown.write_text(text)
     (rep.out / "warnings.txt").write_text("\n".join(rep.warnings) + ("\n" if rep.warnings else ""))
     try:
-        import markdown
-
-        body = markdown.markdown(text, extensions=["tables"])
-        rep.html = rep.out / "experiments.html"
-        rep.html.write_text("<!doctype html><meta charset='utf-8'><title>Experiments</title><style>body{font-family:"
-                            "sans-serif;max-width:60em;margin:auto;padding:1em}table{border-collapse:collapse}td,th"
-                            "{border:1px solid #ccc;padding:.2em .5em}img{max-width:100%}</style>\n" + body)
-    except ImportError:
-        pass
+        from .html import render_html
+    except ImportError:  # markdown is a dependency, but the .md report stands without the page
+        return rep
+    rep.html = rep.out / "experiments.html"
+    rep.html.write_text(render_html(text))
     return rep
