@@ -8,7 +8,7 @@ DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
 .PHONY: setup data browser run test test-fp32 bench docs clean
 
-setup: $(STAMP) data browser
+setup: $(STAMP) data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -51,7 +51,7 @@ run: setup
 	$(BIN)/python tuning/run.py --space cnn_aug --budget laptop --final-eval 2 $$([ -f $(STUDY_DB) ] && echo --resume)
 	$(BIN)/python -m analysis report --db $(STUDY_DB) --out reports/cnn_aug
 
-test: setup
+test: setup browser
 	GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q tests
 
 # The tests whose results depend on the floating-point path, again with bf16 off: what a CPU without native
