@@ -6,11 +6,31 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from tuning.db import DBError, check_db, db_url, redact, study_name_problem
 
 from .load import AnalysisError, load_study
-from .optuna_report import build_optuna_report
 from .optuna_study import mark_scientific, study_names
-from .report import build_report
+
+
+def _bad_database(args: argparse.Namespace) -> str | None:
+    """The one-line error for the first database argument that cannot be read as a trial database, or None."""
+    given = [("--db", d) for d in (args.db if isinstance(args.db, list) else [args.db])]
+    given += [("--system-db", d) for d in getattr(args, "system_db", [])]
+    for flag, db in given:
+        try:
+            check_db(db_url(db, Path()))
+        except DBError as e:
+            return f"error: {flag} {e}"
+    return None
+
+
+def _bad_name(study, flag: str, db: str) -> str | None:
+    """Study names from a database become folder and file names: one that is a path must not leave reports/."""
+    if problem := study_name_problem(study.name):
+        return f"error: {flag} {redact(db)}: its study name cannot name files: {problem}"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,15 +51,23 @@ def main(argv: list[str] | None = None) -> int:
                    "sizes, for the system-scaling table (repeat)")
     d.add_argument("--out", default="docs")
     args = p.parse_args(argv)
+    if message := _bad_database(args):
+        print(message, file=sys.stderr)
+        return 2
     try:
         if args.command == "list":
             print("\n".join(study_names(args.db)))
             return 0
         if args.command == "docs":
-            from .docs import write_docs
-
             studies = [load_study(db) for db in args.db]
             system = [load_study(db) for db in args.system_db]
+            for flag, dbs, loaded in (("--db", args.db, studies), ("--system-db", args.system_db, system)):
+                for db, s in zip(dbs, loaded):  # the write-up names figure files after each study
+                    if message := _bad_name(s, flag, db):
+                        print(message + "; rename the study in its database", file=sys.stderr)
+                        return 2
+            from .docs import write_docs  # plotting imports: seconds, not paid on bad input
+
             print(f"write-up written to {write_docs(studies, args.out, system)}")
             return 0
         study = load_study(args.db, args.name)
@@ -48,8 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     except AnalysisError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    out = args.out or f"reports/{study.name}"
-    rep = (build_optuna_report if study.meta.get("origin") == "optuna" else build_report)(study, out)
+    if args.out is None and (message := _bad_name(study, "--db", args.db)):
+        print(message + "; pass --out to choose the report folder", file=sys.stderr)
+        return 2
+    # Seconds of plotting imports, not paid by `list` or a bad argument.
+    if study.meta.get("origin") == "optuna":  # a plain Optuna study: its own, smaller report
+        from .optuna_report import build_optuna_report as build
+    else:
+        from .report import build_report as build
+    rep = build(study, args.out or f"reports/{study.name}")
     for w in rep.warnings:
         print(f"warning: {w}")
     print(f"report written to {rep.markdown}" + (f" and {rep.html}" if rep.html else ""))

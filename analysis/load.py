@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from tuning.db import epochs, final_evals, make_engine, studies, trials
+from tuning.db import (DBError, check_db, db_url, driver_message, epochs, final_evals, make_engine, redact, studies,
+                       trials)
 
 
 class AnalysisError(RuntimeError):
@@ -44,22 +45,25 @@ class Study:
 
 
 def _url(db: str | Path) -> str:
-    db = str(db)
-    if "://" in db:
-        return db
-    path = Path(db).expanduser()
-    if not path.is_file():
-        raise AnalysisError(f"no trial database at {path} (run `python tuning/run.py --space NAME` first, or pass "
-                            f"--db with a file path or SQLAlchemy URL)")
-    return f"sqlite:///{path.resolve()}"
+    """The URL of a trial database to read; a folder, a missing or non-SQLite file, another program's SQLite
+    database fail here with one message (tuning.db.check_db, shared with tuning/run.py)."""
+    url = db_url(str(db), Path())
+    try:
+        check_db(url)
+    except DBError as e:
+        raise AnalysisError(str(e)) from None
+    return url
 
 
 def list_studies(db: str | Path) -> list[str]:
     engine = make_engine(_url(db))
-    if not sa.inspect(engine).has_table(studies.name):
-        raise AnalysisError(f"{db} is not a ganrator trial database (no {studies.name} table)")
-    with engine.connect() as conn:
-        return list(conn.execute(sa.select(studies.c.name).order_by(studies.c.created_at)).scalars())
+    try:
+        if not sa.inspect(engine).has_table(studies.name):
+            raise AnalysisError(f"{db} is not a ganrator trial database (no {studies.name} table)")
+        with engine.connect() as conn:
+            return list(conn.execute(sa.select(studies.c.name).order_by(studies.c.created_at)).scalars())
+    except sa.exc.SQLAlchemyError as e:  # the server went away after the check, a damaged file
+        raise AnalysisError(f"{redact(str(db))}: cannot read the trial database: {driver_message(e)}") from None
 
 
 def load_study(db: str | Path, name: str | None = None) -> Study:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import pickle
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -158,6 +160,47 @@ def evaluate(model: nn.Module, data: FashionMNIST, split: str = "test", batch_si
     return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
 
 
+class CheckpointError(ValueError):
+    """A training-state file this trainer will not resume from; the message names it and what to do."""
+
+
+STATE_KEYS = ("model", "optimizer", "scheduler", "generator", "torch_rng", "epoch", "history", "status", "config")
+RESTART = "delete it (or pass another checkpoint path) to start the run from epoch 0"
+
+
+def load_state(path: Path, device: torch.device | str = "cpu", name: str | None = None,
+               remedy: str = RESTART) -> dict:
+    """The training state `_save_state` wrote, read without running any code from the file.
+
+    Checkpoints may sit on storage other people can write (a cluster's shared folder), and unpickling runs
+    whatever a pickle names. weights_only admits only tensors and plain containers, which is all a state holds
+    (state dicts, RNG byte tensors, the history and config as dicts, ints, strings, None), so nothing needs
+    allowlisting. `name` is how messages call the file (a Ray trial copies it from its checkpoint folder).
+    """
+    name = name or str(path)
+    if Path(path).is_dir():
+        raise CheckpointError(f"{name}: is a folder; pass a training-state file path")
+    try:
+        with warnings.catch_warnings():  # an old-format pickle warns before it is refused: one message is enough
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Weights only load failed" not in str(e):
+            raise CheckpointError(f"{name}: damaged, not a readable training state; {remedy}") from None
+        raise CheckpointError(f"{name}: holds Python objects besides tensors and plain data, which loading could run "
+                              f"as code, so it is refused; {remedy}") from None
+    except torch.OutOfMemoryError:
+        raise
+    except Exception as e:  # truncated (a copy cut short), empty, or not a torch file at all
+        reason = (str(e).splitlines() or [""])[0].split(". ")[0].strip() or type(e).__name__
+        raise CheckpointError(f"{name}: truncated or damaged, not a readable training state ({reason}); "
+                              f"{remedy}") from None
+    missing = [k for k in STATE_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{name}: not a training state of this trainer (no {', '.join(missing)}); {remedy}")
+    return state
+
+
 def _save_state(path: Path, state: dict) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(state, tmp)
@@ -201,11 +244,11 @@ def train(cfg: TrainConfig, data: FashionMNIST,
     status, start_epoch = "completed", 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = load_state(ckpt_path, device)
         differs = {k for k, v in state["config"].items() if cfg.to_dict().get(k) != v} - {"device"}
         if differs:
-            raise ValueError(f"{ckpt_path}: saved by a run with other settings ({', '.join(sorted(differs))}); "
-                             "use a new checkpoint path or the same config")
+            raise CheckpointError(f"{ckpt_path}: saved by a run with other settings ({', '.join(sorted(differs))}); "
+                                  "use a new checkpoint path or the same config")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -292,7 +335,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_lib.pick(TrainConfig, args)
         with torch.device("meta"):  # bad kwarg values (e.g. width 0) fail here, not mid-run; meta allocates nothing
             create_model(cfg.model, **cfg.model_kwargs)
+        if args.checkpoint and Path(args.checkpoint).exists():
+            load_state(Path(args.checkpoint))  # refuse a damaged or unsafe state before any work
         data = load_fashion_mnist(args.data_dir, val_size=cfg.val_size, seed=cfg.data_seed, download=args.download)
+    except CheckpointError as e:
+        print(f"error: --checkpoint {e}", file=sys.stderr)
+        return 2
     except (ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -300,8 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     precision = "bf16 autocast" if use_bf16(cfg.amp, device) else "fp32"
     print(f"data: {data}\nconfig: {cfg.to_dict()}\ndevice: {device} ({precision})", flush=True)
     t0 = time.perf_counter()
-    result = train(cfg, data, checkpoint=args.checkpoint,
-                   on_epoch=lambda m: print(format_epoch(m, cfg.epochs, time.perf_counter() - t0), flush=True))
+    try:
+        result = train(cfg, data, checkpoint=args.checkpoint,
+                       on_epoch=lambda m: print(format_epoch(m, cfg.epochs, time.perf_counter() - t0), flush=True))
+    except CheckpointError as e:  # raised before the first epoch: nothing was trained or written
+        print(f"error: --checkpoint {e}", file=sys.stderr)
+        return 2
     elapsed = time.perf_counter() - t0
     print(f"done: status {result.status}, best val_acc {100 * result.best_val_acc:.2f}%, "
           f"{result.params:,} params, {result.flops / 1e6:.1f} MFLOPs/image, {elapsed:.0f}s")

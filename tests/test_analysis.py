@@ -1,7 +1,9 @@
 """The analysis package on planted effects (known answers) and on a real smoke study."""
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -127,8 +129,52 @@ def run_report(*args):
 
 def test_missing_database_is_one_clear_error(tmp_path):
     out = run_report("--db", str(tmp_path / "nope.db"))
-    assert out.returncode == 2 and f"no trial database at {tmp_path / 'nope.db'}" in out.stderr
+    assert out.returncode == 2 and f"error: --db {tmp_path / 'nope.db'}: no trial database there" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("command, kind, message", [
+    ("report", "folder", "is a folder, not a database file; pass a file path"),
+    ("report", "text", "not a SQLite database (some other kind of file); pass a trial database"),
+    ("report", "foreign", "a SQLite database of another program (tables: customers), not a trial database"),
+    ("list", "text", "not a SQLite database"),
+    ("docs", "foreign", "a SQLite database of another program"),
+])
+def test_bad_database_is_one_line(command, kind, message, tmp_path):
+    db = tmp_path / "trials.db"
+    if kind == "folder":
+        db.mkdir()
+    elif kind == "text":
+        db.write_text("epoch,val_acc\n1,0.8\n")
+    else:
+        with sqlite3.connect(db) as conn:
+            conn.execute("create table customers (id integer)")
+    before = (db.read_bytes(), db.stat().st_mtime_ns) if db.is_file() else None
+    out = subprocess.run([sys.executable, "-m", "analysis", command, "--db", str(db),
+                          *(["--out", str(tmp_path / "out")] if command != "list" else [])],
+                         capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith(f"error: --db {db}: {message}") and len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    if before is not None:
+        assert (db.read_bytes(), db.stat().st_mtime_ns) == before
+
+
+@pytest.mark.parametrize("command", ["report", "docs"])
+def test_study_name_from_database_never_leaves_the_output_folder(command, tmp_path):
+    db = TrialDB(f"sqlite:///{tmp_path / 't.db'}")  # as an older version, or a hand-edited database, may hold
+    db.upsert_study("../escaped", space="smoke", roles={}, budget={"max_epochs": 1}, search={"params": {}})
+    db.upsert_trial("../escaped", "t1", params={"lr": 0.1}, status="completed", epochs=1, best_val_acc=0.8)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = subprocess.run([sys.executable, "-m", "analysis", command, "--db", str(tmp_path / "t.db")],
+                         capture_output=True, text=True, timeout=300, cwd=work,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"error: --db {tmp_path / 't.db'}: its study name cannot name files: '../escaped' is not a valid study " \
+           f"name" in out.stderr
+    assert ("pass --out" if command == "report" else "rename the study") in out.stderr
+    assert not (tmp_path / "escaped").exists() and not list(work.iterdir())
 
 
 def test_unknown_study_lists_the_ones_there(tmp_path):

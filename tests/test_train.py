@@ -114,3 +114,47 @@ def test_cli_bad_model_is_one_line_not_a_traceback(flags, message):
     out = subprocess.run([sys.executable, "-m", "ganrator.train", *flags], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+class _WritesAFile:
+    """Unpickling this calls open(marker, "w"): code the file, not the trainer, chose to run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_checkpoint_holding_code_is_refused_without_running_it(fmnist, tmp_path):
+    ckpt, marker = tmp_path / "state.pt", tmp_path / "ran"
+    torch.save({"model": {}, "config": {}, "payload": _WritesAFile(marker)}, ckpt)
+    torch.load(ckpt, weights_only=False).get("payload").close()  # the payload is live: a trusting load runs it
+    assert marker.exists()
+    marker.unlink()
+    with pytest.raises(T.CheckpointError, match=rf"{ckpt}: holds Python objects besides tensors and plain data"):
+        T.train(T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 4}), fmnist, checkpoint=ckpt)
+    out = subprocess.run([sys.executable, "-m", "ganrator.train", "--checkpoint", str(ckpt)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == (f"error: --checkpoint {ckpt}: holds Python objects besides tensors and plain data, "
+                                  f"which loading could run as code, so it is refused; delete it (or pass another "
+                                  f"checkpoint path) to start the run from epoch 0")
+    assert not marker.exists()
+
+
+def test_truncated_checkpoint_is_refused_by_name(fmnist, tmp_path):
+    cfg = T.TrainConfig(**FAST, model_kwargs={"width": 4})
+    ckpt = tmp_path / "state.pt"
+    T.train(cfg, fmnist, checkpoint=ckpt, on_epoch=lambda m: True)  # a real state, after epoch 1
+    whole = ckpt.read_bytes()
+    ckpt.write_bytes(whole[:len(whole) // 2])  # a copy cut short, as on shared storage
+    with pytest.raises(T.CheckpointError, match=rf"{ckpt}: truncated or damaged, not a readable training state"):
+        T.train(cfg, fmnist, checkpoint=ckpt)
+    torch.save([1, 2], ckpt)  # a readable file, but not a training state
+    with pytest.raises(T.CheckpointError, match=rf"{ckpt}: not a training state of this trainer \(no model, "):
+        T.train(cfg, fmnist, checkpoint=ckpt)
+    out = subprocess.run([sys.executable, "-m", "ganrator.train", "--checkpoint", str(tmp_path)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and out.stderr.strip() == f"error: --checkpoint {tmp_path}: is a folder; pass a " \
+                                                         f"training-state file path"

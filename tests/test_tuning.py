@@ -85,6 +85,12 @@ def test_smoke_study_end_to_end(smoke_study):
     (["--space", "smoke", "--budget", "smoke", "--grace-period", "5"], "grace period 5 exceeds max epochs 3"),
     (["--space", "smoke", "--sampler", "cmaes"], "invalid choice: 'cmaes'"),
     ([], "--space is required (one of: "),
+    # A study name becomes a folder: one that is a path, hidden or empty would write outside --storage-path.
+    (["--space", "smoke", "--name", "../escaped"], "--name '../escaped' is not a valid study name (use 1 to 100 of "
+                                                   "letters, digits, '.', '_' and '-', starting with a letter"),
+    (["--space", "smoke", "--name", "a/b"], "--name 'a/b' is not a valid study name"),
+    (["--space", "smoke", "--name", ".hidden"], "--name '.hidden' is not a valid study name"),
+    (["--space", "smoke", "--name", ""], "--name '' is not a valid study name"),
 ])
 def test_bad_flags_fail_before_ray_starts(args, message, tmp_path):
     out = run_cli(*args, "--storage-path", str(tmp_path), timeout=120)
@@ -92,6 +98,71 @@ def test_bad_flags_fail_before_ray_starts(args, message, tmp_path):
     if not args:  # the valid choices are listed
         assert "cnn_aug" in out.stderr and "smoke" in out.stderr
     assert "ray:" not in out.stdout and not list(tmp_path.iterdir())
+    assert not (tmp_path.parent / "escaped").exists()
+
+
+def test_plain_name_with_dots_and_dashes_is_accepted(tmp_path):
+    # --resume of a study that does not exist stops after the database is opened: the name got that far.
+    out = run_cli("--space", "smoke", "--name", "s1.v2-final_3", "--resume", "--storage-path", str(tmp_path),
+                  timeout=120)
+    assert out.returncode == 2 and "no study 's1.v2-final_3'" in out.stderr
+    assert (tmp_path / "s1.v2-final_3" / "trials.db").is_file()
+
+
+def test_space_file_whose_name_is_no_study_name_is_refused(tmp_path):
+    bad = tmp_path / "my space.yaml"
+    bad.write_text((ROOT / "search_spaces" / "smoke.yaml").read_text())
+    out = run_cli("--space", str(bad), "--storage-path", str(tmp_path / "runs"), timeout=120)
+    assert out.returncode == 2, out.stderr
+    assert f"--space {bad}: the study would be named after the file, but 'my space' is not a valid study name" \
+        in out.stderr and "pass --name" in out.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def _read_only(path: Path) -> None:
+    """Make `path` unwritable even for root (who ignores permission bits): the immutable attribute."""
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        if os.geteuid() == 0:
+            pytest.skip("chattr +i is not available here, and root ignores permission bits")
+        path.chmod(0o444)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("folder", "is a folder, not a database file; pass a file path, e.g. "),
+    ("text", "not a SQLite database (some other kind of file); pass a trial database, or a new file path"),
+    ("foreign", "a SQLite database of another program (tables: customers), not a trial database"),
+    ("proc", "cannot open the trial database: unable to open database file; pass a path in a writable folder"),
+    ("read-only", "read-only ("),
+])
+def test_bad_database_is_one_line_and_left_untouched(kind, message, tmp_path):
+    storage, db = tmp_path / "runs", tmp_path / "dbs" / "trials.db"
+    db.parent.mkdir()
+    if kind == "folder":
+        db.mkdir()
+    elif kind == "text":
+        db.write_text("epoch,val_acc\n1,0.8\n")
+    elif kind == "foreign":
+        with sqlite3.connect(db) as conn:
+            conn.execute("create table customers (id integer)")
+    elif kind == "proc":
+        db = Path("/proc/ganrator-trials.db")  # even root cannot create a file there
+    else:
+        from tuning.db import TrialDB
+
+        TrialDB(f"sqlite:///{db}")
+        _read_only(db)
+    before = (db.read_bytes(), db.stat().st_mtime_ns) if db.is_file() else None
+    try:
+        out = run_cli("--space", "smoke", "--db", str(db), "--storage-path", str(storage), timeout=120)
+    finally:
+        if kind == "read-only":
+            subprocess.run(["chattr", "-i", str(db)], capture_output=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.strip() == out.stderr.strip().splitlines()[0], out.stderr  # one line
+    assert out.stderr.startswith(f"error: --db {db}: {message}"), out.stderr
+    assert "ray:" not in out.stdout and not storage.exists() and not Path("/proc/ganrator-trials.db").exists()
+    if before is not None:
+        assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
 def test_bad_space_file_is_reported_with_its_key(tmp_path):

@@ -5,6 +5,9 @@ No Ray import here: analysis reads these tables too.
 """
 from __future__ import annotations
 
+import os
+import re
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -58,13 +61,126 @@ final_evals = sa.Table(
 )
 
 
+# A study name becomes a folder (<storage>/<name>, reports/<name>) and file names: it must not be a path.
+# It must not start with '.' (hidden, or `..`) nor '-' (read as a flag in the commands we print).
+STUDY_NAME_RULE = "1 to 100 of letters, digits, '.', '_' and '-', starting with a letter, digit or '_'"
+_STUDY_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}", re.ASCII)
+
+
+def study_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a study (it would leave its folder or hide in it), or None when it can."""
+    if _STUDY_NAME.fullmatch(name):
+        return None
+    return f"{name!r} is not a valid study name (use {STUDY_NAME_RULE})"
+
+
+class DBError(ValueError):
+    """A database argument that cannot serve as a trial database: the message starts with it, says what is
+    wrong and what to do. CLIs print it after the flag: `error: --db <message>`."""
+
+
+# Optuna's own tables (optuna/storages/_rdb/models.py): a plain Optuna study may gain ours beside them.
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def db_url(db: str | None, default_path: Path) -> str:
-    """A SQLAlchemy URL from `--db`: a URL is kept, a path (or nothing: `default_path`) becomes SQLite."""
+    """A SQLAlchemy URL from `--db`: a URL is kept, a path (or nothing: `default_path`) becomes SQLite.
+    Creates nothing: `open_db` makes the folder once the database has passed its checks."""
     if db and "://" in db:
         return db
-    path = Path(db or default_path).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+    return f"sqlite:///{Path(db or default_path).expanduser().resolve()}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for other databases and in-memory SQLite."""
+    try:
+        u = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    if u.get_backend_name() != "sqlite" or u.database in (None, "", ":memory:") or u.database.startswith("file:"):
+        return None
+    return Path(u.database)
+
+
+def driver_message(e: BaseException) -> str:
+    """The driver's own first line, without SQLAlchemy's wrapping (and never a password: drivers omit it)."""
+    orig = getattr(e, "orig", None) or e
+    return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def _connect(url: str) -> None:
+    """Fail now, with one line, where a server cannot be reached, the login is wrong or the driver is missing."""
+    engine = None
+    try:
+        engine = make_engine(url)
+        with engine.connect():
+            pass
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as e:
+        raise DBError(f"{redact(url)}: cannot open the trial database: {driver_message(e)}; check that the server "
+                      f"is up, the login and that its driver is installed") from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _tables(path: Path, hint: str) -> set[str]:
+    """Table names of a SQLite file, read without writing anything (read-only, no journal)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+    except OSError as e:
+        raise DBError(f"{path}: cannot be read ({e.strerror or e}); {hint}") from None
+    if not head:
+        return set()  # an empty file is an empty SQLite database
+    if head != SQLITE_MAGIC:
+        raise DBError(f"{path}: not a SQLite database (some other kind of file); {hint}")
+    try:
+        conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            return {n for (n,) in conn.execute("select name from sqlite_master where type = 'table'")}
+        finally:
+            conn.close()
+    except sqlite3.Error as e:
+        raise DBError(f"{path}: a damaged SQLite file ({e}); restore it from a copy, or {hint}") from None
+
+
+def check_db(url: str, create: bool = False) -> None:
+    """Refuse, before anything is written, a SQLite database this project must not use: a folder, a file that is
+    not SQLite, another program's database, one it cannot write (create=True) or, when reading, a missing one.
+
+    Another program's database is refused rather than given our tables: a file belongs to one program. A server
+    database (PostgreSQL...) is shared by design, so for one only the connection is checked.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        if not url.startswith("sqlite"):  # in-memory SQLite has nothing to check
+            _connect(url)
+        return
+    hint = "pass a trial database" + (", or a new file path to create one" if create else "")
+    if path.is_dir():
+        raise DBError(f"{path}: is a folder, not a database file; pass a file path, e.g. {path / 'trials.db'}")
+    if not path.exists():
+        if not create:
+            raise DBError(f"{path}: no trial database there (run `python tuning/run.py --space NAME` first, or "
+                          f"pass a file path or SQLAlchemy URL)")
+        parent = path.parent
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            raise DBError(f"{path}: cannot create it: {parent} is a file, not a folder; pass another path")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise DBError(f"{path}: cannot create it: {parent} is read-only; pass a path in a writable folder")
+        return
+    tables = _tables(path, hint)
+    if tables and not any(t.startswith("ganrator_") for t in tables) and not OPTUNA_TABLES <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise DBError(f"{path}: a SQLite database of another program (tables: {shown}), not a trial database; "
+                      f"{hint}")
+    if create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)):
+        where = path if not os.access(path, os.W_OK) else path.parent
+        raise DBError(f"{path}: read-only ({where} cannot be written); copy the database to a writable folder "
+                      f"and pass that path")
 
 
 def redact(url: str) -> str:
@@ -144,3 +260,18 @@ class TrialDB:
     def rows(self, table: sa.Table, study: str) -> list[dict]:
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(table).where(table.c.study == study)).mappings()]
+
+
+def open_db(url: str) -> TrialDB:
+    """The trial database at `url`, for writing: checked first (`check_db`), then its folder and tables made.
+    Every failure is a DBError naming the database, so a CLI prints one line and has written nothing."""
+    check_db(url, create=True)
+    path = sqlite_path(url)
+    shown = str(path) if path is not None else redact(url)
+    try:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return TrialDB(url)
+    except (sa.exc.SQLAlchemyError, ImportError, OSError) as e:  # e.g. /proc: root may "write" but not create
+        hint = "pass a path in a writable folder" if path is not None else "check the login may create tables"
+        raise DBError(f"{shown}: cannot open the trial database: {driver_message(e)}; {hint}") from None

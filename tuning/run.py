@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on th
 
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
 from tuning.budgets import BUDGETS  # noqa: E402
-from tuning.db import TrialDB, db_url, final_evals, redact, trials  # noqa: E402
+from tuning.db import (DBError, TrialDB, db_url, final_evals, open_db, redact, study_name_problem,  # noqa: E402
+                       trials)
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as the resources allow)")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a trial whose worker died")
     p.add_argument("--address", help="join an existing Ray cluster: auto or HOST:PORT (default: start one locally)")
-    p.add_argument("--name", help="study name (default: the space's name)")
+    p.add_argument("--name", help="study name, also its folder under --storage-path (default: the space's name)")
     p.add_argument("--storage-path", default=str(ROOT / "runs"),
                    help="Ray experiment folder; multi-node studies need storage every node can reach")
     p.add_argument("--db", help="trial database: a file path or SQLAlchemy URL (default: <storage>/<name>/trials.db)")
@@ -79,6 +80,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--cpus-per-trial must be > 0; --gpus-per-trial, --max-failures and --final-eval must be >= 0")
     if args.time_budget is not None and args.time_budget <= 0:
         p.error(f"--time-budget must be > 0 seconds, got {args.time_budget}")
+    if args.name is not None and (problem := study_name_problem(args.name)):
+        p.error(f"--name {problem}")
     if args.address and (problem := unreachable(args.address)):
         p.error(f"--address {args.address}: no Ray head answers there ({problem}); start one with `ray start --head` "
                 f"or `ray up cluster.yaml`, use --address auto on a cluster node, or leave --address out to start "
@@ -87,7 +90,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.space_obj = load_space(args.space)
     except SpaceError as e:
         p.error(str(e))
-    args.name = args.name or args.space_obj.name
+    if args.name is None:
+        if problem := study_name_problem(args.space_obj.name):
+            p.error(f"--space {args.space}: the study would be named after the file, but {problem}; rename the "
+                    f"file or pass --name")
+        args.name = args.space_obj.name
     budget = BUDGETS[args.budget].with_overrides(
         num_samples=args.num_samples, max_epochs=args.max_epochs, data_fraction=args.data_fraction,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, time_budget_s=args.time_budget,
@@ -201,19 +208,22 @@ def main(argv: list[str] | None = None) -> int:
         args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
 
     try:
-        db = TrialDB(args.db_url)
+        db = open_db(args.db_url)  # a folder, a foreign or read-only file, no server: one line, nothing written
         existing = db.study(args.name)
-    except (sqlalchemy.exc.SQLAlchemyError, ImportError, OSError) as e:  # no server, bad login, no driver...
+    except DBError as e:
+        print(f"error: --db {e}", file=sys.stderr)
+        return 2
+    except (sqlalchemy.exc.SQLAlchemyError, OSError) as e:  # the server went away between the two calls
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: --db {redact(args.db_url)}: cannot open the trial database: {reason}", file=sys.stderr)
+        print(f"error: --db {redact(args.db_url)}: cannot read the trial database: {reason}", file=sys.stderr)
         return 2
     exp_path = f"{args.storage}/{args.name}"
     if existing and not args.resume:
-        print(f"error: study {args.name!r} already exists in {args.db_url}; pass --resume to continue it, or "
-              f"choose another --name", file=sys.stderr)
+        print(f"error: study {args.name!r} already exists in {redact(args.db_url)}; pass --resume to continue it, "
+              f"or choose another --name", file=sys.stderr)
         return 2
     if args.resume and not existing:
-        print(f"error: --resume: no study {args.name!r} in {args.db_url} to continue", file=sys.stderr)
+        print(f"error: --resume: no study {args.name!r} in {redact(args.db_url)} to continue", file=sys.stderr)
         return 2
     if args.resume:
         from ray.tune import Tuner  # checks files only; starts no Ray

@@ -18,7 +18,7 @@ import torch
 from ray import tune
 
 from ganrator.data import FashionMNIST
-from ganrator.train import evaluate, train
+from ganrator.train import evaluate, load_state, train
 from search_spaces.loader import SearchSpace
 
 STATE_FILE = "state.pt"
@@ -53,16 +53,19 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
     where = _placement(cfg.seed)
     workdir = Path(tempfile.mkdtemp(prefix="ganrator-trial-"))
     state = workdir / STATE_FILE
-    checkpoint = tune.get_checkpoint()
-    if checkpoint is not None:
-        with checkpoint.as_directory() as d:
-            shutil.copy(Path(d) / STATE_FILE, state)
 
     def on_epoch(metrics: dict[str, float]) -> None:
         # `train` has already written this epoch's state to `state`; Ray copies the folder to storage.
         tune.report({**metrics, **where}, checkpoint=tune.Checkpoint.from_directory(workdir))
 
     try:
+        checkpoint = tune.get_checkpoint()
+        if checkpoint is not None:
+            with checkpoint.as_directory() as d:
+                # A damaged or unsafe state fails the trial under its stored name, not the temporary copy's.
+                load_state(Path(d) / STATE_FILE, name=f"{checkpoint.path}/{STATE_FILE}",
+                           remedy="the trial cannot resume from it and ends as errored")
+                shutil.copy(Path(d) / STATE_FILE, state)
         train(cfg, data, on_epoch=on_epoch, checkpoint=state)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,0 +1,50 @@
+"""The trial database's guards: which study names may become folders, which files may serve as a database."""
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import optuna
+import pytest
+
+from tuning.db import DBError, TrialDB, check_db, open_db, study_name_problem
+
+
+@pytest.mark.parametrize("name", ["smoke", "cnn_aug", "s1.v2-final_3", "2024-06-01", "_x", "a" * 100])
+def test_plain_study_names_are_accepted(name):
+    assert study_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "a\\b", ".hidden", "..", "", "a b", "-x", "x\n", "é", "a" * 101,
+                                  "/abs"])
+def test_names_that_are_paths_or_hidden_are_refused(name):
+    assert "is not a valid study name (use 1 to 100 of letters, digits" in study_name_problem(name)
+
+
+def test_optuna_and_empty_databases_are_accepted(tmp_path):
+    plain = tmp_path / "optuna.db"
+    optuna.create_study(study_name="s", storage=f"sqlite:///{plain}")
+    (tmp_path / "empty.db").touch()
+    for path in (plain, tmp_path / "empty.db"):
+        check_db(f"sqlite:///{path}")
+        check_db(f"sqlite:///{path}", create=True)
+    open_db(f"sqlite:///{plain}")  # our tables join Optuna's
+    tables = {n for (n,) in sqlite3.connect(plain).execute("select name from sqlite_master where type='table'")}
+    assert {"studies", "trials", "ganrator_studies", "ganrator_trials"} <= tables
+
+
+def test_bad_sqlite_files_are_refused_in_process(tmp_path):
+    TrialDB(f"sqlite:///{tmp_path / 'ok.db'}")
+    check_db(f"sqlite:///{tmp_path / 'ok.db'}", create=True)
+    (tmp_path / "notes.txt").write_text("not a database\n")
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("create table customers (id integer)")
+    cases = {tmp_path: "is a folder", tmp_path / "notes.txt": "not a SQLite database",
+             tmp_path / "other.db": "a SQLite database of another program (tables: customers)",
+             tmp_path / "missing.db": "no trial database there"}
+    for path, message in cases.items():
+        with pytest.raises(DBError, match="^" + re.escape(f"{path}: {message}")):
+            check_db(f"sqlite:///{path}")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DBError, match="cannot create it: .*file is a file, not a folder"):
+        open_db(f"sqlite:///{tmp_path / 'file' / 'trials.db'}")
