@@ -66,6 +66,19 @@ def list_studies(db: str | Path) -> list[str]:
         raise AnalysisError(f"{redact(str(db))}: cannot read the trial database: {driver_message(e)}") from None
 
 
+def _read(conn, table: sa.Table, where) -> pd.DataFrame:
+    """The rows of `table`, JSON decoded. A column the database predates (made by an older version, which the
+    analysis only reads, never migrates) comes back empty instead of failing the query."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    cols = [c for c in table.columns if c.name in have]
+    rows = [dict(r) for r in conn.execute(sa.select(*cols).where(where)).mappings()]
+    out = pd.DataFrame(rows, columns=[c.name for c in cols])
+    for c in table.columns:
+        if c.name not in have:
+            out[c.name] = None
+    return out[[c.name for c in table.columns]]
+
+
 def load_study(db: str | Path, name: str | None = None) -> Study:
     """Tidy DataFrames of one study. With one study in the database, `name` may be left out."""
     url = _url(db)
@@ -85,11 +98,10 @@ def load_study(db: str | Path, name: str | None = None) -> Study:
         raise AnalysisError(f"no study {name!r} in {db}; studies there: {', '.join(names) or 'none'}")
     engine = make_engine(url)
     with engine.connect() as conn:
-        meta = dict(conn.execute(sa.select(studies).where(studies.c.name == name)).mappings().one())
-        t = pd.DataFrame([dict(r) for r in conn.execute(sa.select(trials).where(trials.c.study == name)).mappings()],
-                         columns=[c.name for c in trials.columns])
-        e = pd.read_sql(sa.select(epochs).where(epochs.c.study == name), conn)
-        f = pd.read_sql(sa.select(final_evals).where(final_evals.c.study == name), conn)
+        meta = _read(conn, studies, studies.c.name == name).iloc[0].to_dict()
+        t = _read(conn, trials, trials.c.study == name)
+        e = _read(conn, epochs, epochs.c.study == name)
+        f = _read(conn, final_evals, final_evals.c.study == name)
     params: list[str] = []
     for p in t["params"]:
         for k in (p or {}):

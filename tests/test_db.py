@@ -48,3 +48,21 @@ def test_bad_sqlite_files_are_refused_in_process(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(DBError, match="cannot create it: .*file is a file, not a folder"):
         open_db(f"sqlite:///{tmp_path / 'file' / 'trials.db'}")
+
+
+def test_database_from_an_older_version_reads_and_gains_new_columns(tmp_path):
+    """A column added since a database was made: the analysis reads it as empty, the driver adds it."""
+    import sqlite3
+
+    import planted
+    from analysis import load_study
+    from tuning.db import TrialDB
+
+    path = planted.build(tmp_path / "old.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE ganrator_trials DROP COLUMN calibration")
+    study = load_study(path)
+    assert study.trials["calibration"].isna().all() and len(study.trials) > 10
+    TrialDB(f"sqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        assert "calibration" in {r[1] for r in conn.execute("PRAGMA table_info(ganrator_trials)")}
