@@ -19,7 +19,7 @@ from .stats import mean_ci, sort_key  # noqa: E402
 from .tables import ablation_table, first_rung  # noqa: E402
 
 STATUS_COLORS = {"completed": "#0173b2", "early_stopped": "#de8f05", "diverged": "#d55e00",
-                 "running": "#029e73", "errored": "#949494"}
+                 "running": "#029e73", "errored": "#949494", "cut": "#cc78bc", "interrupted": "#ca9161"}
 
 
 def style() -> None:
