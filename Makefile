@@ -12,7 +12,7 @@ setup: $(STAMP) data
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,dashboard]'
 	touch $(STAMP)
 
 # The data comes from Debian's dataset-fashion-mnist package when apt is usable;

@@ -20,7 +20,7 @@ from .tables import (Slice, ablation_table, comparison_groups, evp_draws, expect
                      format_value, main_comparison)
 
 STATUS_COLORS = {"completed": "#0173b2", "early_stopped": "#de8f05", "diverged": "#d55e00",
-                 "running": "#029e73", "errored": "#949494"}
+                 "running": "#029e73", "errored": "#949494", "cut": "#cc78bc", "interrupted": "#ca9161"}
 
 
 def style() -> None:

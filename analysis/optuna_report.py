@@ -279,8 +279,8 @@ def build_optuna_report(study: Study, out: str | Path) -> Report:
 
     if study.scientific():
         md += ["", "### Isolation of the scientific parameters", "",
-               f"For each value of a scientific parameter (numeric ones in 4 equal bins of the searched range), "
-               f"the best completed trial over all the other parameters."]
+               "For each value of a scientific parameter (numeric ones in 4 equal bins of the searched range), "
+               "the best completed trial over all the other parameters."]
     for p in study.scientific():
         table = isolation_table(study, p)
         md += ["", f"#### {p}"]
@@ -295,8 +295,8 @@ def build_optuna_report(study: Study, out: str | Path) -> Report:
     imp = importance(study)
     if len(imp):
         md += ["", "### Parameter importance", "",
-               f"PED-ANOVA and fANOVA (Optuna's evaluators) over the completed trials, in the study's direction, "
-               f"normalized to sum to 1.", ""]
+               "PED-ANOVA and fANOVA (Optuna's evaluators) over the completed trials, in the study's direction, "
+               "normalized to sum to 1.", ""]
         (rep.out / "tables").mkdir(parents=True, exist_ok=True)
         imp.to_csv(rep.out / "tables" / "importance.csv", index=False)
         rep.tables["importance"] = rep.out / "tables" / "importance.csv"

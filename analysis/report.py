@@ -73,7 +73,7 @@ def build_report(study: Study, out: str | Path) -> Report:
     rep = Report(out)
     t = study.trials
     counts = {s: int((t["status"] == s).sum()) for s in ("completed", "early_stopped", "diverged", "errored",
-                                                         "running")}
+                                                         "cut", "interrupted", "running")}
     md = [f"# Experiments: {study.name}", "",
           f"_Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{study.source}` by "
           f"`python -m analysis report`. Every number below is read from that database._", "",

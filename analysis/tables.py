@@ -23,7 +23,7 @@ import pandas as pd
 from .load import Study
 from .stats import bucketize, fmt_pct, mean_ci, sort_key
 
-LIVE = ("completed", "early_stopped", "diverged", "running")
+LIVE = ("completed", "early_stopped", "diverged", "cut", "interrupted", "running")  # have a validation result
 
 
 def first_rung(study: Study) -> int:

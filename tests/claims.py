@@ -10,7 +10,6 @@ which change as the recipe improves.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import numpy as np
 

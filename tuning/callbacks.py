@@ -1,7 +1,7 @@
 """Ray Tune callbacks run by the driver: write trial and epoch rows as results arrive, and print progress.
 
-Status is the project's own: OptunaSearch tells Optuna COMPLETE for trials that ASHA stopped, so the
-database tells them apart (early_stopped, with the rung reached) from trials that ran every epoch.
+A trial's final status comes from tuning/states.py, the rule the Optuna searcher follows too: an ASHA-stopped
+trial is early_stopped (with the rung reached) here and PRUNED in Optuna.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 from ray.tune import Callback
 
 from .db import TrialDB
+from .states import DIVERGED, RUNNING, final_state
 
 EPOCH_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second")
 TRIAL_KEYS = ("node", "hostname", "pid", "seed", "param_count", "flops")
@@ -39,7 +40,7 @@ class TrialRecorder(Callback):
         self.db.upsert_trial(self.study, trial.trial_id, on_insert={"started_at": time.time()},
                              params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
                              config=self.space.config(trial.config, self.overrides).to_dict(),
-                             status="running", max_epochs=self.max_epochs, cpus=cpus, gpus=gpus, **self.provenance)
+                             status=RUNNING, max_epochs=self.max_epochs, cpus=cpus, gpus=gpus, **self.provenance)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if trial.trial_id in self.frozen:
@@ -51,28 +52,22 @@ class TrialRecorder(Callback):
         self.best[trial.trial_id] = best
         self.db.upsert_trial(self.study, trial.trial_id, epochs=epoch, best_val_acc=best,
                              last_val_acc=result["val_acc"], wall_time=result.get("time_total_s"),
-                             status="diverged" if result.get("status") == "diverged" else "running",
+                             status=DIVERGED if result.get("status") == DIVERGED else RUNNING,
                              **{k: result[k] for k in TRIAL_KEYS if k in result})
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         if trial.trial_id in self.frozen:
             return
-        last = trial.last_result or {}
-        epochs = int(last.get("epoch", 0))
-        if last.get("status") == "diverged":
-            status, rung = "diverged", None
-        elif epochs >= self.max_epochs:
-            status, rung = "completed", None
-        else:  # the trainable only returns early when it diverged, so this is ASHA's stop
-            status, rung = "early_stopped", epochs
-        self.db.upsert_trial(self.study, trial.trial_id, status=status, rung=rung, failures=trial.num_failures,
-                             ended_at=time.time())
+        state = final_state(trial.last_result, self.max_epochs)
+        self.db.upsert_trial(self.study, trial.trial_id, status=state.status, rung=state.rung,
+                             failures=trial.num_failures, ended_at=time.time())
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if trial.trial_id in self.frozen:
             return
         error = trial.get_error()
-        self.db.upsert_trial(self.study, trial.trial_id, status="errored", failures=trial.num_failures,
+        self.db.upsert_trial(self.study, trial.trial_id, status=final_state(None, self.max_epochs, error=True).status,
+                             failures=trial.num_failures,
                              error=str(error)[-4000:] if error else "unknown error", ended_at=time.time())
 
 

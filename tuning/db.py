@@ -15,7 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
-TERMINAL = ("completed", "early_stopped", "diverged", "errored")  # trial statuses that never change again
+# Trial statuses that never change again; a resume skips these trials. `interrupted` is not one: --resume continues
+# it from its checkpoint. `cut` is: the time cap left it TERMINATED in Ray's experiment state (and the search
+# finished), so Tuner.restore would not run it again; it keeps the epochs it reached. tuning/states.py decides them.
+TERMINAL = ("completed", "early_stopped", "diverged", "errored", "cut")
 
 studies = sa.Table(
     "ganrator_studies", metadata,
@@ -30,7 +33,8 @@ trials = sa.Table(
     "ganrator_trials", metadata,
     sa.Column("study", sa.String(200), primary_key=True), sa.Column("trial_id", sa.String(64), primary_key=True),
     sa.Column("params", sa.JSON), sa.Column("roles", sa.JSON), sa.Column("config", sa.JSON),
-    # running | completed | early_stopped (by ASHA, at `rung` epochs) | diverged | errored
+    # running | completed | early_stopped (by ASHA, at `rung` epochs) | diverged | errored | cut (by the search's
+    # time cap) | interrupted (by SIGINT/SIGTERM; --resume continues it)
     sa.Column("status", sa.String(20)), sa.Column("epochs", sa.Integer), sa.Column("max_epochs", sa.Integer),
     sa.Column("rung", sa.Integer),
     sa.Column("best_val_acc", sa.Float), sa.Column("last_val_acc", sa.Float), sa.Column("test_acc", sa.Float),
@@ -207,6 +211,15 @@ def add_missing_columns(engine: sa.Engine) -> None:
                 if column.name not in have:
                     kind = column.type.compile(dialect=engine.dialect)
                     conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
+def optuna_storage(url: str):
+    """Optuna's storage on the same database (the searcher needs an object, not a URL)."""
+    import optuna
+
+    # SQLite: wait for our own tables' writer instead of failing, as make_engine does.
+    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite")
+                                      else {})
 
 
 class TrialDB:

@@ -10,13 +10,17 @@ epoch lands in the trial database as it arrives.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import platform
+import shlex
+import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy
 
@@ -25,9 +29,11 @@ sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on th
 
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
 from tuning.budgets import BUDGETS  # noqa: E402
-from tuning.db import (DBError, TrialDB, db_url, final_evals, open_db, redact, study_name_problem,  # noqa: E402
-                       trials)
+from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
+                       study_name_problem, trials)
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
+from tuning.states import (COMPLETED, CUT, DIVERGED, EARLY_STOPPED, ERRORED, INTERRUPTED,  # noqa: E402
+                           close_unfinished)
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tuning/run.py", description=__doc__.split("\n\n")[0],
@@ -197,6 +203,58 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
             db.upsert_trial(args.name, trial_id, test_acc=sum(accs) / len(accs))
 
 
+class StopOnSignal:
+    """SIGINT and SIGTERM end the search the way Ray Tune ends it on its own SIGINT: its loop stops and saves the
+    experiment state with the in-flight trials unfinished, so --resume continues them from their checkpoints.
+
+    Tune's own SIGINT handler is switched off (TUNE_DISABLE_SIGINT_HANDLER) because it prints a hint naming
+    Tuner.restore, not our command line, and cannot tell the driver it fired; SIGTERM it ignores. Both signals
+    here call the stop hook Tune installs on SIGUSR1 during fit(), and remember which signal came.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self):
+        os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+        self.previous = {s: signal.signal(s, self.handle) for s in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+    def handle(self, signum: int, frame) -> None:
+        if self.signum is not None:  # a second signal: stop waiting for the trials to save
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: stopping the search; the running trials save their state "
+              f"(send it again to stop at once)", file=sys.stderr, flush=True)
+        # Tune's exit path logs its own resume hint and "Trials did not complete"; ours is printed instead.
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)
+        tune_stop = signal.getsignal(signal.SIGUSR1)
+        if not callable(tune_stop):  # Tune's loop has not started (or has ended)
+            raise KeyboardInterrupt
+        tune_stop(signum, frame)
+
+
+def interrupted(args, db: TrialDB, argv: list[str] | None, signum: int) -> int:
+    """Close the in-flight trials as interrupted, print how to continue, and exit as a signalled process does."""
+    close_unfinished(db, args.name, INTERRUPTED)
+    db.upsert_study(args.name, status=INTERRUPTED)
+    rows = db.rows(trials, args.name)
+    done = sum(r["status"] in TERMINAL for r in rows)
+    total = (db.study(args.name).get("budget") or {}).get("num_samples", args.budget_obj.num_samples)
+    flags = list(sys.argv[1:] if argv is None else argv)
+    script = sys.argv[0] if argv is None else str(ROOT / "tuning" / "run.py")
+    command = [sys.executable, script, *flags, *([] if "--resume" in flags else ["--resume"])]
+    print(f"\ninterrupted after {done} of {total} trials; continue with:\n  {shlex.join(command)}", flush=True)
+    return 128 + signum  # 130 for SIGINT, 143 for SIGTERM: what a shell reports for a signalled process
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.list_spaces:
@@ -308,12 +366,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"resuming {exp_path}", flush=True)
         tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False)
     else:
-        recorder = TrialRecorder(db, args.name, space, overrides, budget.max_epochs if space.kind == "deep" else 1,
-                                 info)
+        max_epochs = budget.max_epochs if space.kind == "deep" else 1
+        recorder = TrialRecorder(db, args.name, space, overrides, max_epochs, info)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,
-                                                                 max_concurrent, budget.startup_trials),
+                                                                 max_concurrent, budget.startup_trials, max_epochs),
                                         scheduler=make_scheduler(args.scheduler, budget.max_epochs,
                                                                  budget.grace_period, budget.reduction_factor),
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
@@ -324,12 +382,22 @@ def main(argv: list[str] | None = None) -> int:
                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
-    tuner.fit()
+    stop = StopOnSignal()
+    with stop:
+        try:
+            tuner.fit()
+        except KeyboardInterrupt:  # a second signal, or one before Tune's loop began: its periodic state stands
+            stop.signum = stop.signum or signal.SIGINT
+    if stop.signum is not None:
+        return interrupted(args, db, argv, stop.signum)
+    cut = close_unfinished(db, args.name, CUT)
     db.upsert_study(args.name, status="finished")
     rows = db.rows(trials, args.name)
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("completed", "early_stopped", "diverged", "errored")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in (COMPLETED, EARLY_STOPPED, DIVERGED, ERRORED, CUT)}
     print(f"\nsearch done in {time.time() - t0:.0f}s: {len(rows)} trials, " +
           ", ".join(f"{n} {s}" for s, n in counts.items()))
+    if cut:
+        print(f"the time cap (--time-budget) cut {len(cut)} trial(s) before their last epoch: {', '.join(cut)}")
     print_leaderboard(best_trials(args, 10)[0])
     if args.final_eval:
         run_final_eval(args, db, data, overrides)

@@ -8,23 +8,90 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
+from .db import optuna_storage
+from .states import final_state
+
 METRIC, MODE = "val_acc", "max"
 SAMPLERS = ("tpe", "qmc", "random")
 
 
 class ResumableOptunaSearch(OptunaSearch):
-    """OptunaSearch that survives a resume.
+    """OptunaSearch that tells Optuna what the project's table says (tuning/states.py) and survives a resume.
 
-    A trial that Optuna finished after Ray's last experiment snapshot is resumed by Ray and reports again;
-    stock OptunaSearch then raises UpdateFinishedTrialError and the whole study dies. Optuna already holds
-    that trial's value, so the late reports are dropped. (Its on_trial_complete already tolerates this.)
+    Stock OptunaSearch reports `training_iteration` steps, skips the result ASHA stops a trial on, and tells
+    Optuna COMPLETE for any trial with a value, ASHA-stopped ones included. Here every epoch's val_acc is an
+    intermediate value at step=epoch, the final state comes from `final_state`, and each Optuna trial carries
+    the user attributes trial_id (Ray's), node, seed and status (ganrator_trials.status).
+
+    Resume: a trial Optuna finished after Ray's last experiment snapshot (a killed driver) is resumed by Ray and
+    reports again; Optuna already holds it, so the late reports are dropped instead of killing the study. A
+    trial the driver closed as interrupted (FAIL) is continued by Ray; Optuna cannot reopen it, so it goes on
+    as a new Optuna trial with the same parameters and the intermediate values it had.
     """
 
+    def __init__(self, *args, max_epochs: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_epochs = max_epochs
+        self._attrs_written: dict[int, set[str]] = {}  # one write per attribute and trial, not one per epoch
+
+    def suggest(self, trial_id: str):
+        params = super().suggest(trial_id)
+        if params is not None:
+            self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)
+        return params
+
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        if trial_id in self._completed_trials:
+            return
+        self._report(self._ot_trials[trial_id], result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials:
+            return
+        ot_trial = self._ot_trials[trial_id]
+        state = final_state(result, self.max_epochs, error=error)
         try:
-            super().on_trial_result(trial_id, result)
+            if result and not error:  # the result a scheduler stops a trial on never reached on_trial_result
+                self._report(ot_trial, result)
+            ot_trial.set_user_attr("status", state.status)
+            self._ot_study.tell(ot_trial, state.value, state=state.optuna)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            pass  # finished before a driver crash; the rows of both records already say how
+        self._completed_trials.add(trial_id)
+
+    def _report(self, ot_trial, result: dict) -> None:
+        if METRIC not in result or "epoch" not in result:  # a trial skipped on resume returns without a result
+            return
+        try:
+            ot_trial.report(float(result[METRIC]), step=int(result["epoch"]))
+            for key in ("node", "seed"):
+                written = self._attrs_written.setdefault(ot_trial.number, set())
+                if key in result and key not in written:
+                    ot_trial.set_user_attr(key, result[key])
+                    written.add(key)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
+
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        storage = self._ot_study._storage
+        for trial_id, ot_trial in list(self._ot_trials.items()):
+            if trial_id in self._completed_trials:
+                continue
+            frozen = storage.get_trial(ot_trial._trial_id)
+            if frozen.state == optuna.trial.TrialState.FAIL and frozen.user_attrs.get("interrupted"):
+                self._ot_trials[trial_id] = self._continue(frozen)
+
+    def _continue(self, frozen: optuna.trial.FrozenTrial) -> optuna.trial.Trial:
+        """A new Optuna trial for an interrupted one: same parameters (enqueued, so the sampler proposes
+        exactly them), its intermediate values so far, and its attributes, pointing back at the closed one."""
+        attrs = {k: v for k, v in frozen.user_attrs.items() if k not in ("status", "interrupted")}
+        self._ot_study.enqueue_trial(frozen.params, user_attrs={**attrs, "continues": frozen.number})
+        trial = self._ot_study.ask()
+        self._suggest_from_define_by_run_func(self._space, trial)
+        for step, value in sorted(frozen.intermediate_values.items()):
+            trial.report(value, step=step)
+        return trial
 
 
 def make_sampler(name: str, seed: int, startup_trials: int = 10) -> optuna.samplers.BaseSampler:
@@ -44,13 +111,12 @@ def make_sampler(name: str, seed: int, startup_trials: int = 10) -> optuna.sampl
 
 
 def make_searcher(space, sampler: str, seed: int, study_name: str, db_url: str, max_concurrent: int,
-                  startup_trials: int = 10):
+                  startup_trials: int = 10, max_epochs: int = 1):
+    """max_epochs: epochs of a trial that ran to the end (1 for a classical fit), to tell completed from stopped."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # OptunaSearch needs a storage object, not a URL string.
-    storage = optuna.storages.RDBStorage(db_url, engine_kwargs=(
-        {"connect_args": {"timeout": 60}} if db_url.startswith("sqlite") else {}))
-    search = ResumableOptunaSearch(space=space.sample, metric=METRIC, mode=MODE, sampler=make_sampler(sampler, seed, startup_trials),
-                                   study_name=study_name, storage=storage)
+    search = ResumableOptunaSearch(space=space.sample, metric=METRIC, mode=MODE,
+                                   sampler=make_sampler(sampler, seed, startup_trials), study_name=study_name,
+                                   storage=optuna_storage(db_url), max_epochs=max_epochs)
     return ConcurrencyLimiter(search, max_concurrent=max_concurrent)
 
 
