@@ -244,19 +244,22 @@ def test_confirmation_end_to_end(smoke_study):
     arms = query(db, "select param, value, arm_key, is_reference, source from ganrator_confirm_arms")
     # aug_strength is continuous: 3 buckets, one of them the reference's
     assert [p for p, *_ in arms] == ["aug_strength"] * 3 and sum(r for *_, r, _ in arms) == 1
-    for _, _, _, is_ref, source in arms:
+    for *_, source in arms:
         assert source.startswith("trial ") or source.startswith("reference with aug_strength = "), source
     keys = {k for _, _, k, _, _ in arms}
     runs = query(db, "select arm_key, seed, status, epochs, test_acc, test_correct from ganrator_confirm_runs")
     assert sorted((k, s) for k, s, *_ in runs) == sorted((k, s) for k in keys for s in (1000, 1001))
     search_seeds = {s for (s,) in query(db, "select distinct seed from ganrator_trials")}
     assert search_seeds == {0} and not search_seeds & {s for _, s, *_ in runs}
-    accs = {}
-    for key, seed, status, epochs, acc, mask in runs:
-        assert status == "completed" and epochs == 2 and 0.1 < acc <= 1
-        correct = unpack_mask(mask, 10_000)
-        assert correct.mean() == pytest.approx(acc)  # the mask is the test accuracy, image by image
-        accs[key, seed] = acc
+    # An arm far from the reference may diverge in 2 epochs (then it has no mask); the reference never does.
+    ref_key = next(k for _, _, k, is_ref, _ in arms if is_ref)
+    assert all(st == "completed" for k, _, st, *_ in runs if k == ref_key)
+    for _, _, status, epochs, acc, mask in runs:
+        assert status in ("completed", "diverged") and acc is not None
+        if status == "completed":
+            assert epochs == 2 and 0 < acc <= 1
+            correct = unpack_mask(mask, 10_000)
+            assert correct.mean() == pytest.approx(acc)  # the mask is the test accuracy, image by image
     assert "confirmation: " in out.stdout and "ETA" in out.stdout
 
     before = query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs")
