@@ -111,3 +111,20 @@ def load_study(db: str | Path, name: str | None = None) -> Study:
         t["p:" + k] = [(p or {}).get(k) for p in t["params"]]
     t = t.sort_values("started_at", kind="stable").reset_index(drop=True)
     return Study(name, meta, t, e.sort_values(["trial_id", "epoch"]).reset_index(drop=True), f, url, params)
+
+
+def load_confirmation(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The confirmation stage's arms and runs of `study` (tuning/confirm.py); empty frames when it never ran,
+    also in a database written before the stage existed."""
+    from tuning.db import confirm_arms, confirm_runs
+
+    engine = make_engine(study.source)
+    frames = []
+    for table in (confirm_arms, confirm_runs):
+        if not sa.inspect(engine).has_table(table.name):
+            frames.append(pd.DataFrame(columns=[c.name for c in table.columns]))
+            continue
+        with engine.connect() as conn:
+            rows = [dict(r) for r in conn.execute(sa.select(table).where(table.c.study == study.name)).mappings()]
+        frames.append(pd.DataFrame(rows, columns=[c.name for c in table.columns]))
+    return frames[0], frames[1]

@@ -110,6 +110,7 @@ def build_report(study: Study, out: str | Path) -> Report:
                 _figure(rep, md, F.main_comparison_plot(study), "main_comparison",
                         "Main comparison: every full-budget trial, the one selected on validation, its test over seeds")
 
+    _confirmed_ablations(rep, md, study)
     md += ["", "### Ablations of the scientific hyperparameters"]
     scientific = study.scientific()
     for i, p in enumerate(scientific):
@@ -163,6 +164,30 @@ def build_report(study: Study, out: str | Path) -> Report:
     _figure(rep, md, F.parallel_coordinates(study), "parallel_coordinates", "Parallel coordinates of the top trials")
     rep.warnings = study_warnings(study)
     return _finish(rep, md)
+
+
+def _confirmed_ablations(rep: Report, md: list[str], study: Study) -> None:
+    """The confirmation stage's paired comparisons (analysis/paired.py), when the study ran it."""
+    from .load import load_confirmation
+    from .paired import confirmed_tables, format_paired
+
+    tables = confirmed_tables(*load_confirmation(study))
+    if not tables:
+        return
+    md += ["", "### Confirmed ablations", "",
+           "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
+           "validation-selected reference seed by seed. These comparisons, not the search's, carry the ablation "
+           "claims; the search-based tables below show how the search saw them."]
+    for param, df in tables.items():
+        stem = f"confirmed_{param}"
+        tdir = rep.out / "tables"
+        tdir.mkdir(parents=True, exist_ok=True)
+        df.to_csv(tdir / f"{stem}.csv", index=False)
+        f = format_paired(df)
+        (tdir / f"{stem}.tex").write_text(to_latex(f))
+        (tdir / f"{stem}.md").write_text(to_markdown(f))
+        rep.tables[stem] = tdir / f"{stem}.md"
+        md += ["", f"#### {param} (confirmed)", "", df.attrs["note"], "", to_markdown(f)]
 
 
 def _figure(rep: Report, md: list[str], fig, stem: str, caption: str) -> None:

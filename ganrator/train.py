@@ -142,22 +142,30 @@ def normalize(x_uint8: torch.Tensor, data: FashionMNIST) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: FashionMNIST, split: str = "test", batch_size: int = 1024,
-             amp: bool = False) -> dict[str, float]:
-    """Loss and accuracy on one split, without augmentation."""
+             amp: bool = False, per_image: bool = False) -> dict[str, Any]:
+    """Loss and accuracy on one split, without augmentation. per_image: also `correct`, a bool tensor (CPU) with
+    one entry per image in split order, for paired tests (McNemar) between two models on the same images."""
     x, y = data.split(split)
     device = next(model.parameters()).device
     x, y = x.to(device), y.to(device)
     was_training = model.training
     model.eval()
     loss_sum, correct = torch.zeros((), device=device), torch.zeros((), device=device, dtype=torch.long)
+    hits = []
     for i in range(0, len(y), batch_size):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(amp, device)):
             logits = model(normalize(x[i:i + batch_size], data)).float()
         loss_sum += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum")
-        correct += (logits.argmax(1) == y[i:i + batch_size]).sum()
+        hit = logits.argmax(1) == y[i:i + batch_size]
+        correct += hit.sum()
+        if per_image:
+            hits.append(hit)
     model.train(was_training)
     n = max(1, len(y))
-    return {"loss": loss_sum.item() / n, "acc": correct.item() / n}
+    out: dict[str, Any] = {"loss": loss_sum.item() / n, "acc": correct.item() / n}
+    if per_image:
+        out["correct"] = torch.cat(hits).cpu() if hits else torch.zeros(0, dtype=torch.bool)
+    return out
 
 
 class CheckpointError(ValueError):

@@ -51,13 +51,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory):
-    """One real smoke study through the CLI (real Ray, Optuna, SQLite), shared by the tests that read it."""
+    """One real smoke study through the CLI (real Ray, Optuna, SQLite), shared by the tests that read it: the
+    search, then its confirmation stage (tiny on the smoke budget) and the final evaluation of the best trial."""
     import subprocess
     import sys
 
     storage = tmp_path_factory.mktemp("smoke_runs")
     out = subprocess.run([sys.executable, str(ROOT / "tuning" / "run.py"), "--space", "smoke", "--budget", "smoke",
-                          "--storage-path", str(storage), "--final-eval", "1"],
+                          "--storage-path", str(storage), "--final-eval", "1", "--confirm"],
                          capture_output=True, text=True, timeout=900, cwd=ROOT)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return storage / "smoke" / "trials.db", out

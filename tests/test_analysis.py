@@ -120,6 +120,10 @@ def test_report_on_real_smoke_study(smoke_study, tmp_path):
     refs = re.findall(r"\]\(([^)]+)\)", report)
     assert refs and all((tmp_path / "r" / ref).is_file() for ref in refs)
     assert "## Setup" in report and "ASHA (grace period 1" in report and (tmp_path / "r" / "experiments.html").is_file()
+    # The smoke study ran its confirmation: the paired table comes before the search-based ablations.
+    assert report.index("### Confirmed ablations") < report.index("### Ablations of the scientific")
+    confirmed = pd.read_csv(tmp_path / "r" / "tables" / "confirmed_aug_strength.csv")
+    assert len(confirmed) == 3 and (confirmed["seeds"] == 2).all() and confirmed["reference"].sum() == 1
 
 
 def run_report(*args):

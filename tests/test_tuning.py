@@ -96,9 +96,9 @@ def test_smoke_study_end_to_end(smoke_study):
     assert len(by_id) == 6 and {t.state.name for t in by_id.values()} == {"COMPLETE", "PRUNED"}
     roles = next(iter(rows.values()))["roles"]
     assert '"aug_strength": "scientific"' in roles and '"lr": "nuisance"' in roles
-    # final eval: the best config retrained over the budget's 2 seeds, test accuracy stored
+    # final eval: the best config retrained over the budget's 2 fresh seeds (never the search's 0), test stored
     finals = query(db, "select trial_id, seed, test_acc from ganrator_final_evals")
-    assert len(finals) == 2 and {s for _, s, _ in finals} == {0, 1} and all(0.1 < a <= 1 for *_, a in finals)
+    assert len(finals) == 2 and {s for _, s, _ in finals} == {1000, 1001} and all(0.1 < a <= 1 for *_, a in finals)
     assert "leaderboard" in out.stdout and "report:  python -m analysis report" in out.stdout
     assert str(db) in out.stdout
 
@@ -332,13 +332,47 @@ def test_resume_retries_an_errored_final_eval(tmp_path):
     (tid, seed, kept), *_ = query(db, "select trial_id, seed, test_acc from ganrator_final_evals order by seed")
     # A retraining that crashed is recorded as errored, with no test accuracy ...
     with sqlite3.connect(db) as conn:
-        conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1")
+        conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1001")
     out = run_cli(*args, "--resume")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "(1 runs to do)" in out.stdout  # ... so only that one is run again
     rows = dict(((s, (st, a)) for s, st, a in query(db, "select seed, status, test_acc from ganrator_final_evals")))
-    assert rows[1][0] == "completed" and 0.1 < rows[1][1] <= 1
-    assert rows[0] == ("completed", kept)  # the finished one is untouched
+    assert rows[1001][0] == "completed" and 0.1 < rows[1001][1] <= 1
+    assert rows[1000] == ("completed", kept)  # the finished one is untouched
+
+
+def test_confirmation_end_to_end(smoke_study):
+    """The smoke study's confirmation: every arm x seed once, on seeds no search trial used; a resume redoes none."""
+    from tuning.db import unpack_mask
+
+    db, out = smoke_study
+    arms = query(db, "select param, value, arm_key, is_reference, source from ganrator_confirm_arms")
+    # aug_strength is continuous: 3 buckets, one of them the reference's
+    assert [p for p, *_ in arms] == ["aug_strength"] * 3 and sum(r for *_, r, _ in arms) == 1
+    for *_, source in arms:
+        assert source.startswith("trial ") or source.startswith("reference with aug_strength = "), source
+    keys = {k for _, _, k, _, _ in arms}
+    runs = query(db, "select arm_key, seed, status, epochs, test_acc, test_correct from ganrator_confirm_runs")
+    assert sorted((k, s) for k, s, *_ in runs) == sorted((k, s) for k in keys for s in (1000, 1001))
+    search_seeds = {s for (s,) in query(db, "select distinct seed from ganrator_trials")}
+    assert search_seeds == {0} and not search_seeds & {s for _, s, *_ in runs}
+    # An arm far from the reference may diverge in 2 epochs (then it has no mask); the reference never does.
+    ref_key = next(k for _, _, k, is_ref, _ in arms if is_ref)
+    assert all(st == "completed" for k, _, st, *_ in runs if k == ref_key)
+    for _, _, status, epochs, acc, mask in runs:
+        assert status in ("completed", "diverged") and acc is not None
+        if status == "completed":
+            assert epochs == 2 and 0 < acc <= 1
+            correct = unpack_mask(mask, 10_000)
+            assert correct.mean() == pytest.approx(acc)  # the mask is the test accuracy, image by image
+    assert "confirmation: " in out.stdout and "ETA" in out.stdout
+
+    before = query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs")
+    again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(db.parent.parent),
+                    "--final-eval", "1", "--confirm", "--resume")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"= {len(keys) * 2} runs, 0 to do" in again.stdout and "(0 runs to do)" in again.stdout
+    assert query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs") == before
 
 
 def test_resume_without_ray_state_changes_nothing(smoke_study, tmp_path):

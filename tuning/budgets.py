@@ -18,6 +18,11 @@ class Budget:
     final_epochs: int  # epochs of each --final-eval retraining
     final_seeds: int  # seeds per --final-eval configuration
     summary: str
+    # Confirmation (tuning/confirm.py): every arm retrained without early stopping, on fresh seeds.
+    confirm: bool = False  # run it after the search unless --confirm/--no-confirm says otherwise
+    confirm_epochs: int = 2
+    confirm_data_fraction: float = 0.02  # of the 55k training split, as data_fraction
+    confirm_seeds: int = 2  # the same seeds for every arm, so arms compare seed by seed
 
     def with_overrides(self, **values) -> "Budget":
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -29,7 +34,8 @@ class Budget:
 BUDGETS = {
     "smoke": Budget("smoke", num_samples=6, max_epochs=3, grace_period=1, reduction_factor=2, startup_trials=6,
                     data_fraction=0.02, val_size=1000, time_budget_s=None, final_epochs=2, final_seeds=2,
-                    summary="tests: 6 tiny trials, 1,100 training images, 3 epochs; about a minute"),
+                    summary="tests: 6 tiny trials, 1,100 training images, 3 epochs; about a minute",
+                    confirm=False, confirm_epochs=2, confirm_data_fraction=0.02, confirm_seeds=2),
     # Grace period 2: at epoch 1 ASHA rewards fast starters (MLPs, no augmentation) over better models.
     # 16 random trials first: with TPE's default 10, a first run had sampled 4 CNNs and then spent 20 of 32 trials
     # on MLPs, although the CNNs were ahead at every rung in a quasi-random run of the same space.
@@ -37,8 +43,18 @@ BUDGETS = {
                      data_fraction=0.1, val_size=5000, time_budget_s=10 * 60, final_epochs=8, final_seeds=3,
                      summary="a 2-core laptop: 32 trials (16 at random, then TPE) on a 10% stratified subset "
                              "(5,500 images), up to 8 epochs, ASHA rungs at epochs 2 and 4, capped at 10 minutes "
-                             "of search"),
+                             "of search; then the confirmation of every scientific parameter's arms (8 epochs, "
+                             "3 fresh seeds each)",
+                     confirm=True, confirm_epochs=8, confirm_data_fraction=0.1, confirm_seeds=3),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, startup_trials=50,
                    data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
-                   summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs"),
+                   summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs",
+                   confirm=True, confirm_epochs=40, confirm_data_fraction=1.0, confirm_seeds=5),
 }
+
+
+def fresh_seeds(search_seed: int, n: int) -> list[int]:
+    """Seeds of every retraining after a search (final evaluation, confirmation): never a search seed, so the
+    run that won on validation is not counted again as an independent test run. Seed k is the same for every
+    configuration, so configurations compare seed by seed."""
+    return [1000 + search_seed + k for k in range(n)]

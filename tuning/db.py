@@ -64,6 +64,50 @@ final_evals = sa.Table(
     sa.Column("wall_time", sa.Float),
 )
 
+# The confirmation stage (tuning/confirm.py): per scientific parameter, one arm per value, each retrained on
+# fresh seeds shared by every arm. An arm row names its configuration by `arm_key`; arms with the same
+# configuration (the reference appears under every parameter) share one set of runs.
+confirm_arms = sa.Table(
+    "ganrator_confirm_arms", metadata,
+    sa.Column("study", sa.String(200), primary_key=True), sa.Column("param", sa.String(200), primary_key=True),
+    sa.Column("value", sa.String(200), primary_key=True),  # the feasible point, or a bucket of a continuous one
+    sa.Column("position", sa.Integer),  # order of the value in the space (feasible points, buckets low to high)
+    sa.Column("point", sa.JSON),  # the parameter's value in the arm's configuration
+    sa.Column("arm_key", sa.String(64)), sa.Column("is_reference", sa.Boolean),
+    sa.Column("source", sa.Text), sa.Column("source_trial", sa.String(64)), sa.Column("source_rung", sa.Integer),
+    sa.Column("config", sa.JSON),  # sampled parameters, as a trial's `params`
+    sa.Column("updated_at", sa.Float),
+)
+confirm_runs = sa.Table(
+    "ganrator_confirm_runs", metadata,
+    sa.Column("study", sa.String(200), primary_key=True), sa.Column("arm_key", sa.String(64), primary_key=True),
+    sa.Column("seed", sa.Integer, primary_key=True),
+    sa.Column("status", sa.String(20)), sa.Column("epochs", sa.Integer), sa.Column("data_fraction", sa.Float),
+    sa.Column("val_acc", sa.Float), sa.Column("test_acc", sa.Float),
+    sa.Column("test_correct", sa.Text),  # pack_mask of the per-image test correctness, in test-set order
+    sa.Column("config", sa.JSON), sa.Column("wall_time", sa.Float), sa.Column("error", sa.Text),
+    sa.Column("updated_at", sa.Float),
+)
+
+
+def pack_mask(mask) -> str:
+    """A boolean vector as base64 text of its packed bits (10,000 test images: 1,668 characters)."""
+    import base64
+
+    import numpy as np
+
+    return base64.b64encode(np.packbits(np.asarray(mask, dtype=bool)).tobytes()).decode("ascii")
+
+
+def unpack_mask(text: str, n: int):
+    """The inverse of pack_mask: a numpy bool vector of length n."""
+    import base64
+
+    import numpy as np
+
+    bits = np.unpackbits(np.frombuffer(base64.b64decode(text), dtype=np.uint8))
+    return bits[:n].astype(bool)
+
 
 # A study name becomes a folder (<storage>/<name>, reports/<name>) and file names: it must not be a path.
 # It must not start with '.' (hidden, or `..`) nor '-' (read as a flag in the commands we print).
@@ -264,6 +308,14 @@ class TrialDB:
 
     def upsert_final_eval(self, study: str, trial_id: str, seed: int, **values) -> None:
         self._upsert(final_evals, {"study": study, "trial_id": trial_id, "seed": seed}, values)
+
+    def upsert_confirm_arm(self, study: str, param: str, value: str, **values) -> None:
+        self._upsert(confirm_arms, {"study": study, "param": param, "value": value},
+                     {**values, "updated_at": time.time()})
+
+    def upsert_confirm_run(self, study: str, arm_key: str, seed: int, **values) -> None:
+        self._upsert(confirm_runs, {"study": study, "arm_key": arm_key, "seed": seed},
+                     {**values, "updated_at": time.time()})
 
     def finished_trials(self, study: str) -> set[str]:
         with self.engine.connect() as conn:

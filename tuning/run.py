@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on the path, not the project
 
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
-from tuning.budgets import BUDGETS  # noqa: E402
+from tuning.budgets import BUDGETS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
@@ -68,6 +68,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="retrain the K best (on validation) at the full budget over several seeds; test them")
     p.add_argument("--final-seeds", type=int, help="seeds per final-eval configuration (default: the budget's)")
     p.add_argument("--data-dir", help="folder with the four Fashion-MNIST IDX files")
+    p.add_argument("--confirm", action=argparse.BooleanOptionalAction, default=None,
+                   help="after the search, retrain every value of every scientific parameter on fresh seeds "
+                        "(tuning/confirm.py; default: the budget's, on for laptop and full)")
     args = p.parse_args(argv)
 
     if args.list_spaces:
@@ -176,7 +179,7 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
     final_overrides = {**overrides, "epochs": b.final_epochs} if args.space_obj.kind == "deep" else overrides
     pending = {}
     for rank, trial_id in enumerate(board["trial"] if len(board) else [], 1):
-        for seed in range(args.seed, args.seed + b.final_seeds):
+        for seed in fresh_seeds(args.seed, b.final_seeds):
             if (trial_id, seed) not in done:
                 ref = task.remote(args.space_obj, by_id.loc[trial_id, "params"], final_overrides, seed, data_ref)
                 pending[ref] = (rank, trial_id, seed)
@@ -399,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     if cut:
         print(f"the time cap (--time-budget) cut {len(cut)} trial(s) before their last epoch: {', '.join(cut)}")
     print_leaderboard(best_trials(args, 10)[0])
+    from tuning.confirm import run_confirmation
+
+    run_confirmation(args, db, data, overrides)
     if args.final_eval:
         run_final_eval(args, db, data, overrides)
     print(f"\nwritten: trial database {args.db_url}\n         Ray experiment {exp_path}")

@@ -20,6 +20,7 @@ from ray import tune
 from ganrator.data import FashionMNIST
 from ganrator.train import evaluate, load_state, train
 from search_spaces.loader import SearchSpace
+from tuning.db import pack_mask
 
 STATE_FILE = "state.pt"
 
@@ -82,8 +83,10 @@ def _classical_trial(cfg, data: FashionMNIST) -> None:
 
 
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
-               data: FashionMNIST) -> dict[str, Any]:
-    """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end."""
+               data: FashionMNIST, correct_mask: bool = False) -> dict[str, Any]:
+    """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end.
+    correct_mask (deep spaces): also `test_correct`, the per-image test correctness packed as text
+    (tuning.db.pack_mask), for paired tests between configurations."""
     _use_assigned_cpus()
     cfg = space.config(params, {**overrides, "seed": seed})
     t0 = time.perf_counter()
@@ -95,7 +98,10 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
                 "test_acc": classical.evaluate(fitted, data, "test")["acc"], "wall_time": time.perf_counter() - t0,
                 "config": cfg.to_dict()}
     result = train(cfg, data)
-    test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp) if result.status != "diverged" \
-        else {"acc": 0.0}
-    return {"status": result.status, "epochs": len(result.history), "val_acc": result.last_val_acc,
-            "test_acc": test["acc"], "wall_time": time.perf_counter() - t0, "config": cfg.to_dict()}
+    test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, per_image=correct_mask) \
+        if result.status != "diverged" else {"acc": 0.0}
+    out = {"status": result.status, "epochs": len(result.history), "val_acc": result.last_val_acc,
+           "test_acc": test["acc"], "wall_time": time.perf_counter() - t0, "config": cfg.to_dict()}
+    if correct_mask:
+        out["test_correct"] = pack_mask(test["correct"].numpy()) if "correct" in test else None
+    return out

@@ -1,0 +1,140 @@
+"""Confirmed ablations: each arm of a scientific parameter against the reference, seed k against seed k.
+
+Input: the two confirmation tables (load.load_confirmation). Every arm was retrained on the same fresh seeds, so
+seed k of two arms shares data order and initialisation; the difference of their test accuracies is a paired
+sample, and its t-interval is far tighter than two independent intervals. McNemar's exact test compares two
+models on the same test images, one seed pair at a time (pooling seeds would count the test set several times).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tuning.db import unpack_mask
+
+from .stats import fmt_pct, mean_ci
+
+MIN_SEEDS_FOR_INTERVAL = 3
+
+
+def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided exact McNemar p-value: a binomial test on the images exactly one of the two models gets right."""
+    a, b = np.asarray(a, dtype=bool), np.asarray(b, dtype=bool)
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    return float(min(1.0, 2 * stats.binom.cdf(min(only_a, only_b), n, 0.5)))
+
+
+def verdict(low: float, high: float) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"fewer than {MIN_SEEDS_FOR_INTERVAL} seeds: no interval"
+    if low <= 0 <= high:
+        return "no significant difference"
+    return "better than the reference" if low > 0 else "worse than the reference"
+
+
+def _runs_by_seed(runs: pd.DataFrame, key: str) -> pd.DataFrame:
+    r = runs[(runs["arm_key"] == key) & runs["test_acc"].notna() & (runs["status"] != "errored")]
+    return r.set_index("seed").sort_index()
+
+
+def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: int = 10_000) -> pd.DataFrame:
+    """One row per arm of `param`: its test mean (95% t-interval over seeds), the paired difference to the
+    reference arm (its 95% paired t-interval) with a verdict in words, and McNemar's p per seed pair. With
+    fewer than 3 paired seeds the per-seed values are shown instead of intervals."""
+    a = arms[arms["param"] == param].sort_values("position")
+    ref = a[a["is_reference"].astype(bool)]
+    ref_runs = _runs_by_seed(runs, ref["arm_key"].iloc[0]) if len(ref) else pd.DataFrame(columns=["test_acc"])
+    rows = []
+    for _, arm in a.iterrows():
+        mine = _runs_by_seed(runs, arm["arm_key"])
+        mean, half, n = mean_ci(mine["test_acc"])
+        row = {param: arm["value"], "source": arm["source"], "seeds": n, "test_mean": mean,
+               "test_ci95": half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
+               "test_per_seed": list(mine["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
+               "diff_high": math.nan, "diff_per_seed": [], "verdict": "", "mcnemar_p": [],
+               "reference": bool(arm["is_reference"])}
+        if arm["is_reference"]:
+            row["verdict"] = "reference (selected on validation)"
+        elif len(ref):
+            common = mine.index.intersection(ref_runs.index)
+            diffs = (mine.loc[common, "test_acc"] - ref_runs.loc[common, "test_acc"]).to_numpy(dtype=float)
+            d_mean, d_half, d_n = mean_ci(diffs)
+            row["diff_mean"], row["diff_per_seed"] = d_mean, list(diffs)
+            if d_n >= MIN_SEEDS_FOR_INTERVAL:
+                row["diff_low"], row["diff_high"] = d_mean - d_half, d_mean + d_half
+            row["verdict"] = verdict(row["diff_low"], row["diff_high"]) if d_n else "no paired seed"
+            for s in common:
+                m, r = mine.at[s, "test_correct"], ref_runs.at[s, "test_correct"]
+                row["mcnemar_p"].append(mcnemar_exact(unpack_mask(m, n_images), unpack_mask(r, n_images))
+                                        if isinstance(m, str) and isinstance(r, str) else math.nan)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.attrs.update(title=f"Confirmed ablation: {param}", param=param)
+    return out
+
+
+def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """paired_table of every parameter with arms, in the order the arms were stored, with the budget noted."""
+    if not len(arms):
+        return {}
+    cfg = [c for c in runs["config"] if isinstance(c, dict)] if len(runs) else []
+    epochs = sorted({c.get("epochs") for c in cfg if c.get("epochs") is not None})
+    fractions = sorted({c.get("data_fraction") for c in cfg if c.get("data_fraction") is not None})
+    out = {}
+    for param in dict.fromkeys(arms["param"]):
+        df = paired_table(arms, runs, param)
+        n = int(df["seeds"].max()) if len(df) else 0
+        df.attrs["note"] = (
+            f"Arms are chosen from the search (the best trial with {param} at each value among those whose other "
+            f"scientific parameters equal the reference's, compared at the highest rung it reached; the reference "
+            f"with only {param} changed where none exists) and retrained without early stopping on fresh seeds, "
+            f"never the search's: {'/'.join(map(str, epochs)) or '?'} epochs on "
+            f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm, the "
+            f"same seeds for every arm. Test accuracy: mean ± 95% t-interval over seeds. Difference: paired by "
+            f"seed against the reference, in points, with its 95% paired t-interval. McNemar: exact test on the "
+            f"test images, one seed pair at a time.")
+        out[param] = df
+    return out
+
+
+def _points(values, signed: bool = False) -> str:
+    return ", ".join((f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}") for v in values) or "—"
+
+
+def _p_text(p: float) -> str:
+    if not np.isfinite(p):
+        return "n/a"  # a run without a correctness mask (it diverged)
+    return "<0.001" if p < 1e-3 else f"{p:.2g}"
+
+
+def format_paired(df: pd.DataFrame) -> pd.DataFrame:
+    """Strings for the report. Nothing is bolded: a verdict is in words, not in a marked cell."""
+    if not len(df):
+        return pd.DataFrame({"": ["(no arms)"]})
+    param = df.attrs["param"]
+    rows = []
+    for _, r in df.iterrows():
+        if r["seeds"] >= MIN_SEEDS_FOR_INTERVAL:
+            test = fmt_pct(r["test_mean"], r["test_ci95"], int(r["seeds"]))
+        else:
+            test = f"per seed: {_points(r['test_per_seed'])} (n={int(r['seeds'])})"
+        if r["reference"]:
+            diff = "—"
+        elif np.isfinite(r["diff_low"]):
+            diff = f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}]"
+        else:
+            diff = f"per seed: {_points(r['diff_per_seed'], signed=True)}"
+        ps = list(r["mcnemar_p"])
+        mcn = "—" if r["reference"] or not ps else \
+            "p per seed: " + ", ".join(_p_text(p) for p in ps)
+        rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "test acc (%)": test,
+                     "difference to reference (points)": diff, "verdict": r["verdict"], "McNemar": mcn})
+    out = pd.DataFrame(rows)
+    out.attrs.update({k: v for k, v in df.attrs.items() if k != "bold"})
+    return out

@@ -1,0 +1,107 @@
+"""The confirmation stage's arm selection, on trials planted through the real TrialDB (SQLite), and fresh seeds."""
+from __future__ import annotations
+
+import pytest
+
+from search_spaces.loader import load_space
+from tuning.budgets import BUDGETS, fresh_seeds
+from tuning.confirm import select_arms, trials_frame
+from tuning.db import TrialDB, trials
+
+SPACE = """
+scientific:
+  model: {feasible_points: [mlp, cnn]}
+  optimizer: {feasible_points: [nesterov, adamw]}
+  aug_strength: {min: 0.0, max: 1.0}
+nuisance:
+  lr: {min: 0.001, max: 0.5, scaling: log}
+  cnn.width: {feasible_points: [4, 8]}
+  mlp.width: {feasible_points: [32, 64]}
+"""
+
+# trial id: (status, epochs, val acc, model, optimizer, aug_strength, width)
+PLANTED = {
+    "ref": ("completed", 4, 0.90, "cnn", "nesterov", 0.9, 8),  # the validation-selected reference
+    "a_r1": ("early_stopped", 1, 0.80, "cnn", "adamw", 0.8, 4),  # adamw in the slice, stopped at rung 1 ...
+    "a_r2": ("early_stopped", 2, 0.75, "cnn", "adamw", 0.95, 4),  # ... and at rung 2: the arm, despite lower val
+    "o_mlp": ("completed", 4, 0.89, "mlp", "adamw", 0.9, 64),  # adamw, but another model: outside the slice
+    "o_aug": ("completed", 4, 0.88, "cnn", "adamw", 0.1, 4),  # adamw, but another aug bucket: outside the slice
+    "n_low": ("completed", 4, 0.85, "cnn", "nesterov", 0.2, 4),  # low aug bucket, full budget ...
+    "n_low_es": ("early_stopped", 2, 0.95, "cnn", "nesterov", 0.25, 8),  # ... beats a higher val stopped early
+    "broken": ("errored", 0, None, "mlp", "nesterov", 0.9, 32),  # no result: never an arm
+}
+
+
+def plant(path) -> TrialDB:
+    db = TrialDB(f"sqlite:///{path}")
+    for tid, (status, epochs, val, model, opt, aug, width) in PLANTED.items():
+        db.upsert_trial("s", tid, params={"model": model, "optimizer": opt, "aug_strength": aug, "lr": 0.05,
+                                          f"{model}.width": width},
+                        status=status, epochs=epochs, rung=epochs if status == "early_stopped" else None,
+                        last_val_acc=val, best_val_acc=val)
+    return db
+
+
+@pytest.fixture
+def space(tmp_path):
+    (tmp_path / "planted_space.yaml").write_text(SPACE)
+    return load_space(tmp_path / "planted_space.yaml")
+
+
+def by_value(arms, param):
+    return {a.value: a for a in arms if a.param == param}
+
+
+def test_arms_condition_on_the_reference_and_rank_at_the_highest_rung(tmp_path, space):
+    db = plant(tmp_path / "t.db")
+    arms = select_arms(space, trials_frame(db.rows(trials, "s")))
+    ref_config = {"model": "cnn", "optimizer": "nesterov", "aug_strength": 0.9, "lr": 0.05, "cnn.width": 8}
+
+    opt = by_value(arms, "optimizer")
+    assert opt["nesterov"].is_reference and opt["nesterov"].source == "trial ref"
+    # Only trials with model = cnn and aug in the reference's bucket count; of those, the highest rung wins.
+    assert opt["adamw"].source == "trial a_r2 at rung 2 (stopped early)" and opt["adamw"].source_rung == 2
+    assert opt["adamw"].config["aug_strength"] == 0.95 and not opt["adamw"].is_reference
+
+    # No mlp trial with nesterov: the reference with only the model changed; cnn.width drops out and
+    # mlp.width comes from the best mlp trial anywhere in the study.
+    model = by_value(arms, "model")
+    assert model["mlp"].source == "reference with model = mlp (mlp.width from trial o_mlp)"
+    assert model["mlp"].config == {"model": "mlp", "optimizer": "nesterov", "aug_strength": 0.9, "lr": 0.05,
+                                   "mlp.width": 64}
+    assert model["mlp"].source_trial is None
+
+    # A continuous scientific parameter goes into 3 buckets; an empty one stands at its centre.
+    aug = by_value(arms, "aug_strength")
+    assert list(aug) == ["[0, 0.333)", "[0.333, 0.667)", "[0.667, 1]"]
+    assert aug["[0, 0.333)"].source == "trial n_low"  # full budget ranks above a better val stopped early
+    assert aug["[0.333, 0.667)"].source == "reference with aug_strength = 0.5"
+    assert aug["[0.333, 0.667)"].config == {**ref_config, "aug_strength": 0.5}
+    assert aug["[0.667, 1]"].is_reference
+
+    # The reference appears in every table, with one configuration (trained once).
+    refs = [a for a in arms if a.is_reference]
+    assert len(refs) == 3 and len({a.key for a in refs}) == 1
+    assert refs[0].config == ref_config
+    assert len({a.key for a in arms}) == len(arms) - 2
+
+
+def test_a_model_never_tried_takes_its_defaults(tmp_path, space):
+    db = plant(tmp_path / "t.db")
+    rows = [r for r in db.rows(trials, "s") if r["trial_id"] != "o_mlp"]
+    mlp = by_value(select_arms(space, trials_frame(rows)), "model")["mlp"]
+    assert mlp.source == "reference with model = mlp (mlp.width: model default)"
+    assert "mlp.width" not in mlp.config and "cnn.width" not in mlp.config
+    space.train_config(mlp.config)  # a configuration the trainer accepts
+
+
+def test_no_result_no_arms(tmp_path, space):
+    db = TrialDB(f"sqlite:///{tmp_path / 'e.db'}")
+    assert select_arms(space, trials_frame(db.rows(trials, "s"))) == []
+
+
+def test_fresh_seeds_are_disjoint_from_the_search_seed_and_shared():
+    for seed in (0, 1, 7):
+        seeds = fresh_seeds(seed, BUDGETS["laptop"].confirm_seeds)
+        assert seed not in seeds and len(set(seeds)) == len(seeds) == 3
+    assert fresh_seeds(0, 2) == fresh_seeds(0, 3)[:2]  # seed k is the same however many seeds there are

@@ -1,0 +1,80 @@
+"""Paired comparisons of confirmation arms (analysis/paired.py) on planted numbers."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.paired import confirmed_tables, format_paired, mcnemar_exact, paired_table
+from tuning.db import pack_mask, unpack_mask
+
+SEEDS = [1000, 1001, 1002, 1003, 1004]
+REF = [0.850, 0.860, 0.840, 0.855, 0.845]  # seed-to-seed spread of 2 points: larger than the planted effect's noise
+
+
+def frames(arm_accs: dict[str, list[float]], masks: dict[str, list[np.ndarray]] | None = None):
+    arms = pd.DataFrame([{"param": "aug", "value": v, "position": i, "arm_key": f"k{v}", "is_reference": v == "ref",
+                          "source": "trial t" if v == "ref" else f"reference with aug = {v}"}
+                         for i, v in enumerate(arm_accs)])
+    runs = pd.DataFrame([{"arm_key": f"k{v}", "seed": s, "status": "completed", "test_acc": acc,
+                          "test_correct": pack_mask(masks[v][i]) if masks else None,
+                          "config": {"epochs": 8, "data_fraction": 0.1}}
+                         for v, accs in arm_accs.items() for i, (s, acc) in enumerate(zip(SEEDS, accs))])
+    return arms, runs
+
+
+def row(df: pd.DataFrame, value: str) -> pd.Series:
+    return df.set_index("aug").loc[value]
+
+
+def test_planted_effect_is_better_and_zero_effect_is_not_significant():
+    plus2 = [r + 0.02 + d for r, d in zip(REF, (0.001, -0.002, 0.0015, -0.001, 0.0005))]
+    zero = [r + d for r, d in zip(REF, (0.004, -0.003, 0.002, -0.005, 0.001))]
+    worse = [r - 0.01 + d for r, d in zip(REF, (0.001, -0.001, 0.0, 0.0005, -0.0005))]
+    df = paired_table(*frames({"ref": REF, "plus2": plus2, "zero": zero, "worse": worse}), "aug")
+    p = row(df, "plus2")
+    assert p["verdict"] == "better than the reference" and 0 < p["diff_low"] < 0.02 < p["diff_high"]
+    assert p["diff_mean"] == pytest.approx(0.02) and p["seeds"] == 5
+    z = row(df, "zero")
+    assert z["verdict"] == "no significant difference" and z["diff_low"] < 0 < z["diff_high"]
+    assert row(df, "worse")["verdict"] == "worse than the reference"
+    assert row(df, "ref")["verdict"].startswith("reference")
+    text = format_paired(df)
+    assert text.attrs.get("bold") is None  # nothing is marked best
+    assert text.set_index("aug").loc["plus2", "difference to reference (points)"].startswith("+2.00 [+")
+
+
+def test_mcnemar_matches_a_hand_computation():
+    a = np.zeros(10_000, dtype=bool)
+    b = np.zeros(10_000, dtype=bool)
+    a[:5000] = b[:5000] = True  # concordant images do not count
+    a[5000:5003] = True  # 3 images only a gets right
+    b[5003:5013] = True  # 10 images only b gets right
+    # Two-sided exact binomial on 13 discordant pairs: 2 * P(X <= 3), X ~ Bin(13, 1/2).
+    hand = 2 * (1 + 13 + 78 + 286) / 2 ** 13
+    assert mcnemar_exact(a, b) == pytest.approx(hand) == pytest.approx(0.0922852)
+    assert mcnemar_exact(a, a) == 1.0
+    assert (unpack_mask(pack_mask(a), 10_000) == a).all() and len(pack_mask(a)) < 1700
+
+    # Through the table: one p per seed pair, never pooled over seeds.
+    masks = {"ref": [b] * 2 + [a] * 3, "other": [a] * 5}
+    df = paired_table(*frames({"ref": REF, "other": REF}, masks), "aug")
+    ps = row(df, "other")["mcnemar_p"]
+    assert len(ps) == 5 and ps[:2] == pytest.approx([hand, hand]) and ps[2:] == [1.0, 1.0, 1.0]
+    assert format_paired(df).set_index("aug").loc["other", "McNemar"] == "p per seed: 0.092, 0.092, 1, 1, 1"
+
+
+def test_fewer_than_three_seeds_show_the_seeds_instead_of_an_interval():
+    arms, runs = frames({"ref": REF, "b": [r + 0.01 for r in REF]})
+    runs = runs[runs["seed"] < 1002]
+    tables = confirmed_tables(arms, runs)
+    df = tables["aug"]
+    b = row(df, "b")
+    assert math.isnan(b["diff_low"]) and b["verdict"] == "fewer than 3 seeds: no interval"
+    text = format_paired(df).set_index("aug")
+    assert text.loc["b", "difference to reference (points)"] == "per seed: +1.00, +1.00"
+    assert text.loc["b", "test acc (%)"] == "per seed: 86.00, 87.00 (n=2)"
+    assert "8 epochs on 0.1 of the training split, 2 seed(s) per arm" in df.attrs["note"]
+    assert "fresh seeds" in df.attrs["note"]

@@ -1,0 +1,219 @@
+"""Confirmation of the ablations: every value of every scientific parameter, retrained without early stopping on
+fresh seeds shared by all arms, so that arms compare seed by seed (analysis/paired.py reads the result).
+
+The search alone cannot settle an ablation: ASHA stops slow starters (augmented runs, ResNets) at an early rung,
+only the overall best configurations are retrained, and the winning run is selected on its own validation noise.
+Here, for a scientific parameter P, the reference is the validation-selected best trial; the arm for a value v is
+the best trial with P = v among those whose other scientific parameters equal the reference's (a conditional one
+that does not apply to either is no constraint), ranked at the highest rung it reached (tuning/selection.py).
+When that slice holds no trial with P = v, the arm is the reference with only P changed to v. Continuous
+scientific parameters are bucketed (CONTINUOUS_BUCKETS equal buckets over the searched range, log-spaced for
+log-scaled ones); an empty bucket is represented by its centre.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from search_spaces.loader import Param, SearchSpace
+from tuning.budgets import fresh_seeds
+from tuning.db import TrialDB, confirm_runs, trials as trials_table
+from tuning.selection import bucket_of, buckets, rank_trials
+
+CONTINUOUS_BUCKETS = 3
+
+
+@dataclass(frozen=True)
+class Arm:
+    param: str
+    value: str  # label: the feasible point, or the bucket of a continuous parameter
+    position: int  # order of `value` within the parameter
+    point: Any  # the parameter's value in `config`
+    config: dict[str, Any]  # sampled parameters, as a trial's `params`
+    source: str  # "trial <id>", "trial <id> at rung <r> (stopped early)" or "reference with P = v (...)"
+    source_trial: str | None
+    source_rung: int | None
+    is_reference: bool
+
+    @property
+    def key(self) -> str:
+        return arm_key(self.config)
+
+
+def arm_key(config: dict[str, Any]) -> str:
+    """Equal configurations get equal keys, so an arm shared by several tables is trained once."""
+    return hashlib.sha1(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _values(p: Param) -> list[tuple[str, Any]]:
+    """(label, value standing for it) per value of a scientific parameter; buckets stand for their centre."""
+    if p.kind == "categorical":
+        return [(str(v), v) for v in p.choices]
+    out = []
+    for label, _, _, centre in buckets(p.low, p.high, p.log, CONTINUOUS_BUCKETS):
+        out.append((label, int(round(centre)) if p.kind == "int" else float(f"{centre:.3g}")))
+    return out
+
+
+def _label(p: Param, value) -> str | None:
+    """The label of a trial's value of `p` (None: not sampled for that trial)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if p.kind == "categorical":
+        return next((str(c) for c in p.choices if c == value), None)
+    return bucket_of(float(value), buckets(p.low, p.high, p.log, CONTINUOUS_BUCKETS))
+
+
+def trials_frame(rows: list[dict]) -> pd.DataFrame:
+    """Trial rows of the database (tuning.db.trials) as the DataFrame the selection reads."""
+    cols = ["trial_id", "status", "epochs", "rung", "last_val_acc", "params"]
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
+
+
+def _source(row: pd.Series) -> tuple[str, int | None]:
+    if row["status"] == "completed":
+        return f"trial {row['trial_id']}", None
+    if row["status"] == "early_stopped":
+        rung = int(row["rung"] if row["rung"] is not None and not pd.isna(row["rung"]) else row["epochs"])
+        return f"trial {row['trial_id']} at rung {rung} (stopped early)", rung
+    return f"trial {row['trial_id']} ({row['status']} at epoch {int(row['epochs'] or 0)})", None
+
+
+def _with_value(space: SearchSpace, reference: dict, p: Param, label: str, point, ranked: pd.DataFrame,
+                labels: pd.DataFrame) -> tuple[dict, list[str]]:
+    """The reference with only `p` changed. Parameters that stop applying drop out; one that starts applying
+    (a new model's `<model>.<kwarg>`, a new optimizer's momentum) takes the value of the best trial anywhere in
+    the study with p in the same value, else its default. Returns the configuration and notes on the latter."""
+    values, config, notes = dict(space.fixed), {}, []
+    for q in space.params:
+        if q.name == p.name:
+            new = point
+        elif not q.active(values):
+            continue
+        elif reference.get(q.name) is not None:
+            new = reference[q.name]
+        else:
+            has_q = pd.Series([q.name in (c or {}) for c in ranked["params"]], index=ranked.index)
+            donors = ranked[(labels[p.name] == label) & has_q]
+            if not len(donors):
+                notes.append(f"{q.name}: " + ("model default" if "." in q.name else "default"))
+                continue
+            new = donors.iloc[0]["params"][q.name]
+            notes.append(f"{q.name} from trial {donors.iloc[0]['trial_id']}")
+        values[q.name] = config[q.name] = new
+    return config, notes
+
+
+def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
+    """The arms of every scientific parameter (see the module docstring). `trials`: as trials_frame returns."""
+    ranked = rank_trials(trials).reset_index(drop=True)
+    if not len(ranked):
+        return []
+    scientific = [p for p in space.params if p.role == "scientific"]
+    labels = pd.DataFrame({p.name: [_label(p, (c or {}).get(p.name)) for c in ranked["params"]] for p in scientific},
+                          index=ranked.index)
+    ref_row, ref_labels = ranked.iloc[0], labels.iloc[0]
+    arms = []
+    for p in scientific:
+        if ref_labels[p.name] is None:
+            continue  # p does not apply to the reference: there is no reference value to compare with
+        in_slice = pd.Series(True, index=ranked.index)
+        for q in scientific:
+            if q is not p and ref_labels[q.name] is not None:
+                in_slice &= labels[q.name].isna() | (labels[q.name] == ref_labels[q.name])
+        for position, (label, point) in enumerate(_values(p)):
+            cand = ranked[in_slice & (labels[p.name] == label)]
+            if len(cand):
+                top = cand.iloc[0]
+                source, rung = _source(top)
+                arm = Arm(p.name, label, position, top["params"].get(p.name), dict(top["params"]), source,
+                          top["trial_id"], rung, label == ref_labels[p.name])
+            else:
+                config, notes = _with_value(space, ref_row["params"], p, label, point, ranked, labels)
+                source = f"reference with {p.name} = {point}" + (f" ({'; '.join(notes)})" if notes else "")
+                arm = Arm(p.name, label, position, point, config, source, None, None, False)
+            arms.append(arm)
+    return arms
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
+        f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
+    """Select the arms, store them, and retrain every (arm, seed) not yet done through Ray, in parallel."""
+    b, space, name = args.budget_obj, args.space_obj, args.name
+    if not (b.confirm if getattr(args, "confirm", None) is None else args.confirm):
+        return
+    if space.kind != "deep":
+        print("\nconfirmation: skipped (a classical space has no epochs to retrain without early stopping)")
+        return
+    if not any(p.role == "scientific" for p in space.params):
+        print("\nconfirmation: skipped (the space has no scientific parameter)")
+        return
+    arms = select_arms(space, trials_frame(db.rows(trials_table, name)))
+    if not arms:
+        print("\nconfirmation: skipped (no trial reported a validation accuracy)")
+        return
+    for a in arms:
+        db.upsert_confirm_arm(name, a.param, a.value, position=a.position, point=a.point, arm_key=a.key,
+                              is_reference=a.is_reference, source=a.source, source_trial=a.source_trial,
+                              source_rung=a.source_rung, config=a.config)
+    distinct: dict[str, Arm] = {}
+    names: dict[str, list[str]] = {}
+    for a in arms:
+        distinct.setdefault(a.key, a)
+        names.setdefault(a.key, []).append(f"{a.param} = {a.value}")
+    seeds = fresh_seeds(args.seed, b.confirm_seeds)
+    print(f"\nconfirmation: {len(arms)} arms over {len({a.param for a in arms})} scientific parameter(s), "
+          f"{len(distinct)} distinct configurations, each retrained without early stopping for {b.confirm_epochs} "
+          f"epochs on {b.confirm_data_fraction:g} of the training split, seeds {', '.join(map(str, seeds))}")
+    for a in arms:
+        print(f"  {a.param} = {a.value}: {a.source}{' [reference]' if a.is_reference else ''}")
+
+    import ray
+
+    from tuning.trainable import final_eval
+
+    # An errored run is not done: a rerun with --resume tries it again.
+    done = {(r["arm_key"], r["seed"]) for r in db.rows(confirm_runs, name) if r["status"] not in (None, "errored")}
+    todo = [(key, seed) for seed in seeds for key in distinct if (key, seed) not in done]
+    print(f"confirmation: {len(distinct)} configurations x {len(seeds)} seeds = {len(distinct) * len(seeds)} runs, "
+          f"{len(todo)} to do", flush=True)
+    if not todo:
+        return
+    task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
+    data_ref = ray.put(data)
+    run_overrides = {**overrides, "epochs": b.confirm_epochs, "data_fraction": b.confirm_data_fraction}
+    pending = {task.remote(space, distinct[key].config, run_overrides, seed, data_ref, correct_mask=True): (key, seed)
+               for key, seed in todo}
+    t0, total = time.time(), len(todo)
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        key, seed = pending.pop(ready[0])
+        try:
+            out = ray.get(ready[0])
+            error = None
+        except Exception as e:  # one failed run must not lose the others
+            out = {"status": "errored", "test_acc": None, "val_acc": None, "epochs": 0, "wall_time": None,
+                   "config": None}
+            error = str(e)[-4000:]
+            print(f"  confirmation run of {'; '.join(names[key])} seed {seed} failed: {e}", file=sys.stderr)
+        db.upsert_confirm_run(name, key, seed, status=out["status"], epochs=out["epochs"],
+                              data_fraction=b.confirm_data_fraction, val_acc=out["val_acc"],
+                              test_acc=out["test_acc"], test_correct=out.get("test_correct"), config=out["config"],
+                              wall_time=out["wall_time"], error=error)
+        finished, elapsed = total - len(pending), time.time() - t0
+        result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
+        eta = _duration(elapsed / finished * len(pending)) if len(pending) else "done"
+        print(f"  [{finished}/{total}] {'; '.join(names[key])} seed {seed}: {result} | {_duration(elapsed)} "
+              f"elapsed, ETA {eta}", flush=True)

@@ -1,0 +1,56 @@
+"""Which trial is "best on validation": one ranking rule for the driver and the analysis (pandas only, no Ray).
+
+ASHA stops trials at rungs, so a validation accuracy is only comparable between trials that trained equally
+long. Full-budget trials rank first; after them, trials stopped early rank by the highest rung they reached
+(surviving more rungs is itself evidence), each compared on its validation accuracy at that rung; trials that
+diverged or are still running come last.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+LIVE = ("completed", "early_stopped", "diverged", "running")  # statuses that carry a comparable result
+
+
+def rung_reached(status: str, epochs) -> int:
+    """Epochs a trial was judged at: all of them when completed, its rung when ASHA stopped it, else none."""
+    if status in ("completed", "early_stopped") and epochs is not None and not pd.isna(epochs):
+        return int(epochs)
+    return 0
+
+
+def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """`trials` (columns trial_id, status, epochs, last_val_acc) ranked best first; rows without a result are
+    dropped. The first row is the validation-selected configuration."""
+    t = trials[trials["status"].isin(LIVE) & trials["last_val_acc"].notna()].copy()
+    t["_full"] = t["status"] == "completed"
+    t["_reached"] = [rung_reached(s, e) for s, e in zip(t["status"], t["epochs"])]
+    # trial_id last: equal accuracies rank the same way every time the table is read.
+    t = t.sort_values(["_full", "_reached", "last_val_acc", "trial_id"], ascending=[False, False, False, True],
+                      kind="stable")
+    return t.drop(columns=["_full", "_reached"])
+
+
+def buckets(low: float, high: float, log: bool, n: int) -> list[tuple[str, float, float, float]]:
+    """n equal buckets (in log space for log-scaled parameters) of a continuous range: (label, lower edge,
+    upper edge, centre). The last bucket is closed, so the range's maximum belongs to it."""
+    edges = np.geomspace(low, high, n + 1) if log else np.linspace(low, high, n + 1)
+    out = []
+    for i in range(n):
+        a, b = float(edges[i]), float(edges[i + 1])
+        centre = math.sqrt(a * b) if log else (a + b) / 2
+        out.append((f"[{a:.3g}, {b:.3g}{']' if i == n - 1 else ')'}", a, b, centre))
+    return out
+
+
+def bucket_of(value, edges: list[tuple[str, float, float, float]]) -> str | None:
+    """The label of the bucket holding `value`, or None (a missing value, or one outside the range)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    for i, (label, a, b, _) in enumerate(edges):
+        if a <= value < b or (i == len(edges) - 1 and value == b):
+            return label
+    return None
