@@ -1,91 +1,14 @@
-"""Can early stopping be trusted? The rank correlation between validation accuracy at each ASHA rung and at the
-last epoch, measured on calibration trials that the scheduler recorded at every rung but never stopped.
-
-Survivors alone would be a biased sample (ASHA removed the trials that ranked low early), so only calibration
-trials are used. The interval is a percentile bootstrap over trials; resamples in which either side is constant
-have no rank correlation and are dropped, and the table says how many were kept.
-"""
+"""The fidelity check of a study's early stopping, read from its database (computed in tuning.fidelity)."""
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
-from scipy import stats
+
+from tuning.fidelity import fidelity_warnings  # noqa: F401  (re-exported for the report)
+from tuning.fidelity import rung_correlation as _rung_correlation
 
 from .load import Study
 
-MIN_RHO = 0.5  # below this, a rung's ranking says little about the final one
-MIN_TRIALS = 4  # fewer calibration trials than this give no usable correlation
-
-
-def rungs(budget: dict) -> list[int]:
-    """ASHA's milestones below the last epoch: grace period x reduction factor^k."""
-    g, rf, top = int(budget.get("grace_period") or 1), int(budget.get("reduction_factor") or 2), \
-        int(budget.get("max_epochs") or 1)
-    out, r = [], g
-    while r < top:
-        out.append(r)
-        r *= rf
-    return out
-
-
-def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, level: float = 0.95,
-                seed: int = 0) -> tuple[float, float, float, int]:
-    """Spearman's rho, its percentile-bootstrap interval and the number of resamples kept."""
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return math.nan, math.nan, math.nan, 0
-    rho = float(stats.spearmanr(x, y).statistic)
-    # All resamples at once: Spearman's rho is Pearson's r of the ranks (ties get their average rank).
-    i = np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))
-    rx, ry = stats.rankdata(x[i], axis=1), stats.rankdata(y[i], axis=1)
-    rx, ry = rx - rx.mean(1, keepdims=True), ry - ry.mean(1, keepdims=True)
-    den = np.sqrt((rx ** 2).sum(1) * (ry ** 2).sum(1))
-    ok = den > 0  # a resample with a constant side has no rank correlation
-    if not ok.any():
-        return rho, math.nan, math.nan, 0
-    boots = (rx * ry).sum(1)[ok] / den[ok]
-    lo, hi = np.percentile(boots, [50 * (1 - level), 50 * (1 + level)])
-    return rho, float(lo), float(hi), int(ok.sum())
-
 
 def rung_correlation(study: Study, n_boot: int = 2000) -> pd.DataFrame:
-    """One row per rung: calibration trials used (n), Spearman's rho with the last epoch and its interval."""
-    budget = study.meta.get("budget") or {}
-    last = int(budget.get("max_epochs") or study.max_epochs)
-    t = study.trials
-    if "calibration" not in t or (study.meta.get("search") or {}).get("scheduler") != "asha":
-        return pd.DataFrame()
-    cal = t[(t["calibration"] == True) & (t["status"] == "completed")]["trial_id"]  # noqa: E712 (nullable)
-    e = study.epochs[study.epochs["trial_id"].isin(cal)]
-    final = e[e["epoch"] == last].set_index("trial_id")["val_acc"]
-    rows = []
-    for r in rungs(budget):
-        at = e[e["epoch"] == r].set_index("trial_id")["val_acc"]
-        both = at.index.intersection(final.index)
-        rho, lo, hi, kept = spearman_ci(at[both].to_numpy(float), final[both].to_numpy(float), n_boot)
-        rows.append({"rung": r, "last_epoch": last, "calibration_trials": len(both), "spearman": rho,
-                     "ci_low": lo, "ci_high": hi, "bootstrap_kept": kept, "bootstrap_total": n_boot})
-    out = pd.DataFrame(rows)
-    out.attrs.update(title="Fidelity of early stopping", note=(
-        f"Spearman rank correlation between validation accuracy at each ASHA rung and at epoch {last}, over the "
-        f"calibration trials (recorded at every rung, never stopped; {len(cal)} completed), with a 95% "
-        f"percentile-bootstrap interval over trials. Below {MIN_RHO}, the rung's ranking says little about the "
-        f"final one."))
-    return out
-
-
-def fidelity_warnings(table: pd.DataFrame) -> list[str]:
-    """What a reader must be told: a low correlation, or too few calibration trials to measure it."""
-    out = []
-    for _, r in table.iterrows():
-        if r["calibration_trials"] < MIN_TRIALS or not np.isfinite(r["spearman"]):
-            out.append(f"early stopping at epoch {r['rung']} is unchecked: {r['calibration_trials']} calibration "
-                       f"trial(s) with a usable ranking, want at least {MIN_TRIALS} (raise the budget's "
-                       f"calibration_trials)")
-        elif r["spearman"] < MIN_RHO:
-            out.append(f"early stopping at epoch {r['rung']} is unreliable: rank correlation with epoch "
-                       f"{r['last_epoch']} is {r['spearman']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}] over "
-                       f"{r['calibration_trials']} calibration trials (below {MIN_RHO}); use a larger "
-                       f"--grace-period, or --scheduler fifo, and trust only the confirmation stage")
-    return out
+    return _rung_correlation(study.trials, study.epochs, study.meta.get("budget") or {},
+                             (study.meta.get("search") or {}).get("scheduler"), n_boot)

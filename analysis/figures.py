@@ -14,6 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from tuning.fidelity import rungs  # noqa: E402
+
 from .load import Study  # noqa: E402
 from .stats import mean_ci, sort_key  # noqa: E402
 from .tables import (Slice, ablation_table, comparison_groups, evp_draws, expected_max, first_rung,  # noqa: E402
@@ -193,12 +195,8 @@ def axis_plots(study: Study):
 
 def asha_rungs(study: Study) -> list[int]:
     budget = study.meta.get("budget") or {}
-    g, rf, top = first_rung(study), int(budget.get("reduction_factor") or 3), study.max_epochs
-    rungs, r = [], g
-    while r < top:
-        rungs.append(r)
-        r *= rf
-    return rungs
+    return rungs({"grace_period": first_rung(study), "reduction_factor": budget.get("reduction_factor") or 3,
+                  "max_epochs": study.max_epochs})
 
 
 def learning_curves(study: Study):

@@ -12,6 +12,7 @@ from ganrator.data import COUNTS
 
 from . import figures as F
 from .checks import study_warnings
+from .fidelity import fidelity_warnings, rung_correlation
 from .importance import param_importance
 from .load import Study
 from .scaling import train_size
@@ -158,11 +159,23 @@ def build_report(study: Study, out: str | Path) -> Report:
     md += ["", "### Search behaviour"]
     if "aug_strength" not in scientific:  # a scientific aug_strength has its ablation figure above
         _figure(rep, md, F.strength_plot(study), "aug_strength", "Accuracy against augmentation strength")
+    fidelity = rung_correlation(study)
+    if len(fidelity):
+        view = pd.DataFrame({
+            "rung (epoch)": fidelity["rung"], "against epoch": fidelity["last_epoch"],
+            "calibration trials": fidelity["calibration_trials"],
+            "Spearman (95% CI)": [f"{r:.2f} [{lo:.2f}, {hi:.2f}]" if pd.notna(r) and pd.notna(lo) else
+                                  (f"{r:.2f}" if pd.notna(r) else "—")
+                                  for r, lo, hi in zip(fidelity["spearman"], fidelity["ci_low"], fidelity["ci_high"])],
+            "bootstrap resamples kept": [f"{k} of {n}" for k, n in zip(fidelity["bootstrap_kept"],
+                                                                        fidelity["bootstrap_total"])]})
+        rep.tables["fidelity"] = _write_table(fidelity, out, "fidelity", view)
+        md += ["", "#### Fidelity of early stopping", "", fidelity.attrs["note"], "", to_markdown(view)]
     _figure(rep, md, F.learning_curves(study), "learning_curves", "Learning curves, ASHA rungs dotted")
     _figure(rep, md, F.search_efficiency(study), "search_efficiency", "Best so far against time and epochs")
     _figure(rep, md, F.axis_plots(study), "axis_plots", "Hyperparameter axis plots")
     _figure(rep, md, F.parallel_coordinates(study), "parallel_coordinates", "Parallel coordinates of the top trials")
-    rep.warnings = study_warnings(study)
+    rep.warnings = study_warnings(study) + (fidelity_warnings(fidelity) if len(fidelity) else [])
     return _finish(rep, md)
 
 
@@ -179,14 +192,8 @@ def _confirmed_ablations(rep: Report, md: list[str], study: Study) -> None:
            "validation-selected reference seed by seed. These comparisons, not the search's, carry the ablation "
            "claims; the search-based tables below show how the search saw them."]
     for param, df in tables.items():
-        stem = f"confirmed_{param}"
-        tdir = rep.out / "tables"
-        tdir.mkdir(parents=True, exist_ok=True)
-        df.to_csv(tdir / f"{stem}.csv", index=False)
         f = format_paired(df)
-        (tdir / f"{stem}.tex").write_text(to_latex(f))
-        (tdir / f"{stem}.md").write_text(to_markdown(f))
-        rep.tables[stem] = tdir / f"{stem}.md"
+        rep.tables[f"confirmed_{param}"] = _write_table(df, rep.out, f"confirmed_{param}", f)
         md += ["", f"#### {param} (confirmed)", "", df.attrs["note"], "", to_markdown(f)]
 
 

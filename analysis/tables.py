@@ -20,10 +20,11 @@ import math
 import numpy as np
 import pandas as pd
 
+from tuning.selection import rank_trials
+
 from .load import Study
 from .stats import bucketize, fmt_pct, mean_ci, sort_key
 
-LIVE = ("completed", "early_stopped", "diverged", "cut", "interrupted", "running")  # have a validation result
 
 
 def first_rung(study: Study) -> int:
@@ -60,11 +61,10 @@ def _missing(v) -> bool:
 
 
 def ranked(study: Study) -> pd.DataFrame:
-    """Trials in the order validation selects them: full-budget trials first (an ASHA-stopped trial never saw the
-    full budget), then by last validation accuracy, ties by start order. Test accuracy plays no part."""
-    t = study.trials[study.trials["status"].isin(LIVE) & study.trials["last_val_acc"].notna()].copy()
-    t["_full"] = t["status"] == "completed"
-    return t.sort_values(["_full", "last_val_acc"], ascending=[False, False], kind="stable")
+    """Trials in the order validation selects them (tuning.selection.rank_trials, the rule the driver uses too):
+    full-budget trials first (an ASHA-stopped trial never saw the full budget), then early-stopped ones by the
+    rung they reached, each by validation accuracy. Test accuracy plays no part."""
+    return rank_trials(study.trials)
 
 
 def selected_by_rank(study: Study, trial_ids: pd.Series) -> int | None:

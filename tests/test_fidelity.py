@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from analysis import load_study
-from analysis.fidelity import fidelity_warnings, rung_correlation, rungs, spearman_ci
+from analysis.fidelity import fidelity_warnings, rung_correlation
+from tuning.fidelity import rungs, spearman_ci
 from tuning.db import TrialDB
 
 MAX_EPOCHS, GRACE, RF = 8, 2, 2

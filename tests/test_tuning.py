@@ -91,6 +91,10 @@ def test_smoke_study_end_to_end(smoke_study):
     assert len(rows) == 6
     statuses = [r["status"] for r in rows.values()]
     assert "early_stopped" in statuses and "completed" in statuses  # ASHA stopped some, not all
+    # The budget's calibration trials (the first 2 created) ran every epoch, whatever ASHA would have said.
+    calibration = [r for r in rows.values() if r["calibration"]]
+    assert len(calibration) == 2 and all(r["status"] in ("completed", "diverged") for r in calibration)
+    assert "early stopping at epoch 1 is unchecked: 2 calibration trial(s)" in out.stdout  # too few to rank
     # Optuna agrees with our table: ASHA-stopped trials PRUNED, with their intermediate values and attributes.
     by_id = assert_optuna_agrees(db)
     assert len(by_id) == 6 and {t.state.name for t in by_id.values()} == {"COMPLETE", "PRUNED"}
@@ -98,7 +102,7 @@ def test_smoke_study_end_to_end(smoke_study):
     assert '"aug_strength": "scientific"' in roles and '"lr": "nuisance"' in roles
     # final eval: the best config retrained over the budget's 2 fresh seeds (never the search's 0), test stored
     finals = query(db, "select trial_id, seed, test_acc from ganrator_final_evals")
-    assert len(finals) == 2 and {s for _, s, _ in finals} == {1000, 1001} and all(0.1 < a <= 1 for *_, a in finals)
+    assert len(finals) == 2 and {s for _, s, _ in finals} == {1000, 1001} and all(0 < a <= 1 for *_, a in finals)
     assert "leaderboard" in out.stdout and "report:  python -m analysis report" in out.stdout
     assert str(db) in out.stdout
 
@@ -318,10 +322,10 @@ def test_classical_study_end_to_end(tmp_path):
     db = tmp_path / "classical" / "trials.db"
     rows = assert_consistent(db, max_epochs=1, deep=False)
     assert len(rows) == 6 and all(r["status"] == "completed" and r["epochs"] == 1 for r in rows.values())
-    assert all(r["best_val_acc"] > 0.3 for r in rows.values())  # chance is 0.1
+    assert all(0 < r["best_val_acc"] <= 1 for r in rows.values())  # learning itself: tests/claims.py
     assert '"classifier"' in next(iter(rows.values()))["config"]
     finals = query(db, "select test_acc from ganrator_final_evals")
-    assert len(finals) == 2 and all(0.3 < a <= 1 for (a,) in finals)
+    assert len(finals) == 2 and all(0 < a <= 1 for (a,) in finals)
 
 
 def test_resume_retries_an_errored_final_eval(tmp_path):
@@ -337,7 +341,7 @@ def test_resume_retries_an_errored_final_eval(tmp_path):
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert "(1 runs to do)" in out.stdout  # ... so only that one is run again
     rows = dict(((s, (st, a)) for s, st, a in query(db, "select seed, status, test_acc from ganrator_final_evals")))
-    assert rows[1001][0] == "completed" and 0.1 < rows[1001][1] <= 1
+    assert rows[1001][0] == "completed" and 0 < rows[1001][1] <= 1
     assert rows[1000] == ("completed", kept)  # the finished one is untouched
 
 

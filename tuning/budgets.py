@@ -23,6 +23,9 @@ class Budget:
     confirm_epochs: int = 2
     confirm_data_fraction: float = 0.02  # of the 55k training split, as data_fraction
     confirm_seeds: int = 2  # the same seeds for every arm, so arms compare seed by seed
+    # The first trials, which ASHA records at every rung but never stops: the unbiased sample for the rank
+    # correlation between rungs and the last epoch (tuning/fidelity.py).
+    calibration_trials: int = 0
 
     def with_overrides(self, **values) -> "Budget":
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -35,7 +38,8 @@ BUDGETS = {
     "smoke": Budget("smoke", num_samples=6, max_epochs=3, grace_period=1, reduction_factor=2, startup_trials=6,
                     data_fraction=0.02, val_size=1000, time_budget_s=None, final_epochs=2, final_seeds=2,
                     summary="tests: 6 tiny trials, 1,100 training images, 3 epochs; about a minute",
-                    confirm=False, confirm_epochs=2, confirm_data_fraction=0.02, confirm_seeds=2),
+                    confirm=False, confirm_epochs=2, confirm_data_fraction=0.02, confirm_seeds=2,
+                    calibration_trials=2),
     # Grace period 2: at epoch 1 ASHA rewards fast starters (MLPs, no augmentation) over better models.
     # 16 random trials first: with TPE's default 10, a first run had sampled 4 CNNs and then spent 20 of 32 trials
     # on MLPs, although the CNNs were ahead at every rung in a quasi-random run of the same space.
@@ -45,11 +49,13 @@ BUDGETS = {
                              "(5,500 images), up to 8 epochs, ASHA rungs at epochs 2 and 4, capped at 10 minutes "
                              "of search; then the confirmation of every scientific parameter's arms (8 epochs, "
                              "3 fresh seeds each)",
-                     confirm=True, confirm_epochs=8, confirm_data_fraction=0.1, confirm_seeds=3),
+                     confirm=True, confirm_epochs=8, confirm_data_fraction=0.1, confirm_seeds=3,
+                     calibration_trials=6),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, startup_trials=50,
                    data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
                    summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs",
-                   confirm=True, confirm_epochs=40, confirm_data_fraction=1.0, confirm_seeds=5),
+                   confirm=True, confirm_epochs=40, confirm_data_fraction=1.0, confirm_seeds=5,
+                   calibration_trials=12),
 }
 
 

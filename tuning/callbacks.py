@@ -11,6 +11,8 @@ from typing import Any
 from ray.tune import Callback
 
 from .db import TrialDB
+from .retrain import duration
+from .schedulers import is_calibration
 from .states import DIVERGED, RUNNING, final_state
 
 EPOCH_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second")
@@ -25,9 +27,10 @@ def _resources(trial) -> tuple[float, float]:
 
 class TrialRecorder(Callback):
     def __init__(self, db: TrialDB, study: str, space, overrides: dict[str, Any], max_epochs: int,
-                 provenance: dict[str, Any]):
+                 provenance: dict[str, Any], calibration_trials: int = 0):
         self.db, self.study, self.space, self.overrides = db, study, space, overrides
         self.roles, self.max_epochs, self.provenance = space.roles, max_epochs, provenance
+        self.calibration_trials = calibration_trials
         self.best: dict[str, float] = {}
         self.frozen: set[str] = set()  # finished before a resume: their rows never change again
 
@@ -40,7 +43,8 @@ class TrialRecorder(Callback):
         self.db.upsert_trial(self.study, trial.trial_id, on_insert={"started_at": time.time()},
                              params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
                              config=self.space.config(trial.config, self.overrides).to_dict(),
-                             status=RUNNING, max_epochs=self.max_epochs, cpus=cpus, gpus=gpus, **self.provenance)
+                             status=RUNNING, max_epochs=self.max_epochs, cpus=cpus, gpus=gpus,
+                             calibration=is_calibration(trial, self.calibration_trials), **self.provenance)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if trial.trial_id in self.frozen:
@@ -71,11 +75,6 @@ class TrialRecorder(Callback):
                              error=str(error)[-4000:] if error else "unknown error", ended_at=time.time())
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 class Progress(Callback):
     """One line every `every` seconds: trial counts by state, best so far, elapsed and ETA."""
 
@@ -100,8 +99,8 @@ class Progress(Callback):
         eta = elapsed / done * (self.num_samples - done) if done else float("nan")
         if self.time_budget_s:
             eta = min(eta, self.time_budget_s - elapsed) if done else self.time_budget_s - elapsed
-        eta_s = _duration(eta) if eta == eta else "?"
-        return (f"[{_duration(elapsed)}] trials: {counts.get('RUNNING', 0)} running, {done}/{self.num_samples} done "
+        eta_s = duration(eta) if eta == eta else "?"
+        return (f"[{duration(elapsed)}] trials: {counts.get('RUNNING', 0)} running, {done}/{self.num_samples} done "
                 f"({counts.get('ERROR', 0)} errored), {counts.get('PENDING', 0)} pending | best val_acc "
                 f"{100 * best:.2f}% ({best_id}) | ETA {eta_s}")
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +23,8 @@ import pandas as pd
 from search_spaces.loader import Param, SearchSpace
 from tuning.budgets import fresh_seeds
 from tuning.db import TrialDB, confirm_runs, trials as trials_table
-from tuning.selection import bucket_of, buckets, rank_trials
+from tuning.retrain import retrain
+from tuning.selection import bucket_of, buckets, rank_trials, trials_frame
 
 CONTINUOUS_BUCKETS = 3
 
@@ -69,12 +68,6 @@ def _label(p: Param, value) -> str | None:
     if p.kind == "categorical":
         return next((str(c) for c in p.choices if c == value), None)
     return bucket_of(float(value), buckets(p.low, p.high, p.log, CONTINUOUS_BUCKETS))
-
-
-def trials_frame(rows: list[dict]) -> pd.DataFrame:
-    """Trial rows of the database (tuning.db.trials) as the DataFrame the selection reads."""
-    cols = ["trial_id", "status", "epochs", "rung", "last_val_acc", "params"]
-    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
 
 
 def _source(row: pd.Series) -> tuple[str, int | None]:
@@ -143,12 +136,6 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
     return arms
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
-        f"{seconds // 60}m{seconds % 60:02d}s"
-
-
 def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
     """Select the arms, store them, and retrain every (arm, seed) not yet done through Ray, in parallel."""
     b, space, name = args.budget_obj, args.space_obj, args.name
@@ -180,40 +167,19 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
     for a in arms:
         print(f"  {a.param} = {a.value}: {a.source}{' [reference]' if a.is_reference else ''}")
 
-    import ray
-
-    from tuning.trainable import final_eval
-
     # An errored run is not done: a rerun with --resume tries it again.
     done = {(r["arm_key"], r["seed"]) for r in db.rows(confirm_runs, name) if r["status"] not in (None, "errored")}
     todo = [(key, seed) for seed in seeds for key in distinct if (key, seed) not in done]
     print(f"confirmation: {len(distinct)} configurations x {len(seeds)} seeds = {len(distinct) * len(seeds)} runs, "
           f"{len(todo)} to do", flush=True)
-    if not todo:
-        return
-    task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
-    data_ref = ray.put(data)
     run_overrides = {**overrides, "epochs": b.confirm_epochs, "data_fraction": b.confirm_data_fraction}
-    pending = {task.remote(space, distinct[key].config, run_overrides, seed, data_ref, correct_mask=True): (key, seed)
-               for key, seed in todo}
-    t0, total = time.time(), len(todo)
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        key, seed = pending.pop(ready[0])
-        try:
-            out = ray.get(ready[0])
-            error = None
-        except Exception as e:  # one failed run must not lose the others
-            out = {"status": "errored", "test_acc": None, "val_acc": None, "epochs": 0, "wall_time": None,
-                   "config": None}
-            error = str(e)[-4000:]
-            print(f"  confirmation run of {'; '.join(names[key])} seed {seed} failed: {e}", file=sys.stderr)
+
+    def record(job: tuple[str, int], out: dict, error: str | None) -> None:
+        key, seed = job
         db.upsert_confirm_run(name, key, seed, status=out["status"], epochs=out["epochs"],
                               data_fraction=b.confirm_data_fraction, val_acc=out["val_acc"],
                               test_acc=out["test_acc"], test_correct=out.get("test_correct"), config=out["config"],
                               wall_time=out["wall_time"], error=error)
-        finished, elapsed = total - len(pending), time.time() - t0
-        result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
-        eta = _duration(elapsed / finished * len(pending)) if len(pending) else "done"
-        print(f"  [{finished}/{total}] {'; '.join(names[key])} seed {seed}: {result} | {_duration(elapsed)} "
-              f"elapsed, ETA {eta}", flush=True)
+
+    retrain(args, data, {(key, seed): (distinct[key].config, run_overrides, seed) for key, seed in todo},
+            label=lambda job: f"{'; '.join(names[job[0]])} seed {job[1]}", record=record, correct_mask=True)

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import sqlalchemy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,11 @@ from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E4
 from tuning.budgets import BUDGETS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
+from tuning.db import epochs as epochs_table  # noqa: E402
+from tuning.confirm import run_confirmation  # noqa: E402
+from tuning.fidelity import fidelity_warnings, rung_correlation  # noqa: E402
+from tuning.retrain import retrain  # noqa: E402
+from tuning.selection import rank_trials, trials_frame  # noqa: E402
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
 from tuning.states import (COMPLETED, CUT, DIVERGED, EARLY_STOPPED, ERRORED, INTERRUPTED,  # noqa: E402
                            close_unfinished)
@@ -148,58 +154,44 @@ def provenance() -> dict:
     return {"git_commit": commit, "versions": versions}
 
 
-def best_trials(args, k: int):
-    """The top-k trials on validation, ranked exactly as the analysis ranks them (one implementation)."""
-    from analysis import load_study
-    from analysis.tables import leaderboard
-
-    study = load_study(args.db_url, args.name)
-    return leaderboard(study, k), study.trials.set_index("trial_id")
+def leaderboard(db: TrialDB, name: str, k: int) -> pd.DataFrame:
+    """The top-k trials on validation, by the one ranking rule the analysis uses too (tuning.selection)."""
+    return rank_trials(trials_frame(db.rows(trials, name))).head(k).reset_index(drop=True)
 
 
-def print_leaderboard(board) -> None:
-    from analysis.tables import formatted, to_markdown
-
-    print("\nleaderboard (validation accuracy; test is only read by --final-eval)")
-    print(to_markdown(formatted(board)) if len(board) else "(no trial reported a result)")
+def print_leaderboard(board: pd.DataFrame, space) -> None:
+    print("\nleaderboard (validation accuracy; full-budget trials first; test is read only after the search)")
+    if not len(board):
+        print("(no trial reported a result)")
+        return
+    shown = [p.name for p in space.params]
+    for rank, r in board.iterrows():
+        params = ", ".join(f"{p}={r['params'][p]:.3g}" if isinstance(r["params"].get(p), float)
+                           else f"{p}={r['params'][p]}" for p in shown if p in (r["params"] or {}))
+        print(f"  {rank + 1:>2}. {r['trial_id']}  val {100 * r['last_val_acc']:6.2f}%  {r['status']:<13} "
+              f"{int(r['epochs'] or 0):>3} epochs  {params}")
 
 
 def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
-    import ray
-
-    from tuning.trainable import final_eval
-
+    """--final-eval K: the K best on validation retrained at the budget's final length on fresh seeds, tested once."""
+    if not args.final_eval:
+        return
     b = args.budget_obj
-    board, by_id = best_trials(args, args.final_eval)
+    board = leaderboard(db, args.name, args.final_eval)
     # An errored retraining is not done: a rerun with --resume tries it again.
     done = {(r["trial_id"], r["seed"]) for r in db.rows(final_evals, args.name)
             if r["status"] not in (None, "errored")}
-    task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
-    data_ref = ray.put(data)
     final_overrides = {**overrides, "epochs": b.final_epochs} if args.space_obj.kind == "deep" else overrides
-    pending = {}
-    for rank, trial_id in enumerate(board["trial"] if len(board) else [], 1):
-        for seed in fresh_seeds(args.seed, b.final_seeds):
-            if (trial_id, seed) not in done:
-                ref = task.remote(args.space_obj, by_id.loc[trial_id, "params"], final_overrides, seed, data_ref)
-                pending[ref] = (rank, trial_id, seed)
-    total = len(pending)
+    ranks = {r["trial_id"]: rank for rank, r in enumerate(board.to_dict("records"), 1)}
+    params = dict(zip(board["trial_id"], board["params"]))
+    jobs = {(tid, seed): (params[tid], final_overrides, seed) for tid in ranks
+            for seed in fresh_seeds(args.seed, b.final_seeds) if (tid, seed) not in done}
     each = f"{b.final_epochs} epochs each" if args.space_obj.kind == "deep" else "one fit each"
-    print(f"\nfinal evaluation: {len(board)} configurations x {b.final_seeds} seeds, {each} ({total} runs to do)",
+    print(f"\nfinal evaluation: {len(board)} configurations x {b.final_seeds} seeds, {each} ({len(jobs)} runs to do)",
           flush=True)
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        rank, trial_id, seed = pending.pop(ready[0])
-        try:
-            out = ray.get(ready[0])
-        except Exception as e:  # one failed retraining must not lose the others
-            out = {"status": "errored", "test_acc": None, "val_acc": None, "epochs": 0, "wall_time": None,
-                   "config": None}
-            print(f"  final eval of {trial_id} seed {seed} failed: {e}", file=sys.stderr)
-        db.upsert_final_eval(args.name, trial_id, seed, rank=rank, **out)
-        result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
-        print(f"  [{total - len(pending)}/{total}] rank {rank} {trial_id} seed {seed}: {result}", flush=True)
-    for trial_id in board["trial"] if len(board) else []:
+    retrain(args, data, jobs, label=lambda job: f"rank {ranks[job[0]]} {job[0]} seed {job[1]}",
+            record=lambda job, out, error: db.upsert_final_eval(args.name, *job, rank=ranks[job[0]], **out))
+    for trial_id in ranks:
         accs = [r["test_acc"] for r in db.rows(final_evals, args.name)
                 if r["trial_id"] == trial_id and r["test_acc"] is not None]
         if accs:
@@ -258,50 +250,49 @@ def interrupted(args, db: TrialDB, argv: list[str] | None, signum: int) -> int:
     return 128 + signum  # 130 for SIGINT, 143 for SIGTERM: what a shell reports for a signalled process
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.list_spaces:
-        for name, desc in list_spaces().items():
-            print(f"{name:<12} {desc}")
-        return 0
-    space, budget = args.space_obj, args.budget_obj
-    if space.kind == "classical" and args.scheduler == "asha":
-        args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
+class StudyError(Exception):
+    """Input that stops a study before it starts: printed as one line, exit code 2, nothing written."""
 
+
+def open_study(args) -> tuple[TrialDB, dict | None]:
+    """The trial database and the stored study of this name (None for a new one), after the --resume checks."""
     try:
         db = open_db(args.db_url)  # a folder, a foreign or read-only file, no server: one line, nothing written
         existing = db.study(args.name)
     except DBError as e:
-        print(f"error: --db {e}", file=sys.stderr)
-        return 2
+        raise StudyError(f"--db {e}") from None
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as e:  # the server went away between the two calls
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: --db {redact(args.db_url)}: cannot read the trial database: {reason}", file=sys.stderr)
-        return 2
-    exp_path = f"{args.storage}/{args.name}"
+        raise StudyError(f"--db {redact(args.db_url)}: cannot read the trial database: {reason}") from None
     if existing and not args.resume:
-        print(f"error: study {args.name!r} already exists in {redact(args.db_url)}; pass --resume to continue it, "
-              f"or choose another --name", file=sys.stderr)
-        return 2
+        raise StudyError(f"study {args.name!r} already exists in {redact(args.db_url)}; pass --resume to continue "
+                         f"it, or choose another --name")
     if args.resume and not existing:
-        print(f"error: --resume: no study {args.name!r} in {redact(args.db_url)} to continue", file=sys.stderr)
-        return 2
+        raise StudyError(f"--resume: no study {args.name!r} in {redact(args.db_url)} to continue")
     if args.resume:
         from ray.tune import Tuner  # checks files only; starts no Ray
 
-        if not Tuner.can_restore(exp_path):
-            print(f"error: --resume: no Ray experiment state at {exp_path} (pass the --storage-path the study "
-                  f"ran with)", file=sys.stderr)
-            return 2
+        if not Tuner.can_restore(experiment_path(args)):
+            raise StudyError(f"--resume: no Ray experiment state at {experiment_path(args)} (pass the "
+                             f"--storage-path the study ran with)")
+    return db, existing
 
+
+def experiment_path(args) -> str:
+    return f"{args.storage}/{args.name}"
+
+
+def load_data(args):
     from ganrator.data import DataError, load_fashion_mnist
 
     try:
-        data = load_fashion_mnist(args.data_dir, val_size=budget.val_size, seed=0)
+        return load_fashion_mnist(args.data_dir, val_size=args.budget_obj.val_size, seed=0)
     except (DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        raise StudyError(str(e)) from None
 
+
+def announce(args) -> None:
+    space, budget = args.space_obj, args.budget_obj
     print(f"study {args.name!r}: space {space.name} ({space.description})")
     print(f"budget {budget.name}: {budget.summary}" if budget == BUDGETS[budget.name] else
           f"budget {budget.name} with overrides: {budget.to_dict()}")
@@ -309,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"classical space: one fit per trial on {budget.data_fraction:g} of the training split; epochs and "
               f"ASHA do not apply (FIFO scheduler)")
     print(f"search: {args.sampler} sampler, {args.scheduler} scheduler, seed {args.seed}; "
-          f"trial database {args.db_url}", flush=True)
+          f"trial database {redact(args.db_url)}", flush=True)
 
+
+def start_ray(args) -> dict[str, Any]:
+    """A local Ray instance, or the cluster at --address; what it offers and how many trials run at once."""
     # Save the experiment state often, so a killed driver loses at most a few seconds of it.
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     # Every epoch checkpoints and num_to_keep forces a snapshot; that is intended here, not a bottleneck.
@@ -319,18 +313,13 @@ def main(argv: list[str] | None = None) -> int:
     # ignore such a result, but the strict check would fail the study. Every real report carries val_acc.
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     import ray
-    from ray import tune
-
-    from tuning.callbacks import Progress, TrialRecorder
-    from tuning.trainable import train_trial
 
     # log_to_driver=False: trial errors land in the database and Tune's error files, not as worker log spam.
     try:
         ray.init(address=args.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
                  runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}} if args.address is None else None)
     except ConnectionError as e:  # --address auto with no cluster on this machine
-        print(f"error: --address {args.address}: {e}", file=sys.stderr)
-        return 2
+        raise StudyError(f"--address {args.address}: {e}") from None
     resources = ray.cluster_resources()
     if args.max_concurrent:
         max_concurrent = args.max_concurrent
@@ -340,43 +329,68 @@ def main(argv: list[str] | None = None) -> int:
         max_concurrent = max(1, int(resources.get("CPU", 1) / args.cpus_per_trial))
     print(f"ray: {len(ray.nodes())} node(s), {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
           f"up to {max_concurrent} trials at once", flush=True)
+    return {"nodes": len(ray.nodes()), "cpus": resources.get("CPU", 0), "gpus": resources.get("GPU", 0),
+            "platform": platform.platform(), "max_concurrent": max_concurrent}
 
+
+def trial_overrides(args) -> dict[str, Any]:
+    """What the budget fixes in every trial's config."""
+    budget = args.budget_obj
     overrides = {"data_fraction": budget.data_fraction, "val_size": budget.val_size, "seed": args.seed}
-    if space.kind == "deep":
+    if args.space_obj.kind == "deep":
         overrides["epochs"] = budget.max_epochs
+    return overrides
+
+
+def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, Any]) -> dict[str, Any]:
+    """The study's row: its definition once (a resume keeps the stored one), its state and hardware each time."""
+    info = provenance()
+    session = {"status": "running", "hardware": {k: cluster[k] for k in ("nodes", "cpus", "gpus", "platform")}}
+    if existing:  # a resume continues the stored study as it was defined: its budget, search and command stay
+        db.upsert_study(args.name, **session)
+        return info
+    space = args.space_obj
+    db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description,
+                    roles=space.roles, budget=args.budget_obj.to_dict(), created_at=time.time(),
+                    command=" ".join(["python", *sys.argv]),
+                    search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
+                            "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
+                            "max_concurrent": cluster["max_concurrent"], "address": args.address, "metric": METRIC,
+                            "storage_path": str(args.storage), "params": space.param_specs, "fixed": space.fixed},
+                    **session, **info)
+    return info
+
+
+def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, argv: list[str] | None) -> int | None:
+    """The search on Ray Tune; None when it ended (all trials, or the time cap), else the exit code of an
+    interrupted one (its resume command printed)."""
+    from ray import tune
+
+    from tuning.callbacks import Progress, TrialRecorder
+    from tuning.trainable import train_trial
+
+    space, budget = args.space_obj, args.budget_obj
+    overrides = trial_overrides(args)
     finished = frozenset(db.finished_trials(args.name)) if args.resume else frozenset()
     trainable = tune.with_resources(
         tune.with_parameters(train_trial, space=space, overrides=overrides, data=data, skip=finished),
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
-    info = provenance()
-    session = {"status": "running", "hardware": {"nodes": len(ray.nodes()), "cpus": resources.get("CPU", 0),
-                                                 "gpus": resources.get("GPU", 0), "platform": platform.platform()}}
-    if existing:  # a resume continues the stored study as it was defined: its budget, search and command stay
-        db.upsert_study(args.name, **session)
-    else:
-        db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description,
-                        roles=space.roles, budget=budget.to_dict(), created_at=time.time(),
-                        command=" ".join(["python", *sys.argv]),
-                        search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
-                                "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
-                                "max_concurrent": max_concurrent, "address": args.address, "metric": METRIC,
-                                "storage_path": str(args.storage), "params": space.param_specs,
-                                "fixed": space.fixed},
-                        **session, **info)
-
     t0 = time.time()
     if args.resume:
-        print(f"resuming {exp_path}", flush=True)
-        tuner = tune.Tuner.restore(exp_path, trainable=trainable, resume_unfinished=True, resume_errored=False)
+        print(f"resuming {experiment_path(args)}", flush=True)
+        tuner = tune.Tuner.restore(experiment_path(args), trainable=trainable, resume_unfinished=True,
+                                   resume_errored=False)
     else:
         max_epochs = budget.max_epochs if space.kind == "deep" else 1
-        recorder = TrialRecorder(db, args.name, space, overrides, max_epochs, info)
+        calibration = budget.calibration_trials if args.scheduler == "asha" else 0
+        recorder = TrialRecorder(db, args.name, space, overrides, max_epochs, info, calibration)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,
                                                                  max_concurrent, budget.startup_trials, max_epochs),
                                         scheduler=make_scheduler(args.scheduler, budget.max_epochs,
-                                                                 budget.grace_period, budget.reduction_factor),
+                                                                 budget.grace_period, budget.reduction_factor,
+                                                                 calibration),
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
                                         reuse_actors=False),
             run_config=tune.RunConfig(
@@ -401,15 +415,53 @@ def main(argv: list[str] | None = None) -> int:
           ", ".join(f"{n} {s}" for s, n in counts.items()))
     if cut:
         print(f"the time cap (--time-budget) cut {len(cut)} trial(s) before their last epoch: {', '.join(cut)}")
-    print_leaderboard(best_trials(args, 10)[0])
-    from tuning.confirm import run_confirmation
+    print_leaderboard(leaderboard(db, args.name, 10), space)
+    return None
 
-    run_confirmation(args, db, data, overrides)
-    if args.final_eval:
-        run_final_eval(args, db, data, overrides)
-    print(f"\nwritten: trial database {args.db_url}\n         Ray experiment {exp_path}")
-    db_arg = args.db_url.removeprefix("sqlite:///") if args.db_url.startswith("sqlite:///") else args.db_url
+
+def fidelity_check(args, db: TrialDB) -> list[str]:
+    """Warnings when early stopping's rungs rank trials unlike their last epoch (calibration trials)."""
+    study = db.study(args.name) or {}
+    table = rung_correlation(pd.DataFrame(db.rows(trials, args.name)), pd.DataFrame(db.rows(epochs_table, args.name)),
+                             study.get("budget") or {}, (study.get("search") or {}).get("scheduler"), n_boot=1000)
+    if len(table):
+        print("\nfidelity of early stopping (calibration trials, never stopped):")
+        for _, r in table.iterrows():
+            print(f"  epoch {r['rung']} vs {r['last_epoch']}: Spearman {r['spearman']:.2f} "
+                  f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}] over {r['calibration_trials']} trials")
+    return fidelity_warnings(table) if len(table) else []
+
+
+def report(args, warnings: list[str]) -> None:
+    for w in warnings:
+        print(f"warning: {w}")
+    print(f"\nwritten: trial database {redact(args.db_url)}\n         Ray experiment {experiment_path(args)}")
+    db_arg = args.db_url.removeprefix("sqlite:///") if args.db_url.startswith("sqlite:///") else redact(args.db_url)
     print(f"report:  python -m analysis report --db {db_arg} --name {args.name} --out reports/{args.name}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list_spaces:
+        for name, desc in list_spaces().items():
+            print(f"{name:<12} {desc}")
+        return 0
+    if args.space_obj.kind == "classical" and args.scheduler == "asha":
+        args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
+    try:
+        db, existing = open_study(args)
+        data = load_data(args)
+        announce(args)
+        cluster = start_ray(args)
+    except StudyError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    info = record_study(args, db, existing, cluster)
+    if (code := search(args, db, data, info, cluster["max_concurrent"], argv)) is not None:
+        return code
+    run_confirmation(args, db, data, trial_overrides(args))
+    run_final_eval(args, db, data, trial_overrides(args))
+    report(args, fidelity_check(args, db))
     return 0
 
 

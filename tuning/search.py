@@ -4,11 +4,12 @@ from __future__ import annotations
 import warnings
 
 import optuna
-from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from .db import optuna_storage
+from .schedulers import CalibratedASHA
 from .states import final_state
 
 METRIC, MODE = "val_acc", "max"
@@ -120,8 +121,10 @@ def make_searcher(space, sampler: str, seed: int, study_name: str, db_url: str, 
     return ConcurrencyLimiter(search, max_concurrent=max_concurrent)
 
 
-def make_scheduler(name: str, max_epochs: int, grace_period: int, reduction_factor: int):
+def make_scheduler(name: str, max_epochs: int, grace_period: int, reduction_factor: int,
+                   calibration_trials: int = 0):
     if name == "fifo":
         return FIFOScheduler()
-    return ASHAScheduler(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=max_epochs,
-                         grace_period=grace_period, reduction_factor=reduction_factor)
+    return CalibratedASHA(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=max_epochs,
+                          grace_period=grace_period, reduction_factor=reduction_factor,
+                          calibration_trials=calibration_trials)

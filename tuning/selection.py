@@ -12,7 +12,9 @@ import math
 import numpy as np
 import pandas as pd
 
-LIVE = ("completed", "early_stopped", "diverged", "running")  # statuses that carry a comparable result
+# Statuses with a validation result. Trials the time cap cut or an interrupt ended rank after every trial that
+# was judged at a rung (rung_reached is 0 for them), with diverged and running ones.
+LIVE = ("completed", "early_stopped", "diverged", "cut", "interrupted", "running")
 
 
 def rung_reached(status: str, epochs) -> int:
@@ -54,3 +56,9 @@ def bucket_of(value, edges: list[tuple[str, float, float, float]]) -> str | None
         if a <= value < b or (i == len(edges) - 1 and value == b):
             return label
     return None
+
+
+def trials_frame(rows: list[dict]) -> pd.DataFrame:
+    """Trial rows of the database (tuning.db.trials) as the DataFrame the selection reads."""
+    cols = ["trial_id", "status", "epochs", "rung", "last_val_acc", "params"]
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
