@@ -77,7 +77,7 @@ def rung_correlation(trials: pd.DataFrame, epochs: pd.DataFrame, budget: dict, s
 def fidelity_warnings(table: pd.DataFrame) -> list[str]:
     """What a reader must be told: a low correlation, or too few calibration trials to measure it."""
     out = []
-    for _, r in table.iterrows():
+    for r in table.astype({"rung": int, "last_epoch": int, "calibration_trials": int}).to_dict("records"):
         if r["calibration_trials"] < MIN_TRIALS or not np.isfinite(r["spearman"]):
             out.append(f"early stopping at epoch {r['rung']} is unchecked: {r['calibration_trials']} calibration "
                        f"trial(s) with a usable ranking, want at least {MIN_TRIALS} (raise the budget's "

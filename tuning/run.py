@@ -426,7 +426,7 @@ def fidelity_check(args, db: TrialDB) -> list[str]:
                              study.get("budget") or {}, (study.get("search") or {}).get("scheduler"), n_boot=1000)
     if len(table):
         print("\nfidelity of early stopping (calibration trials, never stopped):")
-        for _, r in table.iterrows():
+        for r in table.astype({"rung": int, "last_epoch": int, "calibration_trials": int}).to_dict("records"):
             print(f"  epoch {r['rung']} vs {r['last_epoch']}: Spearman {r['spearman']:.2f} "
                   f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}] over {r['calibration_trials']} trials")
     return fidelity_warnings(table) if len(table) else []
