@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on th
 
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
 from tuning.budgets import BUDGETS  # noqa: E402
+from tuning.command import portable_command  # noqa: E402
 from tuning.db import TrialDB, db_url, final_evals, redact, trials  # noqa: E402
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
 
@@ -285,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description,
                         roles=space.roles, budget=budget.to_dict(), created_at=time.time(),
-                        command=" ".join(["python", *sys.argv]),
+                        command=portable_command(["python", *sys.argv]),
                         search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
                                 "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                                 "max_concurrent": max_concurrent, "address": args.address, "metric": METRIC,
