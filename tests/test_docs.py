@@ -197,3 +197,18 @@ def test_docs_never_mix_budgets(docs_pair):
     # the classical pipelines of both 0.1 studies: one row each, from the study better on validation
     first = comparison[0]
     assert [row[2] for row in first["rows"] if row[1] == "n/a (classical)"] == ["classical_b"] * 3
+
+
+def test_report_setup_reads_budget_and_command(tmp_path):
+    """The per-study report's setup prose: split sizes from the stored budget, the command without machine paths."""
+    from analysis.report import _setup_text
+    from ganrator.data import COUNTS
+
+    db = planted.build(tmp_path / "p.db")
+    trial_db = TrialDB(f"sqlite:///{db}")
+    budget = {**trial_db.study("planted")["budget"], "val_size": 1234}
+    trial_db.upsert_study("planted", budget=budget, command=f"{sys.executable} {ROOT / 'tuning' / 'run.py'} --db {db}")
+    text = _setup_text(load_study(db))
+    assert f"{COUNTS['train'] - 1234:,} for training and 1,234 for validation" in text
+    assert f"The {COUNTS['test']:,} test images" in text
+    assert "**Command**: `python tuning/run.py --db .../p.db`" in text and "/tmp/" not in text
