@@ -108,7 +108,7 @@ def budget_paragraph(studies: list[Study]) -> str:
     """What the runs above trained on, group by group, and the full preset for comparison: read from the stored
     budgets and from BUDGETS, never typed."""
     parts = []
-    for key, members in budget_groups(studies).items():
+    for members in budget_groups(studies).values():
         names = ", ".join(f"`{s.name}`" for s in members)
         sb = study_budget(members[0])
         fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text

@@ -27,7 +27,7 @@ def test_docs_from_databases(smoke_study, tmp_path):
     assert out.returncode == 0, out.stderr
     text = (tmp_path / "docs" / "experiments.md").read_text()
     assert "## Classical computer vision against deep learning" in text and "## System scaling" in text
-    assert "Reference results from the literature (not ours" in text and "Zhong et al. 2017" in text
+    assert "### Reference results from the literature" in text and "(not ours)" in text and "Zhong et al. 2017" in text
     assert "`smoke`: space `smoke`, budget `smoke`" in text and "tuning/run.py --space smoke" in text
     # the fixture ran `python /abs/tuning/run.py ... --storage-path /tmp/...`: stored relative to the repository
     stored = TrialDB(f"sqlite:///{db}").study("smoke")["command"]
