@@ -1,55 +1,255 @@
 """The experiments write-up across studies (docs/experiments.md): classical vs deep with and without augmentation,
-the augmentation and optimizer ablations, the scaling fits and the system scaling, each generated from the
-trial databases it names, with the commands and budgets that produced them. Figures are small PNGs."""
+the ablations, the scaling fits and the system scaling, each generated from the trial databases it names, with
+the commands and budgets that produced them. Figures are small PNGs.
+
+Every number in the text comes from a database or from the budget presets (tuning/budgets.py); none is typed here.
+Tables never mix budgets: each names its data fraction and epochs, and studies of different data fractions or
+epoch limits go to different tables.
+"""
 from __future__ import annotations
 
 import datetime
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
+from tuning.budgets import BUDGETS
+from tuning.command import portable_command
+
 from . import figures as F
 from .literature import reference_table
 from .load import Study
-from .scaling import scaling_plot, scaling_table, system_scaling
+from .scaling import scaling_plot, scaling_table, system_scaling, train_size
 from .tables import ablation_table, formatted, main_comparison, to_markdown
 
+ONE_FIT = "one fit per trial"
 
-def comparison_across(studies: list[Study]) -> pd.DataFrame:
-    """The main comparison of every study stacked: one row per model family and augmentation setting."""
-    parts = []
-    for s in studies:
-        df = main_comparison(s)
-        if len(df):
-            parts.append(df.assign(study=s.name, kind=s.meta.get("kind", "deep")))
-    if not parts:
-        return pd.DataFrame()
-    out = pd.concat(parts, ignore_index=True)
-    out["augmentation"] = out["augmentation"].where(out["kind"] == "deep", "n/a (classical)")
-    out = out.sort_values(["kind", "best_val_full"], ascending=[True, False]).reset_index(drop=True)
-    cols = ["model", "augmentation", "study", "trials", "best_val_full", "best_trial", "test_mean", "test_ci95",
-            "test_n"]
-    result = out[cols].copy()
-    result.attrs.update(note="Ours, from the databases named below. Best full-budget validation accuracy over each "
-                        "row's trials; test: the row's best final-evaluated configuration, mean ± 95% CI over seeds.")
-    return result
+
+@dataclass(frozen=True)
+class StudyBudget:
+    """What a study's trials trained on: the share of the training split (None: a scientific parameter that varies
+    per trial) and the epoch limit (None: classical, one fit per trial)."""
+    fraction: float | None
+    max_epochs: int | None
+    val_size: int | None
+
+    @property
+    def fraction_text(self) -> str:
+        if self.fraction is None:
+            return "varied"
+        images = train_size({"data_fraction": self.fraction, **({"val_size": self.val_size} if self.val_size else {})})
+        return f"{self.fraction:g} ({images:,} training images)"
+
+    @property
+    def epochs_text(self) -> str:
+        """`one fit per trial` or `up to 8 epochs`."""
+        return ONE_FIT if self.max_epochs is None else f"up to {self.max_epochs} epochs"
+
+
+def is_classical(s: Study) -> bool:
+    return s.meta.get("kind") == "classical"
+
+
+def study_budget(s: Study) -> StudyBudget:
+    b = s.meta.get("budget") or {}
+    fraction = None if "data_fraction" in s.scientific() else float(b.get("data_fraction", 1.0))
+    return StudyBudget(fraction, None if is_classical(s) else s.max_epochs, b.get("val_size"))
+
+
+def caption(fraction: str, epochs: str) -> str:
+    """The budget line under a table's heading; the tests read the data fraction from it."""
+    return f"_Budget: data fraction {fraction}; epochs: {epochs}._"
+
+
+def _study_fractions(s: Study) -> str:
+    """A study whose data fraction is scientific: the range its trials used."""
+    values = [c.get("data_fraction") for c in s.trials["config"] if isinstance(c, dict) and c.get("data_fraction")]
+    if not values:
+        return "varied per trial"
+    return f"varied per trial ({min(values):g} to {max(values):g}, a scientific parameter)"
+
+
+def _trial_counts(s: Study) -> str:
+    t = s.trials
+    by = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in t["status"].value_counts().items())
+    text = f"{len(t)} trials run" + (f" ({by})" if by else "")
+    if not is_classical(s) and len(t) and t["epochs"].notna().any():
+        text += f", the longest {int(t['epochs'].max())} epochs"
+    f = s.finals
+    if len(f) and f["test_acc"].notna().any():
+        done = f[f["test_acc"].notna()]
+        text += (f"; final evaluation of {done['trial_id'].nunique()} configuration(s) over "
+                 f"{done.groupby('trial_id')['seed'].nunique().max()} seed(s)")
+    return text
 
 
 def _budget_line(s: Study) -> str:
     b = s.meta.get("budget") or {}
-    length = "one fit per trial" if s.meta.get("kind") == "classical" else f"up to {b.get('max_epochs')} epochs"
-    return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials, "
-            f"data fraction {b.get('data_fraction')}, {length}); command: `{s.meta.get('command')}`")
+    sb = study_budget(s)
+    fraction = _study_fractions(s) if sb.fraction is None else sb.fraction_text
+    return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials "
+            f"asked, data fraction {fraction}, {sb.epochs_text}); "
+            f"{_trial_counts(s)}; command: `{portable_command(s.meta.get('command'))}`")
 
 
-def _small_png(md: list[str], fig, out: Path, stem: str, caption: str) -> None:
-    """A PNG (docs stay small in git: no PDF), at the resolution of the report's figures."""
+def budget_groups(studies: list[Study]) -> dict[tuple, list[Study]]:
+    """Studies by (data fraction, epoch limit), in the order given; a study with a varied fraction stands alone."""
+    groups: dict[tuple, list[Study]] = {}
+    for s in studies:
+        sb = study_budget(s)
+        key = (sb.fraction, sb.max_epochs) if sb.fraction is not None else ("varied", s.name)
+        groups.setdefault(key, []).append(s)
+    return groups
+
+
+def budget_paragraph(studies: list[Study]) -> str:
+    """What the runs above trained on, group by group, and the full preset for comparison: read from the stored
+    budgets and from BUDGETS, never typed."""
+    parts = []
+    for members in budget_groups(studies).values():
+        names = ", ".join(f"`{s.name}`" for s in members)
+        sb = study_budget(members[0])
+        fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
+        parts.append(f"{names}: data fraction {fraction}, {sb.epochs_text}")
+    text = ("The runs above fall into these budgets: " + "; ".join(parts) + ". Results of different budgets are "
+            "shown in different tables below, each table naming its data fraction and epochs.") if parts else ""
+    full = BUDGETS["full"]
+    images = train_size({"data_fraction": full.data_fraction, "val_size": full.val_size})
+    text += (f" The `full` preset (`--budget full`) asks for {full.num_samples} trials on a data fraction of "
+             f"{full.data_fraction:g} ({images:,} training images), up to {full.max_epochs} epochs each (ASHA grace "
+             f"period {full.grace_period}, reduction factor {full.reduction_factor}), and retrains each final "
+             f"configuration for {full.final_epochs} epochs over {full.final_seeds} seeds.")
+    at_full = [s.name for s in studies if (s.meta.get("budget") or {}).get("name") == "full"]
+    deep_full = [s.name for s in studies if not is_classical(s) and (s.meta.get("budget") or {}).get("name") == "full"]
+    if at_full:
+        text += " Studies here that used it: " + ", ".join(f"`{n}`" for n in at_full) + "."
+    if not deep_full:
+        text += (" No deep study here ran it, so how the deep models' accuracies and their ranking would change with "
+                 "more data and longer training is untested; the tables hold for their own budgets only.")
+    return text
+
+
+def _comparison_rows(s: Study) -> pd.DataFrame:
+    df = main_comparison(s)
+    if not len(df):
+        return df
+    sb = study_budget(s)
+    out = df.assign(study=s.name, kind=s.meta.get("kind", "deep"), epochs=sb.epochs_text.replace(" per trial", ""))
+    out["augmentation"] = out["augmentation"].where(out["kind"] == "deep", "n/a (classical)")
+    return out
+
+
+def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudget | None, pd.DataFrame]]:
+    """The main comparison, one table per budget: per data fraction, the classical studies (one fit) beside the deep
+    studies of one epoch limit. Studies whose data fraction varies per trial (scaling) are left out. A pipeline
+    searched by several studies of one budget appears once: the study whose best full-budget validation accuracy
+    is highest (validation chooses, never test)."""
+    eligible = [s for s in studies if study_budget(s).fraction is not None]
+    fractions = list(dict.fromkeys(study_budget(s).fraction for s in eligible))
+    tables = []
+    for fraction in fractions:
+        at = [s for s in eligible if study_budget(s).fraction == fraction]
+        classical = [s for s in at if is_classical(s)]
+        epoch_limits = list(dict.fromkeys(study_budget(s).max_epochs for s in at if not is_classical(s)))
+        for limit in epoch_limits or [None]:
+            members = classical + [s for s in at if not is_classical(s) and study_budget(s).max_epochs == limit]
+            parts = [p for p in (_comparison_rows(s) for s in members) if len(p)]
+            if not parts:
+                continue
+            rows = pd.concat(parts, ignore_index=True)
+            rows = (rows.sort_values("best_val_full", ascending=False, kind="stable")
+                    .drop_duplicates(["model", "augmentation"], keep="first")
+                    .sort_values(["kind", "best_val_full"], ascending=[True, False], kind="stable")
+                    .reset_index(drop=True))
+            cols = ["model", "augmentation", "study", "epochs", "trials", "best_val_full", "best_trial", "test_mean",
+                    "test_ci95", "test_n"]
+            table = rows[cols].copy()
+            table.attrs.update(note="Ours, from the databases named under Runs. Best full-budget validation accuracy "
+                               "over each row's trials (`trial`); a pipeline searched by several studies of this "
+                               "budget appears once, from the study that is best on validation. Test: the row's best "
+                               "final-evaluated configuration on validation, mean ± 95% CI over seeds (n); reported, "
+                               "never used to choose.")
+            deep = StudyBudget(fraction, limit, study_budget(at[0]).val_size) if limit is not None else None
+            tables.append((study_budget(classical[0]) if classical else None, deep, table))
+    return tables
+
+
+def _comparison_heading(classical: StudyBudget | None, deep: StudyBudget | None) -> tuple[str, str]:
+    shown = deep or classical
+    kinds = []
+    if deep is not None:
+        kinds.append(f"deep {deep.epochs_text}")
+    if classical is not None:
+        kinds.append(f"classical {ONE_FIT}")
+    epochs = "; ".join(kinds)
+    return f"### Data fraction {shown.fraction_text}, {epochs}", caption(shown.fraction_text, epochs)
+
+
+def _small_png(md: list[str], fig, out: Path, stem: str, title: str, budget: str) -> None:
+    """A PNG (docs stay small in git: no PDF) that states its budget in the image and in its caption."""
     if fig is None:
         return
-    png, pdf = F.save_figure(fig, out / "figures" / stem, dpi=150)
+    fig.text(0.5, -0.02, budget.strip("_"), ha="center", va="top", fontsize=7)
+    # a dotted parameter (cnn.width) would lose its tail to the file suffix
+    png, pdf = F.save_figure(fig, out / "figures" / stem.replace(".", "_"), dpi=150)
     pdf.unlink()
-    md += ["", f"![{caption}](figures/{png.name})"]
+    md += ["", f"![{title}](figures/{png.name})", "", f"_{title}._ {budget}"]
+
+
+SECTIONS = {"cnn_aug": [("aug_strength", "Augmentation ablation"), ("model", "Architecture ablation"),
+                        ("optimizer", "Optimizer comparison")],
+            "augment": [(None, "Per-operation augmentation ablation")],
+            "optimizers": [("optimizer", "Optimizer comparison")]}
+
+
+def _study_sections(s: Study, out: Path) -> list[str]:
+    md: list[str] = []
+    sb = study_budget(s)
+    space = s.meta.get("space")
+    sections = SECTIONS.get(space)
+    if sections is None and not is_classical(s) and space != "scaling":
+        sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
+    for param, title in sections or []:
+        params = [param] if param else s.scientific()
+        md += ["", f"## {title} (`{s.name}`)"]
+        for p in params:
+            table = ablation_table(s, p)
+            if not len(table):
+                continue
+            budget = caption(sb.fraction_text, sb.epochs_text)
+            md += ["", budget, "", table.attrs["note"], "", to_markdown(formatted(table))]
+            _small_png(md, F.ablation_plot(s, p), out, f"{s.name}_{p}", title if p in title else f"{title}: {p}",
+                       budget)
+    if space == "scaling":
+        table = scaling_table(s)
+        shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
+                                for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
+                             a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
+        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text, sb.epochs_text)
+        budget_name = (s.meta.get("budget") or {}).get("name")
+        md += ["", f"## Scaling (`{s.name}`)", "", budget, "", table.attrs["note"], "",
+               to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]]), "",
+               f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
+               f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
+               "they hold for converged training is untested."]
+        _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits", budget)
+    return md
+
+
+def _system_sections(system: list[Study]) -> list[str]:
+    md = ["", "## System scaling", "", "The same study on clusters of different size (from `benchmarks/search.py "
+          "--out`): trials per hour and accelerator-hours against the number of workers, one table per budget."]
+    for members in budget_groups(system).values():
+        sb = study_budget(members[0])
+        fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
+        epochs = sb.epochs_text
+        table = system_scaling(members)
+        shown = table.assign(**{c: table[c].map("{:.3g}".format) for c in
+                                ("hours", "trials_per_hour", "accelerator_hours", "speedup") if c in table})
+        md += ["", f"### Data fraction {fraction}, {epochs}", "", caption(fraction, epochs), "", to_markdown(shown)]
+    return md
 
 
 def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None = None) -> Path:
@@ -57,60 +257,29 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
     (out / "figures").mkdir(parents=True, exist_ok=True)
     md = ["# Experiments", "",
           f"_Generated {datetime.datetime.now():%Y-%m-%d} by `python -m analysis docs`. Every number in the tables "
-          "and text below is read from the trial databases listed under Runs; nothing is typed in by hand. The "
-          "literature rows are cited from the sources named and never mixed with ours._", "",
+          "and text below is read from the trial databases listed under Runs or from the budget presets "
+          "(`tuning/budgets.py`); nothing is typed in by hand. The literature rows are cited from the sources named "
+          "and never mixed with ours._", "",
           "## Runs", ""]
     md += [f"- {_budget_line(s)}" for s in studies]
-    md += ["", "All runs above used the **laptop** budgets on a 2-core CPU (see each line): 10% to 25% of the "
-           "training set and at most 8 epochs. A full GPU budget (`--budget full`: all 55,000 training images, up to "
-           "40 epochs, 200 trials) is expected to raise every deep model's accuracy substantially, to favour larger "
-           "models and stronger augmentation (whose benefit grows with training length), and to narrow the run-to-run "
-           "spread; the classical pipelines gain less, since they are already fitted to convergence.", ""]
+    md += ["", budget_paragraph(studies), ""]
 
-    comp = comparison_across([s for s in studies if s.meta.get("space") == "cnn_aug"
-                              or s.meta.get("kind") == "classical"] or studies)
-    md += ["## Classical computer vision against deep learning", "", comp.attrs.get("note", ""), "",
-           "Rows differ in budget (see Runs): compare rows of equal data fraction. The deep recipe on all the "
-           "training data is measured in `benchmarks/README.md` (`python -m ganrator.train --epochs 10 --test`).", ""]
-    md += [to_markdown(formatted(comp)) if len(comp) else "(no completed trials)", "",
-           "Reference results from the literature (not ours; for orientation only):", "",
-           to_markdown(reference_table())]
+    md += ["## Classical computer vision against deep learning", "",
+           "One table per budget: rows of different data fractions or epoch limits are never compared in one table."]
+    tables = comparison_tables(studies)
+    for classical, deep, table in tables:
+        heading, budget = _comparison_heading(classical, deep)
+        md += ["", heading, "", budget, "", table.attrs["note"], "", to_markdown(formatted(table))]
+    if not tables:
+        md += ["", "(no completed trials)"]
+    md += ["", "### Reference results from the literature", "", "_Budget: each source's own (not ours)._", "",
+           "Cited, not measured here; for orientation only.", "", to_markdown(reference_table())]
 
     # Each study's own sections, in the order given (two studies of one space, e.g. TPE and QMC, both appear).
-    sections = {"cnn_aug": [("aug_strength", "Augmentation ablation"), ("model", "Architecture ablation"),
-                            ("optimizer", "Optimizer comparison")],
-                "augment": [(None, "Per-operation augmentation ablation")],
-                "optimizers": [("optimizer", "Optimizer comparison")]}
     for s in studies:
-        for param, title in sections.get(s.meta.get("space"), []):
-            params = [param] if param else s.scientific()
-            md += ["", f"## {title} (`{s.name}`)"]
-            for p in params:
-                table = ablation_table(s, p)
-                if not len(table):
-                    continue
-                md += ["", table.attrs["note"], "", to_markdown(formatted(table))]
-                fig = F.ablation_plot(s, p)
-                _small_png(md, fig, out, f"{s.name}_{p}", f"{title}: {p}")
-        if s.meta.get("space") == "scaling":
-            table = scaling_table(s)
-            shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
-                                    for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
-                                 a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
-            budget = s.meta.get("budget") or {}
-            md += ["", f"## Scaling (`{s.name}`)", "", table.attrs["note"], "",
-                   to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]]), "",
-                   f"Every trial trained for {budget.get('max_epochs')} epochs, so the smallest training sets got "
-                   "only a few optimizer steps: at this budget their errors partly measure under-training, and the "
-                   "exponents are laptop-budget figures, not estimates of the converged scaling law."]
-            _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits")
+        md += _study_sections(s, out)
     if system:
-        sys_table = system_scaling(system)
-        md += ["", "## System scaling", "", "The same study on clusters of different size (from "
-               "`benchmarks/search.py --out`): trials per hour and accelerator-hours against the number of workers.", "",
-               to_markdown(sys_table.assign(**{c: sys_table[c].map("{:.3g}".format) for c in
-                                               ("hours", "trials_per_hour", "accelerator_hours", "speedup")
-                                               if c in sys_table}))]
+        md += _system_sections(system)
     path = out / "experiments.md"
     path.write_text("\n".join(md) + "\n")
     return path

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ganrator.data import COUNTS
+from tuning.command import portable_command
 
 from . import figures as F
 from .checks import study_warnings
@@ -49,12 +50,15 @@ def _setup_text(study: Study) -> str:
     n_train = train_size(b)
     sched = (f"ASHA (grace period {b.get('grace_period')} epoch(s), reduction factor {b.get('reduction_factor')}, "
              f"at most {b.get('max_epochs')} epochs)" if s.get("scheduler") == "asha"
-             else f"FIFO (every trial runs its full budget of {b.get('max_epochs', 1)} epoch(s))")
+             else "FIFO (one fit per trial)" if m.get("kind") == "classical"
+             else f"FIFO (every trial runs its full budget of {b.get('max_epochs')} epoch(s))")
+    val_size = b.get("val_size")
+    split = (f"{COUNTS['train'] - val_size:,} for training and {val_size:,} for validation" if val_size is not None
+             else "training and validation parts")
     return "\n".join([
-        f"- **Data**: Fashion-MNIST. A stratified, seeded split of the {COUNTS['train']:,} official training images into "
-        f"{COUNTS['train'] - b.get('val_size', 5000):,} for training and {b.get('val_size', 5000):,} for validation; trials "
-        f"train on a stratified {frac:g} of the training part ({n_train:,} images). The 10,000 test images are read "
-        f"only by the final evaluation, never for selection.",
+        f"- **Data**: Fashion-MNIST. A stratified, seeded split of the {COUNTS['train']:,} official training images "
+        f"into {split}; trials train on a stratified {frac:g} of the training part ({n_train:,} images). The "
+        f"{COUNTS['test']:,} test images are read only by the final evaluation, never for selection.",
         f"- **Search space**: `{m.get('space')}` — {m.get('description')}",
         f"- **Budget**: `{b.get('name')}`: {b.get('num_samples')} trials"
         + (f", at most {b.get('time_budget_s'):.0f} s of search" if b.get("time_budget_s") else "") + ".",
@@ -64,7 +68,7 @@ def _setup_text(study: Study) -> str:
         f"({hw.get('platform', '?')}); {s.get('cpus_per_trial')} CPU and {s.get('gpus_per_trial')} GPU per trial.",
         "- **Software**: " + ", ".join(f"{k} {val}" for k, val in v.items()) +
         f"; git commit `{(m.get('git_commit') or 'unknown')[:10]}`.",
-        f"- **Command**: `{m.get('command')}`",
+        f"- **Command**: `{portable_command(m.get('command'))}`",
     ])
 
 

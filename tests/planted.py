@@ -130,3 +130,45 @@ def build_conditioned(path: Path, name: str = "conditioned") -> Path:
                                  status="completed", epochs=2, val_acc=CONDITIONED_CELLS[(model, aug, width)],
                                  test_acc=test)
     return path
+
+
+# A classical study: pipeline (features + classifier) -> validation accuracy at the best C; C = 0.1 is 2 points worse.
+CLASSICAL_SPECS = {
+    "features": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                 "choices": ["pixels", "hog"], "when": {}},
+    "classifier": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                   "choices": ["svm_rbf", "logreg"], "when": {}},
+    "C": {"role": "nuisance", "kind": "float", "low": 0.01, "high": 100.0, "log": True, "choices": [], "when": {}},
+}
+CLASSICAL_PIPELINES = {("pixels", "svm_rbf"): 0.84, ("hog", "svm_rbf"): 0.87, ("pixels", "logreg"): 0.82}
+
+
+def build_classical(path: Path, name: str = "classical", data_fraction: float = 0.1, shift: float = 0.0,
+                    budget: str = "test") -> Path:
+    """Every pipeline at C = 1 and C = 0.1 (`shift` added to each accuracy), the best pipeline final-evaluated."""
+    db = TrialDB(f"sqlite:///{path}")
+    roles = {k: s["role"] for k, s in CLASSICAL_SPECS.items()}
+    db.upsert_study(name, space="classical", kind="classical", description="planted pipelines", roles=roles,
+                    budget={"name": budget, "num_samples": 0, "max_epochs": 8, "grace_period": 1,
+                            "reduction_factor": 2, "data_fraction": data_fraction, "val_size": 5000},
+                    search={"sampler": "qmc", "scheduler": "fifo", "seed": 0, "params": CLASSICAL_SPECS,
+                            "fixed": {}, "cpus_per_trial": 1, "gpus_per_trial": 0, "max_concurrent": 2},
+                    hardware={"nodes": 1, "cpus": 2, "gpus": 0}, versions={"sklearn": "x"}, git_commit="abc",
+                    command="planted", status="finished", created_at=time.time())
+    t0 = 1_000_000.0
+    for i, ((features, classifier), acc) in enumerate(CLASSICAL_PIPELINES.items()):
+        for j, C in enumerate((1.0, 0.1)):
+            tid = f"{features}-{classifier}-C{C:g}"
+            val = acc + shift - (0.02 if C == 0.1 else 0.0)
+            params = {"features": features, "classifier": classifier, "C": C}
+            start = t0 + (2 * i + j) * 10
+            db.upsert_epoch(name, tid, 1, val_acc=val, timestamp=start + 5)
+            db.upsert_trial(name, tid, params=params, roles=roles, config=dict(params), status="completed", epochs=1,
+                            max_epochs=1, best_val_acc=val, last_val_acc=val, started_at=start, ended_at=start + 5,
+                            node="n1", seed=0)
+    best = max(CLASSICAL_PIPELINES, key=CLASSICAL_PIPELINES.get)
+    for seed, delta in enumerate((-0.003, 0.001)):
+        val = CLASSICAL_PIPELINES[best] + shift
+        db.upsert_final_eval(name, f"{best[0]}-{best[1]}-C1", seed, rank=1, status="completed", epochs=1,
+                             val_acc=val, test_acc=val + delta)
+    return path

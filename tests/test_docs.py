@@ -1,10 +1,19 @@
-"""The cross-study write-up is generated from databases, cites literature apart, and links only real files."""
+"""The cross-study write-up is generated from databases, cites literature apart, links only real files, types no
+number, shows no machine path and never mixes budgets in one table."""
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import planted
+import pytest
+
+from analysis.docs import write_docs
+from analysis.load import load_study
+from tuning.command import portable_command
+from tuning.db import TrialDB
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -18,8 +27,11 @@ def test_docs_from_databases(smoke_study, tmp_path):
     assert out.returncode == 0, out.stderr
     text = (tmp_path / "docs" / "experiments.md").read_text()
     assert "## Classical computer vision against deep learning" in text and "## System scaling" in text
-    assert "Reference results from the literature (not ours" in text and "Zhong et al. 2017" in text
+    assert "### Reference results from the literature" in text and "(not ours)" in text and "Zhong et al. 2017" in text
     assert "`smoke`: space `smoke`, budget `smoke`" in text and "tuning/run.py --space smoke" in text
+    # the fixture ran `python /abs/tuning/run.py ... --storage-path /tmp/...`: stored relative to the repository
+    stored = TrialDB(f"sqlite:///{db}").study("smoke")["command"]
+    assert stored.startswith("python tuning/run.py --space smoke") and "/tmp/" not in stored, stored
     for ref in re.findall(r"\]\(([^)]+)\)", text):
         assert (tmp_path / "docs" / ref).is_file()
     for png in (tmp_path / "docs" / "figures").glob("*.png"):
@@ -31,3 +43,173 @@ def test_docs_bad_database_is_one_error(tmp_path):
                          capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith(f"error: --db {tmp_path / 'x.db'}: no trial database there")
+
+
+# ------------------------------------------------------------------ small planted databases, no training
+
+# Every stored accuracy goes through this map: monotone (validation picks the same rows and trials), with no fixed
+# point in [0, 1], so every accuracy the docs print must change; a number typed into the docs would not.
+PERTURB = "{col} = {col} * 0.5 + 0.01"
+PERTURBED = {"ganrator_trials": ("best_val_acc", "last_val_acc", "test_acc"), "ganrator_epochs": ("val_acc",),
+             "ganrator_final_evals": ("val_acc", "test_acc")}
+
+
+def _planted_databases(root: Path) -> list[Path]:
+    """Two deep studies of one data fraction and different epoch limits, two classical studies of that fraction
+    sharing their pipelines, and one classical study on all the data; commands stored as old runs did, absolute."""
+    root.mkdir(parents=True, exist_ok=True)
+    dbs = [planted.build(root / "planted.db"), planted.build_conditioned(root / "conditioned.db"),
+           planted.build_classical(root / "classical.db"),
+           planted.build_classical(root / "classical_b.db", name="classical_b", shift=0.01),
+           planted.build_classical(root / "classical_full.db", name="classical_full", data_fraction=1.0, shift=0.03,
+                                   budget="full")]
+    for db in dbs:
+        name = load_study(db).name
+        TrialDB(f"sqlite:///{db}").upsert_study(name, command=f"{sys.executable} {ROOT / 'tuning' / 'run.py'} "
+                                                f"--space planted --db {db} --storage-path={ROOT / 'runs'}")
+    return dbs
+
+
+def _write(dbs: list[Path], out: Path) -> str:
+    studies = [load_study(db) for db in dbs]
+    return write_docs(studies, out, system=studies[:2]).read_text()
+
+
+@pytest.fixture(scope="module")
+def docs_pair(tmp_path_factory):
+    """The docs of the planted databases, and of copies whose every stored accuracy was perturbed."""
+    root = tmp_path_factory.mktemp("planted_docs")
+    dbs = _planted_databases(root / "db")
+    moved = []
+    for db in dbs:
+        copy = root / "perturbed" / db.name
+        copy.parent.mkdir(exist_ok=True)
+        shutil.copy(db, copy)
+        with sqlite3.connect(copy) as conn:
+            for table, cols in PERTURBED.items():
+                conn.execute(f"UPDATE {table} SET " + ", ".join(PERTURB.format(col=c) for c in cols))
+        moved.append(copy)
+    return _write(dbs, root / "docs"), _write(moved, root / "docs_perturbed")
+
+
+def markdown_tables(text: str) -> list[dict]:
+    """Every table of the docs: heading, budget caption (the last `_Budget:` line since the heading), header, rows
+    (cells without bold)."""
+    tables, heading, caption, lines = [], "", "", text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("#"):
+            heading, caption = line, ""
+        elif line.startswith("_Budget:"):
+            caption = line
+        elif line.startswith("|") and i + 1 < len(lines) and lines[i + 1].startswith("|---"):
+            header = [c.strip() for c in line.strip("|").split("|")]
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].startswith("|"):
+                rows.append([c.strip().replace("**", "") for c in lines[i].strip("|").split("|")])
+                i += 1
+            tables.append({"heading": heading, "caption": caption, "header": header, "rows": rows})
+            continue
+        i += 1
+    return tables
+
+
+def ours(tables: list[dict]) -> list[dict]:
+    """Our tables: the literature table (a `source` column) cites others' numbers and is left out."""
+    return [t for t in tables if "source" not in t["header"]]
+
+
+def is_metric(column: str) -> bool:
+    """An accuracy column: `best val (full) (%)`, `best val @ epoch g (%)`, `test acc (%)`, `val acc (%)`. Counts
+    (trials, full_budget, n=...), parameter values and the system table's timings are not metrics."""
+    return column.endswith("(%)")
+
+
+def metric_numbers(cell: str) -> list[str]:
+    """The accuracies in a cell: mean and CI half-width, not the seed count `(n=3)`."""
+    return re.findall(r"\d+\.\d+", cell.split("(n=")[0])
+
+
+def test_docs_type_no_number(docs_pair):
+    """Perturbing every stored accuracy changes every accuracy in every table of ours, cell by cell."""
+    before, after = (ours(markdown_tables(t)) for t in docs_pair)
+    assert [t["header"] for t in before] == [t["header"] for t in after] and len(before) >= 8
+    checked = 0
+    for a, b in zip(before, after):
+        assert len(a["rows"]) == len(b["rows"]), a["heading"]
+        for row_a, row_b in zip(a["rows"], b["rows"]):
+            for col, x, y in zip(a["header"], row_a, row_b):
+                if not is_metric(col):
+                    assert x == y, (a["heading"], col)  # same rows and trials: the map keeps validation's order
+                    continue
+                nx, ny = metric_numbers(x), metric_numbers(y)
+                assert len(nx) == len(ny), (a["heading"], col, x, y)
+                for u, v in zip(nx, ny):
+                    assert u != v, f"{a['heading']}: {col} = {x} did not move with the database"
+                    checked += 1
+    assert checked >= 40
+
+
+def test_docs_no_machine_path(docs_pair):
+    text = docs_pair[0]
+    assert not re.search(r"/work/|/home/|/tmp/|/Users/|/root/", text)
+    commands = re.findall(r"command: `([^`]*)`", text)
+    assert len(commands) == 5
+    for command in commands:
+        assert command.startswith("python tuning/run.py --space planted --db .../")
+        assert not any(w.startswith("/") or "=/" in w for w in command.split()), command
+        assert "--storage-path=runs" in command
+
+
+def test_portable_command():
+    assert portable_command(["/opt/venv/bin/python3.11", str(ROOT / "tuning" / "run.py"), "--db",
+                             "/tmp/x/trials.db", f"--storage-path={ROOT}/runs/s"]) == \
+        "python tuning/run.py --db .../trials.db --storage-path=runs/s"
+    # a command recorded in another checkout keeps its part from the repository's entry on
+    assert portable_command("/srv/ganrator/.venv/bin/python /srv/ganrator/tuning/run.py --space x") == \
+        "python tuning/run.py --space x"
+
+
+def test_docs_never_mix_budgets(docs_pair):
+    """Every table of ours names one data fraction, and every study in it ran at that fraction and, if deep, at
+    the one epoch limit the caption names; a pipeline appears once per table."""
+    text = docs_pair[0]
+    runs = dict(re.findall(r"^- `([^`]+)`: .*?data fraction (\S+)", text, flags=re.M))
+    epochs = dict(re.findall(r"^- `([^`]+)`: .*?data fraction [^;]*?, (one fit per trial|up to \d+ epochs)\)",
+                           text, flags=re.M))
+    assert set(runs) == {"planted", "conditioned", "classical", "classical_b", "classical_full"}
+    assert len(set(runs.values())) == 2 and len(set(epochs.values())) == 3
+    tables = ours(markdown_tables(text))
+    comparison = [t for t in tables if t["header"][:2] == ["model", "augmentation"]]
+    assert len(comparison) == 3  # 0.1 with 4 epochs, 0.1 with 2 epochs, 1.0 classical only
+    for t in tables:
+        fractions = re.findall(r"data fraction (\S+)", t["caption"])
+        assert len(fractions) == 1, (t["heading"], t["caption"])
+        if "study" in t["header"]:
+            names = {row[t["header"].index("study")] for row in t["rows"]}
+            assert {runs[n] for n in names} == {fractions[0]}, t["heading"]
+            deep_limits = {epochs[n] for n in names} - {"one fit per trial"}
+            assert len(deep_limits) <= 1 and all(d in t["caption"] for d in deep_limits), t["heading"]
+    for t in comparison:
+        pipelines = [tuple(row[:2]) for row in t["rows"]]
+        assert len(pipelines) == len(set(pipelines)), t["heading"]
+    # the classical pipelines of both 0.1 studies: one row each, from the study better on validation
+    first = comparison[0]
+    assert [row[2] for row in first["rows"] if row[1] == "n/a (classical)"] == ["classical_b"] * 3
+
+
+def test_report_setup_reads_budget_and_command(tmp_path):
+    """The per-study report's setup prose: split sizes from the stored budget, the command without machine paths."""
+    from analysis.report import _setup_text
+    from ganrator.data import COUNTS
+
+    db = planted.build(tmp_path / "p.db")
+    trial_db = TrialDB(f"sqlite:///{db}")
+    budget = {**trial_db.study("planted")["budget"], "val_size": 1234}
+    trial_db.upsert_study("planted", budget=budget, command=f"{sys.executable} {ROOT / 'tuning' / 'run.py'} --db {db}")
+    text = _setup_text(load_study(db))
+    assert f"{COUNTS['train'] - 1234:,} for training and 1,234 for validation" in text
+    assert f"The {COUNTS['test']:,} test images" in text
+    assert "**Command**: `python tuning/run.py --db .../p.db`" in text and "/tmp/" not in text

@@ -33,6 +33,7 @@ from tuning.budgets import BUDGETS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
 from tuning.db import epochs as epochs_table  # noqa: E402
+from tuning.command import portable_command  # noqa: E402
 from tuning.confirm import run_confirmation  # noqa: E402
 from tuning.fidelity import fidelity_warnings, rung_correlation  # noqa: E402
 from tuning.retrain import retrain  # noqa: E402
@@ -352,7 +353,7 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
     space = args.space_obj
     db.upsert_study(args.name, space=space.name, kind=space.kind, description=space.description,
                     roles=space.roles, budget=args.budget_obj.to_dict(), created_at=time.time(),
-                    command=" ".join(["python", *sys.argv]),
+                    command=portable_command(["python", *sys.argv]),
                     search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
                             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                             "max_concurrent": cluster["max_concurrent"], "address": args.address, "metric": METRIC,
