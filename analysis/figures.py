@@ -326,3 +326,50 @@ def parallel_coordinates(study: Study, k: int = 10):
     ax.set_ylabel("position in searched range")
     ax.set_title(f"Top {len(t)} trials (colour: validation accuracy {100 * accs.min():.1f}-{100 * accs.max():.1f}%)")
     return fig
+
+
+def confirmed_plot(table: pd.DataFrame):
+    """A confirmed ablation (analysis.paired): left, each arm's test accuracy per seed with its mean and 95%
+    interval (cut at 0 and 100%), n on each point; right, the paired difference to the reference with its
+    interval and the zero line. Arms without a finished run are marked, not dropped."""
+    if not len(table):
+        return None
+    param = table.attrs.get("param", "value")
+    style()
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(6.5, 1.5 * len(table) + 3), 3.6))
+    labels = [f"{format_value(v)}{' (ref)' if ref else ''}" for v, ref in zip(table[param], table["reference"])]
+    x = np.arange(len(table))
+    missing = []
+    for i, r in enumerate(table.to_dict("records")):
+        seeds = [100 * v for v in r["test_per_seed"]]
+        if not seeds:
+            missing.append(i)
+            continue
+        ax.plot([i] * len(seeds), seeds, ".", color="0.6", ms=5)
+        mean = 100 * r["test_mean"]
+        half = 100 * r["test_ci95"] if np.isfinite(r["test_ci95"]) else 0.0
+        lo, hi = max(0.0, mean - half), min(100.0, mean + half)
+        ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color="#0072b2" if not r["reference"]
+                    else "#009e73", capsize=4, ms=6)
+        ax.annotate(f"n={r['seeds']}", (i, mean), textcoords="offset points", xytext=(6, -3), fontsize=7)
+    low = ax.get_ylim()[0] if ax.has_data() else 0.0
+    for i in missing:
+        ax.plot(i, low, "x", color="#d55e00", ms=8)
+        ax.annotate("no finished run", (i, low), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Confirmed arms: {param}", fontsize=9)
+    for i, r in enumerate(table.to_dict("records")):
+        if r["reference"] or not r["diff_per_seed"]:
+            continue
+        bx.plot([i] * len(r["diff_per_seed"]), [100 * d for d in r["diff_per_seed"]], ".", color="0.6", ms=5)
+        if np.isfinite(r["diff_low"]):
+            d = 100 * r["diff_mean"]
+            bx.errorbar(i, d, yerr=[[d - 100 * r["diff_low"]], [100 * r["diff_high"] - d]], fmt="o", capsize=4,
+                        color="#0072b2", ms=6)
+    bx.axhline(0, color="0.3", lw=1, ls=":")
+    bx.set_xticks(x, labels, fontsize=8)
+    bx.set_ylabel("paired difference to reference (points)")
+    bx.set_title("Seed-paired difference to the reference\n(grey: each seed; 95% t-interval with 3 or more seeds)", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -199,6 +199,8 @@ def _confirmed_ablations(rep: Report, md: list[str], study: Study) -> None:
         f = format_paired(df)
         rep.tables[f"confirmed_{param}"] = _write_table(df, rep.out, f"confirmed_{param}", f)
         md += ["", f"#### {param} (confirmed)", "", df.attrs["note"], "", to_markdown(f)]
+        _figure(rep, md, F.confirmed_plot(df), f"confirmed_{param}",
+                f"Confirmed arms of {param}: test accuracy per seed, and the seed-paired difference to the reference")
 
 
 def _figure(rep: Report, md: list[str], fig, stem: str, caption: str) -> None:
