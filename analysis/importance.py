@@ -21,26 +21,31 @@ def _distribution(spec: dict):
     return optuna.distributions.FloatDistribution(spec["low"], spec["high"], log=spec["log"])
 
 
-def param_importance(study: Study) -> pd.DataFrame:
-    """One row per parameter present in every full-budget trial: normalized PED-ANOVA and fANOVA importance."""
+def importance_of(study: Study, trials: pd.DataFrame, value: str, direction: str = "maximize") -> pd.DataFrame:
+    """Normalized PED-ANOVA and fANOVA importance of every parameter that all `trials` have and that varied, from
+    an in-memory Optuna study of those trials with their `value` column as the objective."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    full = study.trials[study.trials["status"] == "completed"]
-    names = [p for p in study.specs if ("p:" + p) in full and full["p:" + p].notna().all()
-             and full["p:" + p].nunique() > 1]
-    if len(full) < 4 or not names:
+    names = [p for p in study.specs if ("p:" + p) in trials and trials["p:" + p].notna().all()
+             and trials["p:" + p].nunique() > 1]
+    if len(trials) < 4 or not names:
         return pd.DataFrame(columns=["param", "role", "ped_anova", "fanova"])
     dists = {p: _distribution(study.specs[p]) for p in names}
-    s = optuna.create_study(direction="maximize")
+    s = optuna.create_study(direction=direction)
     s.add_trials([optuna.trial.create_trial(params={p: r["p:" + p] for p in names}, distributions=dists,
-                                            value=float(r["last_val_acc"])) for _, r in full.iterrows()])
+                                            value=float(r[value])) for _, r in trials.iterrows()])
     out = {}
     for label, evaluator in (("ped_anova", optuna.importance.PedAnovaImportanceEvaluator()),
                              ("fanova", optuna.importance.FanovaImportanceEvaluator(seed=0))):
         try:
             out[label] = optuna.importance.get_param_importances(s, evaluator=evaluator, params=names)
         except (ValueError, RuntimeError):  # too few trials for the evaluator's quantiles
-            out[label] = {p: math.nan for p in names}
-    df = pd.DataFrame({"param": names, "role": [study.roles.get(p, "?") for p in names],
+            out[label] = {}
+    df = pd.DataFrame({"param": names, "role": [study.roles.get(p, "nuisance") for p in names],
                        "ped_anova": [out["ped_anova"].get(p, math.nan) for p in names],
                        "fanova": [out["fanova"].get(p, math.nan) for p in names]})
     return df.sort_values("fanova", ascending=False).reset_index(drop=True)
+
+
+def param_importance(study: Study) -> pd.DataFrame:
+    """Importance over the full-budget trials of a ganrator study, on their last validation accuracy."""
+    return importance_of(study, study.trials[study.trials["status"] == "completed"], "last_val_acc")

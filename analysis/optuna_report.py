@@ -13,12 +13,11 @@ import math
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pandas as pd
 
 from . import figures as F
 from .figures import plt
-from .importance import _distribution
+from .importance import importance_of
 from .load import Study
 from .report import Report, _figure, _finish
 from .stats import bucketize, sort_key
@@ -78,27 +77,7 @@ def isolation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
 def importance(study: Study) -> pd.DataFrame:
     """PED-ANOVA and fANOVA (Optuna's evaluators, normalized) over the completed trials, in the study's direction,
     for the parameters every completed trial has and that varied."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    done = ranked(study)
-    names = [p for p in study.params if done["p:" + p].notna().all() and done["p:" + p].nunique() > 1]
-    empty = pd.DataFrame(columns=["param", "role", "ped_anova", "fanova"])
-    if len(done) < 4 or not names:
-        return empty
-    dists = {p: _distribution(study.specs[p]) for p in names}
-    s = optuna.create_study(direction=study.meta.get("direction", "maximize"))
-    s.add_trials([optuna.trial.create_trial(params={p: r["p:" + p] for p in names}, distributions=dists,
-                                            value=float(r["value"])) for _, r in done.iterrows()])
-    out = {}
-    for label, evaluator in (("ped_anova", optuna.importance.PedAnovaImportanceEvaluator()),
-                             ("fanova", optuna.importance.FanovaImportanceEvaluator(seed=0))):
-        try:
-            out[label] = optuna.importance.get_param_importances(s, evaluator=evaluator, params=names)
-        except (ValueError, RuntimeError):  # too few trials for the evaluator's quantiles
-            out[label] = {}
-    df = pd.DataFrame({"param": names, "role": [study.roles.get(p, "nuisance") for p in names],
-                       "ped_anova": [out["ped_anova"].get(p, math.nan) for p in names],
-                       "fanova": [out["fanova"].get(p, math.nan) for p in names]})
-    return df.sort_values("fanova", ascending=False).reset_index(drop=True)
+    return importance_of(study, ranked(study), "value", study.meta.get("direction", "maximize"))
 
 
 # ------------------------------------------------------------------ figures
