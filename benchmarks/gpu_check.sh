@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU check, run as it is on a lent GPU machine (Python with torch + torchvision; no ray, no optuna, no
+# GPU check, run as it is on a GPU machine (Python with torch + torchvision; no ray, no optuna, no
 # internet). The four Fashion-MNIST IDX files are copied next to this script beforehand (or GANRATOR_DATA
 # names their folder). Prints the throughput ratios against torchvision's DataLoader pipeline and the time
 # to 94% test accuracy. Budget: under 8 minutes.
