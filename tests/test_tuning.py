@@ -33,12 +33,16 @@ def trial_rows(db: Path) -> dict[str, dict]:
         return {r["trial_id"]: dict(r) for r in conn.execute("select * from ganrator_trials")}
 
 
-def assert_consistent(db: Path, max_epochs: int, deep: bool = True) -> dict[str, dict]:
-    """Every trial has a terminal status that agrees with its epoch rows, each epoch stored once."""
+def assert_consistent(db: Path, max_epochs: int, deep: bool = True, errored: frozenset = frozenset()) -> dict[str, dict]:
+    """Every trial has a terminal status that agrees with its epoch rows, each epoch stored once; the trials in
+    `errored` (and only they) errored."""
     rows = trial_rows(db)
     for tid, r in rows.items():
         epochs = [e for (e,) in query(db, "select epoch from ganrator_epochs where trial_id=? order by epoch", tid)]
-        assert epochs == list(range(1, r["epochs"] + 1)), (tid, epochs)
+        assert epochs == list(range(1, (r["epochs"] or 0) + 1)), (tid, epochs)
+        if tid in errored:
+            assert r["status"] == "errored" and r["error"], r
+            continue
         assert r["status"] in ("completed", "early_stopped", "diverged"), r
         if r["status"] == "completed":
             assert r["epochs"] == max_epochs and r["rung"] is None
@@ -116,6 +120,7 @@ def test_smoke_study_end_to_end(smoke_study):
     (["--space", "nope"], "no search space 'nope'"),
     (["--space", "smoke", "--budget", "huge"], "invalid choice: 'huge'"),
     (["--space", "smoke", "--data-fraction", "1.5"], r"--data-fraction must be in (0, 1], got 1.5"),
+    (["--space", "smoke", "--confirm-seeds", "0"], "--confirm-seeds must be >= 1, got 0"),
     (["--space", "smoke", "--num-samples", "0"], "--num-samples must be >= 1, got 0"),
     (["--space", "smoke", "--reduction-factor", "1"], "--reduction-factor must be >= 2"),
     (["--space", "smoke", "--startup-trials", "0"], "--startup-trials must be >= 1, got 0"),
@@ -282,10 +287,22 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
     assert not alive, alive  # (zombies wait for a reaper; they hold no resources)
     before = trial_rows(db)
     assert any(r["status"] == "running" for r in before.values())
+    # Damage every checkpoint of one trial in flight, as a crash mid-write on shared storage could: its resume must
+    # fail on that trial alone, with the file named, and the study must still finish.
+    damaged = {}
+    for tid, r in before.items():
+        states = sorted((tmp_path / "smoke").glob(f"train_trial_{tid}_*/checkpoint_*/state.pt"))
+        if r["status"] == "running" and states:
+            for state in states:
+                state.write_bytes(state.read_bytes()[: state.stat().st_size // 2])
+            damaged[tid] = states
+            break
 
     out = run_cli(*args, "--resume")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    after = assert_consistent(db, max_epochs=3)
+    after = assert_consistent(db, max_epochs=3, errored=frozenset(damaged))
+    for tid in damaged:
+        assert "CheckpointError" in after[tid]["error"] and "state.pt" in after[tid]["error"], after[tid]["error"]
     assert len(after) == 6  # every planned trial exactly once
     for tid, r in before.items():  # finished trials were not rerun
         if r["status"] in ("completed", "early_stopped"):

@@ -78,20 +78,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--confirm", action=argparse.BooleanOptionalAction, default=None,
                    help="after the search, retrain every value of every scientific parameter on fresh seeds "
                         "(tuning/confirm.py; default: the budget's, on for laptop and full)")
+    p.add_argument("--confirm-epochs", type=int, help="epochs of each confirmation run (default: the budget's)")
+    p.add_argument("--confirm-seeds", type=int, help="fresh seeds per confirmed arm (default: the budget's)")
+    p.add_argument("--confirm-data-fraction", type=float, help="share of the training split of each confirmation "
+                   "run (default: the budget's)")
+    p.add_argument("--calibration-trials", type=int, help="ASHA: the first trials it records at every rung but never "
+                   "stops, for the fidelity check (default: the budget's)")
     args = p.parse_args(argv)
 
     if args.list_spaces:
         return args
     if not args.space:
         p.error("--space is required (one of: " + ", ".join(list_spaces()) + ")")
-    for flag in ("num_samples", "max_epochs", "grace_period", "final_seeds", "max_concurrent", "startup_trials"):
+    for flag in ("num_samples", "max_epochs", "grace_period", "final_seeds", "max_concurrent", "startup_trials",
+                 "confirm_epochs", "confirm_seeds"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             p.error(f"--{flag.replace('_', '-')} must be >= 1, got {v}")
     if args.reduction_factor is not None and args.reduction_factor < 2:
         p.error(f"--reduction-factor must be >= 2, got {args.reduction_factor}")
-    if args.data_fraction is not None and not 0 < args.data_fraction <= 1:
-        p.error(f"--data-fraction must be in (0, 1], got {args.data_fraction}")
+    for flag in ("data_fraction", "confirm_data_fraction"):
+        if (v := getattr(args, flag)) is not None and not 0 < v <= 1:
+            p.error(f"--{flag.replace('_', '-')} must be in (0, 1], got {v}")
+    if args.calibration_trials is not None and args.calibration_trials < 0:
+        p.error(f"--calibration-trials must be >= 0, got {args.calibration_trials}")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0 or args.final_eval < 0:
         p.error("--cpus-per-trial must be > 0; --gpus-per-trial, --max-failures and --final-eval must be >= 0")
     if args.time_budget is not None and args.time_budget <= 0:
@@ -114,7 +124,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     budget = BUDGETS[args.budget].with_overrides(
         num_samples=args.num_samples, max_epochs=args.max_epochs, data_fraction=args.data_fraction,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, time_budget_s=args.time_budget,
-        startup_trials=args.startup_trials, final_seeds=args.final_seeds)
+        startup_trials=args.startup_trials, final_seeds=args.final_seeds, confirm_epochs=args.confirm_epochs,
+        confirm_seeds=args.confirm_seeds, confirm_data_fraction=args.confirm_data_fraction,
+        calibration_trials=args.calibration_trials)
     if budget.grace_period > budget.max_epochs:
         p.error(f"grace period {budget.grace_period} exceeds max epochs {budget.max_epochs}")
     args.budget_obj = budget
