@@ -110,7 +110,7 @@ def ablation_plot(study: Study, param: str, bins: int = 4):
                table["best_val_full"].tolist(), table["full_budget"].astype(int).tolist(),
                list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
     ax.set_xlabel(param)
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("validation accuracy (%); test: bar beside")
     ax.set_title(f"Ablation: {param}" + (f"\nwithin {sl.describe()}" if sl.fixed else ""), fontsize=9)
     return fig
 
@@ -132,7 +132,7 @@ def main_comparison_plot(study: Study):
                 for m, a in zip(table["model"], table["augmentation"])],
                table["best_val_full"].tolist(), table["trials"].astype(int).tolist(),
                list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("validation accuracy (%); test: bar beside")
     ax.set_title("Main comparison (augmentation: strength > 0)", fontsize=9)
     return fig
 

@@ -118,13 +118,7 @@ def load_confirmation(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     also in a database written before the stage existed."""
     from tuning.db import confirm_arms, confirm_runs
 
-    engine = make_engine(study.source)
-    frames = []
-    for table in (confirm_arms, confirm_runs):
-        if not sa.inspect(engine).has_table(table.name):
-            frames.append(pd.DataFrame(columns=[c.name for c in table.columns]))
-            continue
-        with engine.connect() as conn:
-            rows = [dict(r) for r in conn.execute(sa.select(table).where(table.c.study == study.name)).mappings()]
-        frames.append(pd.DataFrame(rows, columns=[c.name for c in table.columns]))
-    return frames[0], frames[1]
+    with make_engine(study.source).connect() as conn:
+        have = set(sa.inspect(conn).get_table_names())
+        return tuple(_read(conn, t, t.c.study == study.name) if t.name in have
+                     else pd.DataFrame(columns=[c.name for c in t.columns]) for t in (confirm_arms, confirm_runs))

@@ -54,7 +54,9 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
     for _, arm in a.iterrows():
         mine = _runs_by_seed(runs, arm["arm_key"])
         mean, half, n = mean_ci(mine["test_acc"])
-        row = {param: arm["value"], "source": arm["source"], "seeds": n, "test_mean": mean,
+        val_mean, val_half, _ = mean_ci(mine["val_acc"])
+        row = {param: arm["value"], "source": arm["source"], "seeds": n, "val_mean": val_mean,
+               "val_ci95": val_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan, "test_mean": mean,
                "test_ci95": half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
                "test_per_seed": list(mine["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
                "diff_high": math.nan, "diff_per_seed": [], "verdict": "", "mcnemar_p": [],
@@ -85,6 +87,7 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
         return {}
     cfg = [c for c in runs["config"] if isinstance(c, dict)] if len(runs) else []
     epochs = sorted({c.get("epochs") for c in cfg if c.get("epochs") is not None})
+    seeds = sorted(int(x) for x in runs["seed"].dropna().unique()) if len(runs) else []
     fractions = sorted({c.get("data_fraction") for c in cfg if c.get("data_fraction") is not None})
     out = {}
     for param in dict.fromkeys(arms["param"]):
@@ -95,10 +98,15 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
             f"scientific parameters equal the reference's, compared at the highest rung it reached; the reference "
             f"with only {param} changed where none exists) and retrained without early stopping on fresh seeds, "
             f"never the search's: {'/'.join(map(str, epochs)) or '?'} epochs on "
-            f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm, the "
-            f"same seeds for every arm. Test accuracy: mean ± 95% t-interval over seeds. Difference: paired by "
-            f"seed against the reference, in points, with its 95% paired t-interval. McNemar: exact test on the "
-            f"test images, one seed pair at a time.")
+            f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "
+            f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
+            f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "
+            f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing. "
+            f"Each interval covers its own comparison: with {max(len(df) - 1, 0)} comparisons against one "
+            f"reference here, a reader who wants all of them to hold together should ask more of each. McNemar: "
+            f"exact test on the test images between the two networks of one seed; it speaks of those two "
+            f"trained networks, not of the configurations. These verdicts hold at this budget and for arms "
+            f"found by this search: an arm drawn from fewer search trials had its nuisance parameters tuned less.")
         out[param] = df
     return out
 
@@ -133,7 +141,9 @@ def format_paired(df: pd.DataFrame) -> pd.DataFrame:
         ps = list(r["mcnemar_p"])
         mcn = "—" if r["reference"] or not ps else \
             "p per seed: " + ", ".join(_p_text(p) for p in ps)
-        rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "test acc (%)": test,
+        val = fmt_pct(r["val_mean"], r["val_ci95"] if np.isfinite(r["val_ci95"]) else None)
+        rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "val acc (%)": val,
+                     "test acc (%)": test,
                      "difference to reference (points)": diff, "verdict": r["verdict"], "McNemar": mcn})
     out = pd.DataFrame(rows)
     out.attrs.update({k: v for k, v in df.attrs.items() if k != "bold"})

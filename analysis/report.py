@@ -6,6 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ganrator.data import COUNTS
@@ -96,8 +97,13 @@ def build_report(study: Study, out: str | Path) -> Report:
     best = ranked(study).iloc[0]  # full-budget trials first, as the leaderboard ranks
     params = ", ".join(f"{p} = {format_value(best['p:' + p])}" for p in study.params
                        if study.roles.get(p) != "fixed" and format_value(best["p:" + p]) != "—")
-    md += ["", f"The best full-budget trial, `{best['trial_id']}`, reached {pct_text(best['last_val_acc'])} "
+    md += ["", f"The search's best full-budget trial on validation (the best found, one of "
+               f"{len(full)} that ran every epoch), `{best['trial_id']}`, reached {pct_text(best['last_val_acc'])} "
                f"validation accuracy with {params}."]
+    fidelity = rung_correlation(study)
+    for w in fidelity_warnings(fidelity) if len(fidelity) else []:
+        md += ["", f"**Early stopping:** {w}."]
+    md += _confirmed_findings(study)
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
     if len(finals):
         top = finals[finals["trial_id"] == best["trial_id"]]["test_acc"]
@@ -113,11 +119,14 @@ def build_report(study: Study, out: str | Path) -> Report:
             md += ["", f"### {title}", "", df.attrs.get("note", ""), "", to_markdown(formatted(df))]
             if stem == "main_comparison":
                 _figure(rep, md, F.main_comparison_plot(study), "main_comparison",
-                        "Main comparison: every full-budget trial, the one selected on validation, its test over seeds")
+                        "Main comparison: validation accuracy of every full-budget trial, the one selected on "
+                        "validation, and its test over seeds where it was retrained")
 
     _confirmed_ablations(rep, md, study)
     md += ["", "### Ablations of the scientific hyperparameters"]
     scientific = study.scientific()
+    # The first rung's accuracies stand in for unfinished trials only where they rank trials as the last epoch does.
+    evp_basis = "auto" if len(fidelity) and not fidelity_warnings(fidelity.head(1)) else "full"
     for i, p in enumerate(scientific):
         df = ablation_table(study, p)
         if not len(df):
@@ -136,18 +145,22 @@ def build_report(study: Study, out: str | Path) -> Report:
                 view = cross_view(cross)
                 rep.tables[f"cross_{p}_{q}"] = _write_table(cross, out, f"cross_{p}_{q}", view)
                 md += ["", f"##### {p} x {q}", "", cross.attrs["note"], "", to_markdown(view)]
-        evp = expected_best_table(study, p)
+        evp = expected_best_table(study, p, basis=evp_basis)
         if len(evp) and evp["trials"].any():
             rep.tables[f"expected_best_{p}"] = _write_table(evp, out, f"expected_best_{p}")
             md += ["", f"##### Expected best of n trials: {p}", "", evp.attrs["note"], "", to_markdown(formatted(evp))]
-            _figure(rep, md, F.evp_plot(study, p), f"expected_best_{p}",
+            _figure(rep, md, F.evp_plot(study, p, basis=evp_basis), f"expected_best_{p}",
                     f"Expected best validation accuracy against the number of trials, per value of {p}")
 
     imp = param_importance(study)
     if len(imp):
         rep.tables["importance"] = _write_table(imp, out, "importance")
         md += ["", "### Hyperparameter importance", "",
-               "PED-ANOVA and fANOVA (Optuna's evaluators) over the full-budget trials, normalized to sum to 1.", "",
+               f"PED-ANOVA and fANOVA (Optuna's evaluators) over the {len(full)} full-budget trials, normalized to "
+               "sum to 1; parameters that some of those trials lack (conditional ones) are left out. Those trials "
+               "are the ones early stopping let through, not a random sample, the two methods measure different "
+               "things and can disagree, and neither has an interval: read this as where the search found "
+               "variation, not as an effect size.", "",
                to_markdown(imp.assign(ped_anova=imp["ped_anova"].map("{:.3f}".format),
                                       fanova=imp["fanova"].map("{:.3f}".format)))]
         _figure(rep, md, F.importance_plot(imp), "importance", "Hyperparameter importance")
@@ -163,7 +176,6 @@ def build_report(study: Study, out: str | Path) -> Report:
     md += ["", "### Search behaviour"]
     if "aug_strength" not in scientific:  # a scientific aug_strength has its ablation figure above
         _figure(rep, md, F.strength_plot(study), "aug_strength", "Accuracy against augmentation strength")
-    fidelity = rung_correlation(study)
     if len(fidelity):
         view = pd.DataFrame({
             "rung (epoch)": fidelity["rung"], "against epoch": fidelity["last_epoch"],
@@ -181,6 +193,40 @@ def build_report(study: Study, out: str | Path) -> Report:
     _figure(rep, md, F.parallel_coordinates(study), "parallel_coordinates", "Parallel coordinates of the top trials")
     rep.warnings = study_warnings(study) + (fidelity_warnings(fidelity) if len(fidelity) else [])
     return _finish(rep, md)
+
+
+def _confirmed_findings(study: Study) -> list[str]:
+    """The claims the study supports, in words: each confirmed arm against the reference, with its paired interval,
+    n and budget; and where the confirmation overturns the search's choice, that it does."""
+    from .load import load_confirmation
+    from .paired import confirmed_tables
+
+    tables = confirmed_tables(*load_confirmation(study))
+    if not tables:
+        return ["", "The study ran no confirmation stage: the tables below show how the search saw each value, at "
+                    "its low fidelity, and support no claim of an effect."]
+    budget = study.meta.get("budget") or {}
+    out = ["", f"**Confirmed findings** (each value retrained without early stopping for "
+               f"{budget.get('confirm_epochs', '?')} epochs on {budget.get('confirm_data_fraction', '?')} of the "
+               f"training split, fresh seeds shared by all arms; test accuracy, seed-paired difference to the "
+               f"validation-selected reference with its 95% t-interval):", ""]
+    for param, df in tables.items():
+        ref = df[df["reference"]]
+        ref_value = ref[param].iloc[0] if len(ref) else "?"
+        for r in df[~df["reference"]].to_dict("records"):
+            if np.isfinite(r["diff_low"]):
+                diff = (f"{100 * r['diff_mean']:+.2f} points [{100 * r['diff_low']:+.2f}, "
+                        f"{100 * r['diff_high']:+.2f}]")
+            else:
+                diff = "per seed " + ", ".join(f"{100 * d:+.2f}" for d in r["diff_per_seed"]) + " points"
+            out.append(f"- {param} = {r[param]} against {ref_value}: {diff}, n = {int(r['seeds'])} seeds: "
+                       f"{r['verdict']}.")
+        better = [str(r[param]) for r in df.to_dict("records") if r["verdict"] == "better than the reference"]
+        if better:
+            out.append(f"- The confirmation overturns the search's choice of {param} = {ref_value}: "
+                       f"{', '.join(better)} did better on fresh seeds. Report the confirmed value, not the best "
+                       f"found by the search.")
+    return out
 
 
 def _confirmed_ablations(rep: Report, md: list[str], study: Study) -> None:

@@ -122,6 +122,9 @@ def test_report_on_real_smoke_study(smoke_study, tmp_path):
     assert "## Setup" in report and "ASHA (grace period 1" in report and (tmp_path / "r" / "experiments.html").is_file()
     # The smoke study ran its confirmation: the paired table comes before the search-based ablations.
     assert report.index("### Confirmed ablations") < report.index("### Ablations of the scientific")
+    # The claims in words, from the confirmation: every non-reference arm once, with its n and budget.
+    findings = report[report.index("**Confirmed findings**"):report.index("### Main comparison")]
+    assert findings.count("- aug_strength = ") >= 2 and "n = 2 seeds" in findings and "2 epochs" in findings
     confirmed = pd.read_csv(tmp_path / "r" / "tables" / "confirmed_aug_strength.csv")
     assert len(confirmed) == 3 and (confirmed["seeds"] == 2).all() and confirmed["reference"].sum() == 1
 

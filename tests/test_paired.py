@@ -18,7 +18,7 @@ def frames(arm_accs: dict[str, list[float]], masks: dict[str, list[np.ndarray]] 
     arms = pd.DataFrame([{"param": "aug", "value": v, "position": i, "arm_key": f"k{v}", "is_reference": v == "ref",
                           "source": "trial t" if v == "ref" else f"reference with aug = {v}"}
                          for i, v in enumerate(arm_accs)])
-    runs = pd.DataFrame([{"arm_key": f"k{v}", "seed": s, "status": "completed", "test_acc": acc,
+    runs = pd.DataFrame([{"arm_key": f"k{v}", "seed": s, "status": "completed", "test_acc": acc, "val_acc": acc + 0.01,
                           "test_correct": pack_mask(masks[v][i]) if masks else None,
                           "config": {"epochs": 8, "data_fraction": 0.1}}
                          for v, accs in arm_accs.items() for i, (s, acc) in enumerate(zip(SEEDS, accs))])
