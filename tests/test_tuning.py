@@ -33,15 +33,15 @@ def trial_rows(db: Path) -> dict[str, dict]:
         return {r["trial_id"]: dict(r) for r in conn.execute("select * from ganrator_trials")}
 
 
-def assert_consistent(db: Path, max_epochs: int, deep: bool = True, errored: frozenset = frozenset()) -> dict[str, dict]:
-    """Every trial has a terminal status that agrees with its epoch rows, each epoch stored once; the trials in
-    `errored` (and only they) errored."""
+def assert_consistent(db: Path, max_epochs: int, deep: bool = True, may_error: frozenset = frozenset()) -> dict[str, dict]:
+    """Every trial has a terminal status that agrees with its epoch rows, each epoch stored once; only the trials
+    in `may_error` may have errored."""
     rows = trial_rows(db)
     for tid, r in rows.items():
         epochs = [e for (e,) in query(db, "select epoch from ganrator_epochs where trial_id=? order by epoch", tid)]
         assert epochs == list(range(1, (r["epochs"] or 0) + 1)), (tid, epochs)
-        if tid in errored:
-            assert r["status"] == "errored" and r["error"], r
+        if tid in may_error and r["status"] == "errored":
+            assert r["error"], r
             continue
         assert r["status"] in ("completed", "early_stopped", "diverged"), r
         if r["status"] == "completed":
@@ -287,8 +287,9 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
     assert not alive, alive  # (zombies wait for a reaper; they hold no resources)
     before = trial_rows(db)
     assert any(r["status"] == "running" for r in before.values())
-    # Damage every checkpoint of one trial in flight, as a crash mid-write on shared storage could: its resume must
-    # fail on that trial alone, with the file named, and the study must still finish.
+    # Damage every checkpoint of one trial in flight, as a crash mid-write on shared storage could. The study must
+    # still finish: that trial either restarts (when Ray's last snapshot holds no checkpoint of it) or errors alone,
+    # naming the file.
     damaged = {}
     for tid, r in before.items():
         states = sorted((tmp_path / "smoke").glob(f"train_trial_{tid}_*/checkpoint_*/state.pt"))
@@ -300,9 +301,10 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
 
     out = run_cli(*args, "--resume")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    after = assert_consistent(db, max_epochs=3, errored=frozenset(damaged))
+    after = assert_consistent(db, max_epochs=3, may_error=frozenset(damaged))
     for tid in damaged:
-        assert "CheckpointError" in after[tid]["error"] and "state.pt" in after[tid]["error"], after[tid]["error"]
+        if after[tid]["status"] == "errored":
+            assert "CheckpointError" in after[tid]["error"] and "state.pt" in after[tid]["error"], after[tid]["error"]
     assert len(after) == 6  # every planned trial exactly once
     for tid, r in before.items():  # finished trials were not rerun
         if r["status"] in ("completed", "early_stopped"):
