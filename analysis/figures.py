@@ -370,6 +370,7 @@ def confirmed_plot(table: pd.DataFrame):
     bx.axhline(0, color="0.3", lw=1, ls=":")
     bx.set_xticks(x, labels, fontsize=8)
     bx.set_ylabel("paired difference to reference (points)")
-    bx.set_title("Seed-paired difference to the reference\n(grey: each seed; 95% t-interval with 3 or more seeds)", fontsize=9)
+    bx.set_title("Seed-paired difference to the reference\n(grey: each seed; 95% t-interval with 3 or more seeds)",
+                 fontsize=9)
     fig.tight_layout()
     return fig

@@ -59,7 +59,8 @@ def _setup_text(study: Study) -> str:
     return "\n".join([
         f"- **Data**: Fashion-MNIST. A stratified, seeded split of the {COUNTS['train']:,} official training images "
         f"into {split}; trials train on a stratified {frac:g} of the training part ({n_train:,} images). The "
-        f"{COUNTS['test']:,} test images are read only by the final evaluation, never for selection.",
+        f"{COUNTS['test']:,} test images are read only after the search (confirmation, final evaluation), never "
+        f"for selection.",
         f"- **Search space**: `{m.get('space')}` — {m.get('description')}",
         f"- **Budget**: `{b.get('name')}`: {b.get('num_samples')} trials"
         + (f", at most {b.get('time_budget_s'):.0f} s of search" if b.get("time_budget_s") else "") + ".",
@@ -73,6 +74,33 @@ def _setup_text(study: Study) -> str:
     ])
 
 
+def _space_text(study: Study) -> list[str]:
+    """The searched space as a table (what a reader needs to reproduce it), the fixed settings, and what the
+    confirmation stage retrains with, all from the study's stored definition."""
+    rows = []
+    for name, spec in study.specs.items():
+        if spec.get("kind") == "categorical":
+            values = ", ".join(format_value(c) for c in spec.get("choices") or [])
+        else:
+            values = f"[{format_value(spec.get('low'))}, {format_value(spec.get('high'))}]" + \
+                     (", log scale" if spec.get("log") else "")
+        when = "; ".join(f"{k} in {', '.join(map(str, v))}" for k, v in (spec.get("when") or {}).items()) or "always"
+        rows.append(f"| {name} | {spec.get('role', '?')} | {spec.get('kind', '?')} | {values} | {when} |")
+    fixed = (study.meta.get("search") or {}).get("fixed") or {}
+    out = ["", "| parameter | role | kind | values searched | applies when |", "|---|---|---|---|---|", *rows]
+    if fixed:
+        out += ["", "Fixed: " + ", ".join(f"{k} = {format_value(v)}" for k, v in fixed.items()) +
+                "; every other training setting takes `ganrator.train.TrainConfig`'s default, stored per trial in "
+                "`ganrator_trials.config`."]
+    b = study.meta.get("budget") or {}
+    if b.get("confirm"):
+        out += ["", f"Confirmation stage: each arm retrained for {b.get('confirm_epochs')} epochs on "
+                    f"{b.get('confirm_data_fraction')} of the training split over {b.get('confirm_seeds')} fresh "
+                    f"seeds, without early stopping; {b.get('calibration_trials', 0)} calibration trial(s) that ASHA "
+                    f"never stops."]
+    return out
+
+
 def build_report(study: Study, out: str | Path) -> Report:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,7 +111,7 @@ def build_report(study: Study, out: str | Path) -> Report:
     md = [f"# Experiments: {study.name}", "",
           f"_Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{study.source}` by "
           f"`python -m analysis report`. Every number below is read from that database._", "",
-          "## Setup", "", _setup_text(study), "",
+          "## Setup", "", _setup_text(study), *_space_text(study), "",
           "## Results", "",
           f"The study ran {len(t)} trials: " + ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in counts.items() if n)
           + "."]

@@ -33,7 +33,8 @@ def trial_rows(db: Path) -> dict[str, dict]:
         return {r["trial_id"]: dict(r) for r in conn.execute("select * from ganrator_trials")}
 
 
-def assert_consistent(db: Path, max_epochs: int, deep: bool = True, may_error: frozenset = frozenset()) -> dict[str, dict]:
+def assert_consistent(db: Path, max_epochs: int, deep: bool = True,
+                      may_error: frozenset = frozenset()) -> dict[str, dict]:
     """Every trial has a terminal status that agrees with its epoch rows, each epoch stored once; only the trials
     in `may_error` may have errored."""
     rows = trial_rows(db)
