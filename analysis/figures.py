@@ -47,13 +47,14 @@ SELECTED = "#0173b2"  # the validation-selected trial of a row
 TEST = "#029e73"  # final-evaluation test accuracy over seeds
 
 
-def _seed_errorbar(ax, x: float, mean: float, half: float, n: int, label: str | None = None) -> None:
-    """Test mean ± 95% CI over the seeds of a final evaluation, the interval cut at 0% and 100%."""
+def _seed_errorbar(ax, x: float, mean: float, half: float, n: int, label: str | None = None, marker: str = "D",
+                   color: str = TEST) -> None:
+    """Test mean ± 95% CI over the seeds of a retrained configuration, the interval cut at 0% and 100%."""
     m = 100 * mean
     h = 100 * half if np.isfinite(half) else 0.0
-    ax.errorbar([x], [m], yerr=[[min(h, m)], [min(h, 100 - m)]], fmt="D", color=TEST, ms=5, capsize=3, zorder=4,
+    ax.errorbar([x], [m], yerr=[[min(h, m)], [min(h, 100 - m)]], fmt=marker, color=color, ms=5, capsize=3, zorder=4,
                 label=label)
-    ax.annotate(f"n={n}", (x, m), textcoords="offset points", xytext=(5, -3), fontsize=7, color=TEST)
+    ax.annotate(f"n={n}", (x, m), textcoords="offset points", xytext=(5, -3), fontsize=7, color=color)
 
 
 def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, counts: list[int],
@@ -346,12 +347,8 @@ def confirmed_plot(table: pd.DataFrame):
             missing.append(i)
             continue
         ax.plot([i] * len(seeds), seeds, ".", color="0.6", ms=5)
-        mean = 100 * r["test_mean"]
-        half = 100 * r["test_ci95"] if np.isfinite(r["test_ci95"]) else 0.0
-        lo, hi = max(0.0, mean - half), min(100.0, mean + half)
-        ax.errorbar(i, mean, yerr=[[mean - lo], [hi - mean]], fmt="o", color="#0072b2" if not r["reference"]
-                    else "#009e73", capsize=4, ms=6)
-        ax.annotate(f"n={r['seeds']}", (i, mean), textcoords="offset points", xytext=(6, -3), fontsize=7)
+        _seed_errorbar(ax, i, r["test_mean"], r["test_ci95"], r["seeds"], marker="o",
+                       color="#009e73" if r["reference"] else "#0072b2")
     low = ax.get_ylim()[0] if ax.has_data() else 0.0
     for i in missing:
         ax.plot(i, low, "x", color="#d55e00", ms=8)
