@@ -16,7 +16,8 @@ from . import figures as F
 from .checks import study_warnings
 from .fidelity import fidelity_warnings, rung_correlation
 from .importance import param_importance
-from .load import Study
+from .load import Study, load_confirmation
+from .paired import confirmed_tables, format_paired
 from .scaling import train_size
 from .stats import mean_ci, pct_text
 from .tables import (ablation_table, cross_table, cross_view, expected_best_table, format_value, formatted, leaderboard,
@@ -131,7 +132,8 @@ def build_report(study: Study, out: str | Path) -> Report:
     fidelity = rung_correlation(study)
     for w in fidelity_warnings(fidelity) if len(fidelity) else []:
         md += ["", f"**Early stopping:** {w}."]
-    md += _confirmed_findings(study)
+    confirmed = confirmed_tables(*load_confirmation(study))  # read once: the findings and the tables use it
+    md += _confirmed_findings(study, confirmed)
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
     if len(finals):
         top = finals[finals["trial_id"] == best["trial_id"]]["test_acc"]
@@ -150,7 +152,7 @@ def build_report(study: Study, out: str | Path) -> Report:
                         "Main comparison: validation accuracy of every full-budget trial, the one selected on "
                         "validation, and its test over seeds where it was retrained")
 
-    _confirmed_ablations(rep, md, study)
+    _confirmed_ablations(rep, md, confirmed)
     md += ["", "### Ablations of the scientific hyperparameters"]
     scientific = study.scientific()
     # The first rung's accuracies stand in for unfinished trials only where they rank trials as the last epoch does.
@@ -223,13 +225,9 @@ def build_report(study: Study, out: str | Path) -> Report:
     return _finish(rep, md)
 
 
-def _confirmed_findings(study: Study) -> list[str]:
+def _confirmed_findings(study: Study, tables: dict[str, pd.DataFrame]) -> list[str]:
     """The claims the study supports, in words: each confirmed arm against the reference, with its paired interval,
     n and budget; and where the confirmation overturns the search's choice, that it does."""
-    from .load import load_confirmation
-    from .paired import confirmed_tables
-
-    tables = confirmed_tables(*load_confirmation(study))
     if not tables:
         return ["", "The study ran no confirmation stage: the tables below show how the search saw each value, at "
                     "its low fidelity, and support no claim of an effect."]
@@ -257,12 +255,8 @@ def _confirmed_findings(study: Study) -> list[str]:
     return out
 
 
-def _confirmed_ablations(rep: Report, md: list[str], study: Study) -> None:
+def _confirmed_ablations(rep: Report, md: list[str], tables: dict[str, pd.DataFrame]) -> None:
     """The confirmation stage's paired comparisons (analysis/paired.py), when the study ran it."""
-    from .load import load_confirmation
-    from .paired import confirmed_tables, format_paired
-
-    tables = confirmed_tables(*load_confirmation(study))
     if not tables:
         return
     md += ["", "### Confirmed ablations", "",
