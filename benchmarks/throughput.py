@@ -107,7 +107,11 @@ def torchvision_images_per_second(dataset, images: int, device: torch.device, ba
             if device.type == "cuda":
                 torch.cuda.synchronize()
             t0, done = time.perf_counter(), 0
-        x, y = next(it)
+        try:
+            x, y = next(it)
+        except StopIteration:  # more images asked for than one epoch holds: the next epoch, as training does
+            it = iter(loader)
+            x, y = next(it)
         x = x.to(device, non_blocking=True).contiguous(memory_format=memory_format)
         y = y.to(device, non_blocking=True)
         loss = train_step(x, y)
