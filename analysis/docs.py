@@ -19,6 +19,7 @@ from tuning.budgets import BUDGETS
 from tuning.command import portable_command
 
 from . import figures as F
+from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
 from .load import Study
 from .scaling import scaling_plot, scaling_table, system_scaling, train_size
@@ -176,6 +177,34 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
     return tables
 
 
+def _best_classical_at(studies: list[Study], images: int) -> Study | None:
+    """Of the classical studies trained on `images` images, the one whose best pipeline is best on validation."""
+    at = [s for s in studies if is_classical(s) and train_size((s.meta.get("budget") or {})) == images]
+    scored = [(main_comparison(s)["best_val_full"].max(), i) for i, s in enumerate(at) if len(main_comparison(s))]
+    return at[max(scored)[1]] if scored else None
+
+
+def headline_sections(studies: list[Study], out: Path) -> list[str]:
+    """The equal-data headline of each `headline` study, beside the classical study of the same training-set size
+    that is best on validation (analysis.headline)."""
+    md: list[str] = []
+    for deep in (s for s in studies if s.meta.get("space") == "headline"):
+        try:
+            alone = headline_table(deep, None)
+            classical = _best_classical_at(studies, alone.attrs["images"])
+            table = headline_table(deep, classical) if classical is not None else alone
+        except HeadlineError as e:
+            md += ["", f"### Headline (`{deep.name}`)", "", f"No headline table: {e}."]
+            continue
+        epochs = f"deep {table.attrs['epochs']}" + (f"; classical {ONE_FIT}" if classical is not None else "")
+        budget = caption(f"{table.attrs['fraction']:g} ({table.attrs['images']:,} training images)", epochs)
+        md += ["", f"### Headline: classical against deep on {table.attrs['images']:,} training images "
+                   f"(`{deep.name}`)", "", budget, "", table.attrs["note"], "", to_markdown(formatted_headline(table))]
+        _small_png(md, headline_plot(table), out, f"{deep.name}_headline", "Headline: test accuracy per row",
+                   budget)
+    return md
+
+
 def _comparison_heading(classical: StudyBudget | None, deep: StudyBudget | None) -> tuple[str, str]:
     shown = deep or classical
     kinds = []
@@ -266,6 +295,7 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
 
     md += ["## Classical computer vision against deep learning", "",
            "One table per budget: rows of different data fractions or epoch limits are never compared in one table."]
+    md += headline_sections(studies, out)
     tables = comparison_tables(studies)
     for classical, deep, table in tables:
         heading, budget = _comparison_heading(classical, deep)

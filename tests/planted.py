@@ -172,3 +172,56 @@ def build_classical(path: Path, name: str = "classical", data_fraction: float = 
         db.upsert_final_eval(name, f"{best[0]}-{best[1]}-C1", seed, rank=1, status="completed", epochs=1,
                              val_acc=val, test_acc=val + delta)
     return path
+
+
+# The headline's deep study: its confirmation arms on all the training data, 3 seeds each. Planted: augmentation
+# 0.5 is best on validation, 1.0 best on test (validation must choose 0.5); the CNN gains +1 point with 0.5 on
+# every seed (with a little seed noise), the MLP loses about 3.
+HEADLINE_ARMS = {  # arm key: (model, aug_strength, val, test)
+    "a-cnn-0": ("cnn", 0.0, 0.920, 0.915),
+    "a-cnn-05": ("cnn", 0.5, 0.930, 0.925),
+    "a-cnn-1": ("cnn", 1.0, 0.925, 0.930),
+    "a-mlp-05": ("mlp", 0.5, 0.890, 0.885),
+}
+HEADLINE_NOISE = (0.0, 0.002, -0.002)  # per seed, the same for every arm (seeds pair), plus a small arm-seed term
+
+
+def build_headline(path: Path, name: str = "headline", confirm_fraction: float = 1.0) -> Path:
+    """A headline study: 2 search trials on 0.2 of the data, then confirmation arms of model and aug_strength."""
+    db = TrialDB(f"sqlite:///{path}")
+    specs = {"model": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                       "choices": ["cnn", "mlp"], "when": {}},
+             "aug_strength": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                              "choices": [0.0, 0.5, 1.0], "when": {}}}
+    roles = {k: s["role"] for k, s in specs.items()}
+    db.upsert_study(name, space="headline", kind="deep", description="planted headline", roles=roles,
+                    budget={"name": "headline", "num_samples": 2, "max_epochs": 3, "grace_period": 1,
+                            "reduction_factor": 2, "data_fraction": 0.2, "val_size": 5000, "confirm_epochs": 10,
+                            "confirm_data_fraction": confirm_fraction, "confirm_seeds": 3},
+                    search={"sampler": "random", "scheduler": "asha", "seed": 0, "params": specs, "fixed": {},
+                            "cpus_per_trial": 1, "gpus_per_trial": 0, "max_concurrent": 2},
+                    hardware={"nodes": 1, "cpus": 2, "gpus": 0}, versions={"torch": "x"}, git_commit="abc",
+                    command="planted", status="finished", created_at=time.time())
+    t0 = 1_000_000.0
+    for i, (model, aug, val) in enumerate((("cnn", 0.5, 0.90), ("mlp", 0.0, 0.87))):
+        tid = f"h{i}"
+        for e in range(1, 4):
+            db.upsert_epoch(name, tid, e, val_acc=val - 0.01 * (3 - e), timestamp=t0 + i * 10 + e)
+        db.upsert_trial(name, tid, params={"model": model, "aug_strength": aug}, roles=roles,
+                        config={"model": model, "aug_strength": aug}, status="completed", epochs=3, max_epochs=3,
+                        best_val_acc=val, last_val_acc=val, started_at=t0 + i * 10, ended_at=t0 + i * 10 + 3,
+                        node="n1", seed=0)
+    arms = [("model", "cnn", "a-cnn-05", True), ("model", "mlp", "a-mlp-05", False),
+            ("aug_strength", "0.0", "a-cnn-0", False), ("aug_strength", "0.5", "a-cnn-05", True),
+            ("aug_strength", "1.0", "a-cnn-1", False)]
+    for pos, (param, value, key, ref) in enumerate(arms):
+        db.upsert_confirm_arm(name, param, value, arm_key=key, position=pos, is_reference=ref,
+                              source="trial h0" if key == "a-cnn-05" else "reference with one value changed")
+    for k, (key, (model, aug, val, test)) in enumerate(HEADLINE_ARMS.items()):
+        for s, noise in enumerate(HEADLINE_NOISE):
+            wobble = 0.001 * ((k + s) % 3 - 1)
+            db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=10, data_fraction=confirm_fraction,
+                                  val_acc=val + noise + wobble, test_acc=test + noise - wobble, wall_time=100.0,
+                                  config={"model": model, "aug_strength": aug, "epochs": 10,
+                                          "data_fraction": confirm_fraction, "val_size": 5000, "seed": 1000 + s})
+    return path

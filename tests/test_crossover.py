@@ -1,10 +1,10 @@
 """A planted learning-curve crossover and a planted null, on one real study (Ray, Optuna's random sampler, ASHA,
 SQLite, the real data).
 
-On 5% of the training split with SGD (momentum, no Nesterov), an MLP leads a small CNN after one epoch by about 10 points (69.1% to
-58.9% validation at the search's seed), so ASHA stops the CNN at its first rung and the search alone would
-conclude "MLP". Trained for 15 epochs, the CNN is ahead by about 1.8 test points on every fresh seed. The
-confirmation stage, which retrains every arm without early stopping, must find it ahead.
+On 5% of the training split with SGD (momentum, no Nesterov), an MLP leads a small CNN after one epoch by about
+10 points (69.1% to 58.9% validation at the search's seed), so ASHA stops the CNN at its first rung and the
+search alone would conclude "MLP". Trained for 15 epochs, the CNN is ahead by about 1.8 test points on every
+fresh seed. The confirmation stage, which retrains every arm without early stopping, must find it ahead.
 
 The second scientific parameter, momentum 0.9 against 0.85, changes every update (the runs really differ) but has
 no effect here: 0.85 must come out "no significant difference". A true null comes out so 95% of the time by

@@ -51,7 +51,7 @@ def test_docs_bad_database_is_one_error(tmp_path):
 # point in [0, 1], so every accuracy the docs print must change; a number typed into the docs would not.
 PERTURB = "{col} = {col} * 0.5 + 0.01"
 PERTURBED = {"ganrator_trials": ("best_val_acc", "last_val_acc", "test_acc"), "ganrator_epochs": ("val_acc",),
-             "ganrator_final_evals": ("val_acc", "test_acc")}
+             "ganrator_final_evals": ("val_acc", "test_acc"), "ganrator_confirm_runs": ("val_acc", "test_acc")}
 
 
 def _planted_databases(root: Path) -> list[Path]:
@@ -62,7 +62,8 @@ def _planted_databases(root: Path) -> list[Path]:
            planted.build_classical(root / "classical.db"),
            planted.build_classical(root / "classical_b.db", name="classical_b", shift=0.01),
            planted.build_classical(root / "classical_full.db", name="classical_full", data_fraction=1.0, shift=0.03,
-                                   budget="full")]
+                                   budget="full"),
+           planted.build_headline(root / "headline.db")]
     for db in dbs:
         name = load_study(db).name
         TrialDB(f"sqlite:///{db}").upsert_study(name, command=f"{sys.executable} {ROOT / 'tuning' / 'run.py'} "
@@ -122,9 +123,10 @@ def ours(tables: list[dict]) -> list[dict]:
 
 
 def is_metric(column: str) -> bool:
-    """An accuracy column: `best val (full) (%)`, `best val @ epoch g (%)`, `test acc (%)`, `val acc (%)`. Counts
+    """An accuracy column: `best val (full) (%)`, `best val @ epoch g (%)`, `test acc (%)`, `val acc (%)`, or a
+    difference of accuracies in points. Counts
     (trials, full_budget, n=...), parameter values and the system table's timings are not metrics."""
-    return column.endswith("(%)")
+    return column.endswith("(%)") or column.endswith("(points)")
 
 
 def metric_numbers(cell: str) -> list[str]:
@@ -156,7 +158,7 @@ def test_docs_no_machine_path(docs_pair):
     text = docs_pair[0]
     assert not re.search(r"/work/|/home/|/tmp/|/Users/|/root/", text)
     commands = re.findall(r"command: `([^`]*)`", text)
-    assert len(commands) == 5
+    assert len(commands) == 6
     for command in commands:
         assert command.startswith("python tuning/run.py --space planted --db .../")
         assert not any(w.startswith("/") or "=/" in w for w in command.split()), command
@@ -179,11 +181,11 @@ def test_docs_never_mix_budgets(docs_pair):
     runs = dict(re.findall(r"^- `([^`]+)`: .*?data fraction (\S+)", text, flags=re.M))
     epochs = dict(re.findall(r"^- `([^`]+)`: .*?data fraction [^;]*?, (one fit per trial|up to \d+ epochs)\)",
                            text, flags=re.M))
-    assert set(runs) == {"planted", "conditioned", "classical", "classical_b", "classical_full"}
-    assert len(set(runs.values())) == 2 and len(set(epochs.values())) == 3
+    assert set(runs) == {"planted", "conditioned", "classical", "classical_b", "classical_full", "headline"}
+    assert len(set(runs.values())) == 3 and len(set(epochs.values())) == 4
     tables = ours(markdown_tables(text))
     comparison = [t for t in tables if t["header"][:2] == ["model", "augmentation"]]
-    assert len(comparison) == 3  # 0.1 with 4 epochs, 0.1 with 2 epochs, 1.0 classical only
+    assert len(comparison) == 4  # 0.1 with 4 epochs, 0.1 with 2 epochs, 1.0 classical only, the headline's search
     for t in tables:
         fractions = re.findall(r"data fraction (\S+)", t["caption"])
         assert len(fractions) == 1, (t["heading"], t["caption"])

@@ -219,7 +219,7 @@ def test_bad_space_file_is_reported_with_its_key(tmp_path):
 
 def test_list_spaces():
     out = run_cli("--list-spaces", timeout=120)
-    assert out.returncode == 0 and "cnn_aug" in out.stdout and "Headline study" in out.stdout
+    assert out.returncode == 0 and "cnn_aug" in out.stdout and "The main search" in out.stdout and "headline" in out.stdout
 
 
 def test_resume_without_study_is_refused(tmp_path):

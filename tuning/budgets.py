@@ -51,6 +51,15 @@ BUDGETS = {
                              "3 fresh seeds each)",
                      confirm=True, confirm_epochs=8, confirm_data_fraction=0.1, confirm_seeds=3,
                      calibration_trials=6),
+    # The headline: a short search at low fidelity proposes the reference (it only has to rank a CNN above an MLP);
+    # the confirmation then trains every arm on all the training images, for the default recipe's 10 epochs, on 3
+    # fresh seeds shared by every arm. Its cost is the confirmation: about 10 CNN runs over the whole split.
+    "headline": Budget("headline", num_samples=6, max_epochs=3, grace_period=1, reduction_factor=2, startup_trials=6,
+                       data_fraction=0.2, val_size=5000, time_budget_s=None, final_epochs=10, final_seeds=3,
+                       summary="the headline: 6 random trials on 20% of the data (3 epochs) propose; every arm is "
+                               "then confirmed on all 55,000 training images for 10 epochs over 3 fresh seeds",
+                       confirm=True, confirm_epochs=10, confirm_data_fraction=1.0, confirm_seeds=3,
+                       calibration_trials=0),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, startup_trials=50,
                    data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
                    summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs",

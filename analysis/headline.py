@@ -1,0 +1,172 @@
+"""The headline: the best classical pipeline against deep networks with and without augmentation, at equal data.
+
+Deep rows come from a study's confirmation stage (every arm retrained without early stopping on the same fresh
+seeds), so they pair seed by seed: each is compared with the CNN without augmentation by its paired t-interval.
+The augmented CNN's strength is the one whose confirmed runs are best on validation. The classical row is the
+classical study's best configuration on validation, tested over its own final-evaluation seeds; seeds do not
+pair across families, so it stands by its own interval. Rows of different training-set sizes never share a table.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .load import Study, load_confirmation
+from .paired import MIN_SEEDS_FOR_INTERVAL, verdict
+from .scaling import train_size
+from .stats import fmt_pct, mean_ci
+from .tables import format_value, main_comparison
+
+BASELINE = "CNN without augmentation"
+
+
+class HeadlineError(ValueError):
+    """The studies cannot give an equal-data headline; the message says why."""
+
+
+def _deep_configs(study: Study) -> pd.DataFrame:
+    """One row per confirmed configuration: its config and its runs by seed."""
+    _, runs = load_confirmation(study)
+    if not len(runs):
+        raise HeadlineError(f"study {study.name!r} has no confirmation runs (run it with --confirm)")
+    runs = runs[runs["test_acc"].notna() & (runs["status"] != "errored")]
+    rows = []
+    for key, grp in runs.groupby("arm_key", sort=False):
+        cfg = grp["config"].iloc[0] if isinstance(grp["config"].iloc[0], dict) else {}
+        rows.append({"arm_key": key, "model": cfg.get("model"), "aug_strength": float(cfg.get("aug_strength", 0.0)),
+                     "epochs": cfg.get("epochs"), "data_fraction": cfg.get("data_fraction"),
+                     "val_size": cfg.get("val_size"), "runs": grp.set_index("seed").sort_index()})
+    return pd.DataFrame(rows)
+
+
+def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, family: str) -> dict:
+    test, test_half, n = mean_ci(runs["test_acc"])
+    val, val_half, _ = mean_ci(runs["val_acc"])
+    return {"row": name, "configuration": config, "family": family, "training images": images, "epochs": epochs,
+            "seeds": n, "val_mean": val, "val_ci95": val_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
+            "test_mean": test,
+            "test_ci95": test_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
+            "test_per_seed": list(runs["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
+            "diff_high": math.nan, "diff_per_seed": [], "verdict": ""}
+
+
+def _paired(row: dict, runs: pd.DataFrame, base: pd.DataFrame) -> dict:
+    common = runs.index.intersection(base.index)
+    diffs = (runs.loc[common, "test_acc"] - base.loc[common, "test_acc"]).to_numpy(dtype=float)
+    mean, half, n = mean_ci(diffs)
+    row["diff_mean"], row["diff_per_seed"] = mean, list(diffs)
+    if n >= MIN_SEEDS_FOR_INTERVAL:
+        row["diff_low"], row["diff_high"] = mean - half, mean + half
+    row["verdict"] = (verdict(row["diff_low"], row["diff_high"]).replace("the reference", "the " + BASELINE)
+                      if n else "no paired seed")
+    return row
+
+
+def _classical_row(study: Study) -> tuple[dict, float]:
+    table = main_comparison(study)
+    tested = table[table["test_n"] > 0] if len(table) else table
+    if not len(tested):
+        raise HeadlineError(f"classical study {study.name!r} has no final evaluation (run it with --final-eval 1)")
+    best = tested.loc[tested["best_val_full"].idxmax()]
+    finals = study.finals[(study.finals["trial_id"] == best["test_trial"]) & study.finals["test_acc"].notna()]
+    trial = study.trials.set_index("trial_id").loc[best["test_trial"]]
+    values = {p: trial[f"p:{p}"] for p in study.params if f"p:{p}" in trial}
+    config = ", ".join(f"{p} {format_value(v)}" for p, v in values.items()
+                       if not (isinstance(v, float) and math.isnan(v)))
+    fraction = float((study.meta.get("budget") or {}).get("data_fraction", 1.0))
+    val_size = (study.meta.get("budget") or {}).get("val_size") or 5000
+    images = train_size({"data_fraction": fraction, "val_size": val_size})
+    row = _row("best classical pipeline", f"{best['model']}: {config} (trial {best['test_trial']})", images,
+               "one fit", finals.set_index("seed").sort_index(), "classical")
+    row["verdict"] = "its own interval (seeds do not pair across families)"
+    return row, fraction
+
+
+def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
+    """Rows: the best classical pipeline, the CNN without augmentation, the CNN with the augmentation strength
+    that is best on validation, and an MLP; deep rows with their paired difference to the CNN without
+    augmentation. Raises HeadlineError when a row is missing or the training sets differ in size."""
+    configs = _deep_configs(deep)
+    fractions = set(configs["data_fraction"])
+    if len(fractions) != 1:
+        raise HeadlineError(f"study {deep.name!r} confirmed arms on different data fractions {sorted(fractions)}")
+    fraction = fractions.pop()
+    cnn = configs[configs["model"] == "cnn"]
+    base = cnn[cnn["aug_strength"] == 0.0]
+    augmented = cnn[cnn["aug_strength"] > 0.0]
+    if not len(base) or not len(augmented):
+        raise HeadlineError(f"study {deep.name!r} confirmed no CNN both with and without augmentation (its search's "
+                            f"reference decides which model the augmentation arms use)")
+    val_means = [mean_ci(r["val_acc"])[0] for r in augmented["runs"]]
+    chosen = augmented.iloc[int(np.nanargmax(val_means))]
+    strengths = ", ".join(f"{a:g}" for a in sorted(augmented["aug_strength"]))
+    images = train_size({"data_fraction": fraction, "val_size": base["val_size"].iloc[0] or 5000})
+    epochs = f"{int(base['epochs'].iloc[0])} epochs"
+    b = base.iloc[0]
+    rows = [_row(BASELINE, "cnn, aug_strength 0", images, epochs, b["runs"], "deep")]
+    rows[0]["verdict"] = "baseline of the paired differences"
+    rows.append(_paired(_row("CNN with augmentation", f"cnn, aug_strength {chosen['aug_strength']:g} (best on "
+                                                      f"validation of {strengths})", images, epochs,
+                             chosen["runs"], "deep"), chosen["runs"], b["runs"]))
+    for _, m in configs[configs["model"] == "mlp"].iterrows():
+        rows.append(_paired(_row("MLP", f"mlp, aug_strength {m['aug_strength']:g}", images, epochs, m["runs"],
+                                 "deep"), m["runs"], b["runs"]))
+    if classical is not None:
+        row, c_fraction = _classical_row(classical)
+        if row["training images"] != images:
+            raise HeadlineError(f"classical study {classical.name!r} trained on {row['training images']:,} images "
+                                f"(data fraction {c_fraction:g}), the deep study {deep.name!r} on {images:,}: a "
+                                f"headline never compares unequal data")
+        rows.insert(0, row)
+    out = pd.DataFrame(rows)
+    out.attrs.update(
+        fraction=fraction, images=images, epochs=epochs,
+        seeds=sorted(int(s) for s in b["runs"].index),
+        note=(f"All rows train on the same {images:,} training images (data fraction {fraction:g}). Deep rows: "
+              f"the confirmation runs of `{deep.name}` ({epochs}, no early stopping), the same fresh seeds for "
+              f"every row, so each compares with the {BASELINE} seed by seed (paired 95% t-interval, in points). "
+              f"The augmentation strength is the one best on validation; test accuracy chooses nothing. "
+              + (f"Classical row: `{classical.name}`'s best configuration on validation, tested over its own "
+                 f"final-evaluation seeds; seeds do not pair across families, so it is read by its own interval."
+                 if classical is not None else "No classical study at this data size was given.")))
+    return out
+
+
+def formatted_headline(table: pd.DataFrame) -> pd.DataFrame:
+    def diff(r) -> str:
+        if not r["diff_per_seed"]:
+            return "—"
+        if not np.isfinite(r["diff_low"]):
+            return "per seed " + ", ".join(f"{100 * d:+.2f}" for d in r["diff_per_seed"])
+        return f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}]"
+
+    return pd.DataFrame({
+        "row": table["row"], "configuration": table["configuration"],
+        "training images": [f"{n:,}" for n in table["training images"]], "epochs": table["epochs"],
+        "val acc (%)": [fmt_pct(m, h) for m, h in zip(table["val_mean"], table["val_ci95"])],
+        "test acc (%)": [fmt_pct(m, h, n) for m, h, n in zip(table["test_mean"], table["test_ci95"], table["seeds"])],
+        f"difference to {BASELINE} (points)": [diff(r) for r in table.to_dict("records")],
+        "verdict": table["verdict"]})
+
+
+def headline_plot(table: pd.DataFrame):
+    """Each row's test accuracy per seed, its mean and 95% interval (cut at 0 and 100%), n beside it."""
+    import matplotlib.pyplot as plt
+
+    from .figures import _seed_errorbar, style
+
+    if not len(table):
+        return None
+    style()
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(table) + 1.5), 3.4))
+    for i, r in enumerate(table.to_dict("records")):
+        color = "#d55e00" if r["family"] == "classical" else "#0072b2"
+        ax.plot([i] * len(r["test_per_seed"]), [100 * v for v in r["test_per_seed"]], ".", color="0.6", ms=5)
+        _seed_errorbar(ax, i, r["test_mean"], r["test_ci95"], r["seeds"], marker="o", color=color)
+    ax.set_xticks(range(len(table)), [r.replace(" ", "\n", 2) for r in table["row"]], fontsize=8)
+    ax.set_ylabel("test accuracy (%)")
+    ax.set_title(f"Classical against deep, {table.attrs.get('images', 0):,} training images", fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,57 @@
+"""The headline table: equal data for every row, the augmentation strength chosen on validation, deep rows paired
+with the CNN without augmentation, the classical row by its own interval; unequal data is refused."""
+import math
+
+import planted
+import pytest
+
+from analysis.headline import HeadlineError, formatted_headline, headline_plot, headline_table
+from analysis.load import load_study
+
+
+@pytest.fixture(scope="module")
+def studies(tmp_path_factory):
+    root = tmp_path_factory.mktemp("headline")
+    deep = load_study(planted.build_headline(root / "headline.db"))
+    classical = load_study(planted.build_classical(root / "classical_full.db", name="classical_full",
+                                                   data_fraction=1.0, shift=0.03, budget="full"))
+    small = load_study(planted.build_classical(root / "classical.db"))
+    return deep, classical, small
+
+
+def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(studies):
+    deep, classical, _ = studies
+    t = headline_table(deep, classical)
+    rows = {r["row"]: r for r in t.to_dict("records")}
+    assert list(rows) == ["best classical pipeline", "CNN without augmentation", "CNN with augmentation", "MLP"]
+    assert set(t["training images"]) == {55_000} and t.attrs["images"] == 55_000
+    # 0.5 is best on validation and 1.0 on test: validation chooses
+    assert rows["CNN with augmentation"]["configuration"].startswith("cnn, aug_strength 0.5 (best on validation")
+    aug = rows["CNN with augmentation"]
+    assert aug["seeds"] == 3 and aug["diff_mean"] == pytest.approx(0.010, abs=0.002)
+    assert aug["diff_low"] > 0 and aug["verdict"] == "better than the CNN without augmentation"
+    mlp = rows["MLP"]
+    assert mlp["diff_high"] < 0 and mlp["verdict"] == "worse than the CNN without augmentation"
+    # the classical row: the pipeline best on validation, its own seeds, no paired difference
+    c = rows["best classical pipeline"]
+    assert c["seeds"] == 2 and math.isnan(c["diff_mean"]) and "own interval" in c["verdict"]
+    assert c["epochs"] == "one fit" and c["family"] == "classical"
+    shown = formatted_headline(t)
+    assert shown.loc[2, "difference to CNN without augmentation (points)"].startswith("+1.0")
+    assert "(n=3)" in shown.loc[1, "test acc (%)"] and shown.loc[1, "training images"] == "55,000"
+
+
+def test_unequal_data_is_refused(studies, tmp_path):
+    deep, _, small = studies
+    with pytest.raises(HeadlineError, match="never compares unequal data"):
+        headline_table(deep, small)
+    mixed = load_study(planted.build_headline(tmp_path / "h.db", confirm_fraction=0.5))
+    t = headline_table(mixed, None)
+    assert set(t["training images"]) == {27_500} and "No classical study" in t.attrs["note"]
+
+
+def test_figure_has_a_point_per_row(studies):
+    deep, classical, _ = studies
+    fig = headline_plot(headline_table(deep, classical))
+    ax = fig.axes[0]
+    assert len(ax.get_xticklabels()) == 4 and len([c for c in ax.containers]) == 4  # one error bar per row
