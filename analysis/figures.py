@@ -201,26 +201,35 @@ def asha_rungs(study: Study) -> list[int]:
 
 
 def learning_curves(study: Study):
-    """Validation accuracy per epoch of every trial, coloured by final status, ASHA rungs marked."""
-    e = study.epochs.merge(study.trials[["trial_id", "status"]], on="trial_id")
+    """Validation accuracy per epoch of every trial, coloured by final status, ASHA rungs marked; where the study
+    compares models, each model has its own marker and line style, so slow-starting families show as such."""
+    by_model = "p:model" in study.trials and study.trials["p:model"].nunique() > 1
+    cols = ["trial_id", "status"] + (["p:model"] if by_model else [])
+    e = study.epochs.merge(study.trials[cols], on="trial_id")
     if not len(e):
         return None
     style()
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    for (tid, status), grp in e.groupby(["trial_id", "status"]):
-        ax.plot(grp["epoch"], 100 * grp["val_acc"], "o-", ms=3, color=STATUS_COLORS.get(status, "0.5"), alpha=0.7,
-                lw=1.2)  # markers: a trial stopped at its first rung is a single point
+    models = sorted(e["p:model"].dropna().astype(str).unique()) if by_model else []
+    looks = {m: (mk, ls) for m, mk, ls in zip(models, "os^Dv<>p", ["-", "--", "-.", ":"] * 2)}
+    for tid, grp in e.groupby("trial_id"):
+        marker, line = looks.get(str(grp["p:model"].iloc[0]), ("o", "-")) if by_model else ("o", "-")
+        # markers: a trial stopped at its first rung is a single point
+        ax.plot(grp["epoch"], 100 * grp["val_acc"], marker=marker, ls=line, ms=3, alpha=0.7, lw=1.2,
+                color=STATUS_COLORS.get(grp["status"].iloc[0], "0.5"))
     for r in asha_rungs(study):
         ax.axvline(r, color="0.3", ls=":", lw=1)
         ax.text(r, ax.get_ylim()[0], f" rung {r}", fontsize=7, va="bottom")
     for status, color in STATUS_COLORS.items():
         if (e["status"] == status).any():
             ax.plot([], [], color=color, label=status)
+    for m, (marker, line) in looks.items():
+        ax.plot([], [], marker=marker, ls=line, color="0.3", ms=4, label=f"model = {m}")
     ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Learning curves")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     return fig
 
 

@@ -123,3 +123,17 @@ def test_scaling_frontier_chooses_on_validation():
     # two trials at one size: the lower test error belongs to the one validation ranks second
     pts = pd.DataFrame({"train_size": [100, 100], "error": [0.10, 0.20], "val_error": [0.30, 0.25], "metric": "test"})
     assert frontier(pts, "train_size")["error"].tolist() == [0.20]
+
+
+def test_learning_curves_tell_models_apart(study):
+    fig = F.learning_curves(study)
+    ax = fig.axes[0]
+    labels = {t.get_text() for t in ax.get_legend().get_texts()}
+    models = sorted(study.trials["p:model"].dropna().unique())
+    assert len(models) > 1 and {f"model = {m}" for m in models} <= labels
+    by_model = dict(zip(study.trials["trial_id"], study.trials["p:model"]))
+    drawn = [line for line in ax.get_lines() if len(line.get_xdata())]
+    markers = {}
+    for line, tid in zip(drawn, sorted(study.epochs["trial_id"].unique())):
+        markers.setdefault(by_model[tid], set()).add(line.get_marker())
+    assert all(len(m) == 1 for m in markers.values()) and len({next(iter(m)) for m in markers.values()}) == len(models)
