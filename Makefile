@@ -65,7 +65,7 @@ test-fp32: setup
 # epochs over 3 fresh seeds, the classical study tunes its pipeline on validation and tests the choice over 3
 # seeds; then the write-up. About an hour on a 2-core CPU; rerunning it resumes what an interruption left.
 headline: setup
-	$(BIN)/python tuning/run.py --space headline --budget headline $$([ -f runs/headline/trials.db ] && echo --resume)
+	$(BIN)/python tuning/run.py --space headline --budget headline --scheduler fifo $$([ -f runs/headline/trials.db ] && echo --resume)
 	$(BIN)/python tuning/run.py --space classical_svm --budget full --num-samples 6 --sampler qmc --final-eval 1 \
 		--final-seeds 3 $$([ -f runs/classical_svm/trials.db ] && echo --resume)
 	$(MAKE) docs
