@@ -32,6 +32,22 @@ VARIANTS: dict[str, dict] = {
     "hog_only_sqrt": {"features": "hog", "power": 0.5},
     "flip": {"flip": True},
     "C20": {"C": 20.0},
+    "C5": {"C": 5.0},
+    "orient12": {"hog_orientations": 12},
+    "orient6": {"hog_orientations": 6},
+    "cell3": {"hog_cell": 3},
+    "flip_predict": {"flip_predict": True},
+    "pca200": {"pca": 200},
+    "lbp_grid7": {"lbp_grid": 7},
+    "lbp_r2": {"lbp_points": 16, "lbp_radius": 2.0},
+    "gamma_half": {"gamma": 0.0003},  # sklearn's "scale" is 0.00058 for hog+lbp+pixels, PCA 150, 20k images
+    "gamma_double": {"gamma": 0.0012},
+    "flip_both": {"flip": True, "flip_predict": True},
+    "norm_l2": {"hog_block_norm": "L2"},
+    "block3": {"hog_block": 3},
+    "signed9": {"hog_signed": True},
+    "signed18": {"hog_signed": True, "hog_orientations": 18},
+    "signed12": {"hog_signed": True, "hog_orientations": 12},
 }
 
 

@@ -72,6 +72,19 @@ def test_hard_binned_hog_equals_scikit_image(fmnist, cell, orientations, block, 
     assert ours.shape == ref.shape and np.allclose(ours, ref, atol=1e-6)
 
 
+@pytest.mark.parametrize("points, radius", [(8, 1.0), (16, 2.0)])
+def test_batch_lbp_codes_match_scikit_image(fmnist, points, radius):
+    """The batch LBP replaced skimage's per-image call; only knife-edge pixels (an interpolated neighbour equal
+    to the centre up to rounding) may differ."""
+    from skimage.feature import local_binary_pattern
+
+    x = fmnist.x_val[:40].numpy().reshape(-1, 28, 28)
+    ref = np.stack([local_binary_pattern(im, points, radius, method="uniform") for im in x]).astype(int)
+    ours = C.lbp_codes(x, points, radius)
+    assert ours.shape == ref.shape and (ours == ref).mean() > 0.9995
+    assert set(np.unique(ours)) <= set(range(points + 2))
+
+
 def test_soft_hog_of_a_flipped_image_is_the_mirrored_hog(fmnist):
     """Flipping an image mirrors its block grid, the cells inside each block and the orientation bins
     (angle -> 180 - angle). Soft votes split around bin centres, so this holds exactly; hard bins are
@@ -123,3 +136,14 @@ def test_cli_rejects_a_bad_flag_in_one_line(capsys):
     assert "Traceback" not in err
     assert C.main(["--hog-cell2", "20"]) == 2
     assert "error: hog_cell2=20 leaves fewer than hog_block=2" in capsys.readouterr().err
+
+
+def test_flip_predict_answers_the_same_for_an_image_and_its_mirror(small):
+    """Summing the scores of an image and its mirror makes the prediction mirror-invariant, exactly;
+    the plain predictions of the same fitted pipeline are not (the control)."""
+    cfg = C.ClassicalConfig(features="hog", hog_binning="soft", pca=32, classifier="knn", n_neighbors=5)
+    pipeline = C.fit(cfg, small).pipeline
+    x = small.x_val[:1000]
+    tta = C.ClassicalConfig(**{**cfg.to_dict(), "flip_predict": True})
+    assert np.array_equal(C.predict(pipeline, tta, x), C.predict(pipeline, tta, C.mirror(x)))
+    assert not np.array_equal(C.predict(pipeline, cfg, x), C.predict(pipeline, cfg, C.mirror(x)))
