@@ -3,12 +3,16 @@
 Each variant is a few overrides of BASE (today's recipe: HOG 4x4 + raw pixels, standardized, PCA 150, C 10).
 The test set is never read here; `python -m ganrator.classical ... --test` reads it once for the chosen one.
 
-    OMP_NUM_THREADS=1 python benchmarks/classical_variants.py --train-images 20000            # explore on a subset
-    OMP_NUM_THREADS=1 python benchmarks/classical_variants.py --only base,sqrt --train-images 55000   # confirm
+    OMP_NUM_THREADS=1 python benchmarks/classical_variants.py --train-images 20000 --set hog_binning='"soft"'
+    OMP_NUM_THREADS=1 python benchmarks/classical_variants.py --train-images 55000 --only base,cell2_7 \
+        --set hog_binning='"soft"' --set features='"hog+lbp+pixels"'      # confirm the best on all the data
+
+Results and timings: benchmarks/README.md, "The strongest classical pipeline".
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
@@ -48,6 +52,10 @@ VARIANTS: dict[str, dict] = {
     "signed9": {"hog_signed": True},
     "signed18": {"hog_signed": True, "hog_orientations": 18},
     "signed12": {"hog_signed": True, "hog_orientations": 12},
+    "no_standardize": {"standardize": False},
+    "lbp_grid3": {"lbp_grid": 3},
+    "lbp_grid5": {"lbp_grid": 5},
+    "pca120": {"pca": 120},
 }
 
 
@@ -63,11 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: --only {','.join(unknown)}: unknown variant; valid: {', '.join(VARIANTS)}", file=sys.stderr)
         return 2
-    import json
     base = dict(BASE)
     for item in args.set:
         key, _, value = item.partition("=")
-        base[key] = json.loads(value)
+        try:
+            base[key] = json.loads(value)
+        except json.JSONDecodeError:
+            print(f"error: --set {item}: the value is not JSON (write e.g. --set power=0.5 or "
+                  f"--set hog_binning='\"soft\"')", file=sys.stderr)
+            return 2
     torch.set_num_threads(1)  # the SVM is single-threaded anyway; feature extraction must not crowd the CPU
     data = load_fashion_mnist()
     fraction = min(1.0, args.train_images / len(data.y_train))

@@ -1,10 +1,12 @@
 """Classical computer vision baselines: hand-made descriptors (raw pixels, HOG, LBP) with optional PCA, and
 scikit-learn classifiers (linear and RBF SVM, logistic regression, random forest, k-NN, gradient boosting).
+Both descriptors are computed over the whole batch at once (no per-image Python loop).
 
 A fit is one-shot (no epochs): `fit(cfg, data)` returns validation accuracy and the fitted pipeline, which
 `evaluate(result, data, "test")` scores. Usable alone, or as trials of the same search machinery.
 
     python -m ganrator.classical --features hog --pca 128 --classifier svm_rbf --test
+    python -m ganrator.classical --features hog+lbp+pixels --hog-binning soft --hog-cell2 7 --pca 150 --test  # best
 """
 from __future__ import annotations
 
