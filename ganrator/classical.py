@@ -208,10 +208,16 @@ def lbp_features(images: np.ndarray, cfg: ClassicalConfig) -> np.ndarray:
     return (hist / (h * w / cfg.lbp_grid ** 2)).astype(np.float32)
 
 
+EXTRACT_CHUNK = 8192  # images per extraction pass: bounds each float64 temporary of the batch code to ~50 MB
+
+
 def extract_features(images, cfg: ClassicalConfig) -> np.ndarray:
     """(N, D) float32 descriptors of uint8 images shaped (N, 1, H, W) or (N, H, W), tensor or array."""
     x = images.cpu().numpy() if hasattr(images, "cpu") else np.asarray(images)
     x = x.reshape(len(x), x.shape[-2], x.shape[-1])
+    if len(x) > EXTRACT_CHUNK:
+        return np.concatenate([extract_features(x[i:i + EXTRACT_CHUNK], cfg)
+                               for i in range(0, len(x), EXTRACT_CHUNK)])
     parts = []
     for name in cfg.features.split("+"):
         if name == "pixels":

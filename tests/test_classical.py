@@ -110,6 +110,14 @@ def test_hog_options_shapes_and_square_root(fmnist):
     assert np.array_equal(rooted[:, 1296:], plain[:, 1296:])  # raw pixels are not histograms: left as they are
 
 
+def test_features_in_chunks_equal_one_pass(fmnist, monkeypatch):
+    """Extraction runs in chunks to bound memory; the chunk boundaries must not show in the features."""
+    cfg = C.ClassicalConfig(features="hog+lbp+pixels", hog_binning="soft", hog_cell2=7)
+    whole = C.extract_features(fmnist.x_val[:50], cfg)
+    monkeypatch.setattr(C, "EXTRACT_CHUNK", 16)
+    assert np.array_equal(C.extract_features(fmnist.x_val[:50], cfg), whole)
+
+
 def test_flip_trains_on_twice_the_images_and_changes_the_fit(small):
     base = C.ClassicalConfig(features="hog", pca=32, classifier="knn", n_neighbors=1)
     plain, flipped = C.fit(base, small), C.fit(C.ClassicalConfig(**{**base.to_dict(), "flip": True}), small)
