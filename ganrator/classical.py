@@ -1,10 +1,12 @@
 """Classical computer vision baselines: hand-made descriptors (raw pixels, HOG, LBP) with optional PCA, and
 scikit-learn classifiers (linear and RBF SVM, logistic regression, random forest, k-NN, gradient boosting).
+Both descriptors are computed over the whole batch at once (no per-image Python loop).
 
 A fit is one-shot (no epochs): `fit(cfg, data)` returns validation accuracy and the fitted pipeline, which
 `evaluate(result, data, "test")` scores. Usable alone, or as trials of the same search machinery.
 
     python -m ganrator.classical --features hog --pca 128 --classifier svm_rbf --test
+    python -m ganrator.classical --features hog+lbp+pixels --hog-binning soft --hog-cell2 7 --pca 150 --test  # best
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ import numpy as np
 from . import config as config_lib
 from .data import FashionMNIST, load_fashion_mnist
 
-FEATURES = ("pixels", "hog", "lbp", "hog+lbp", "hog+pixels")
+FEATURES = ("pixels", "hog", "lbp", "hog+lbp", "hog+pixels", "hog+lbp+pixels")
 CLASSIFIERS = ("linear_svm", "svm_rbf", "logreg", "random_forest", "knn", "gboost")
+BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
+BINNINGS = ("hard", "soft")
 
 
 @dataclass
@@ -31,11 +35,20 @@ class ClassicalConfig:
     features: str = "hog"
     hog_orientations: int = 9
     hog_cell: int = 4  # pixels per HOG cell
-    hog_block: int = 2  # cells per HOG block (L2-Hys normalized)
+    hog_block: int = 2  # cells per HOG block
+    hog_block_norm: str = "L2-Hys"
+    hog_binning: str = "hard"  # hard: one orientation bin per pixel (as skimage); soft: split between two
+    hog_signed: bool = False  # orientations over 360 degrees (gradient polarity kept) instead of 180
+    hog_cell2: int = 0  # pixels per cell of a second, concatenated HOG (a coarser layout); 0 = none
+    power: float = 1.0  # HOG and LBP histograms raised to this power; 0.5 = square root (Hellinger kernel)
     lbp_points: int = 8  # neighbours of the uniform LBP code
     lbp_radius: float = 1.0
     lbp_grid: int = 4  # LBP histograms over a grid x grid of regions
+    standardize: bool = True  # zero mean, unit variance per feature before PCA / the classifier
     pca: int = 0  # PCA components after standardization; 0 = none
+    pca_whiten: bool = False  # PCA components scaled to unit variance
+    flip: bool = False  # also train on horizontally flipped copies of the training images (twice the fit data)
+    flip_predict: bool = False  # score each image and its mirror, predict the class of the summed scores
     classifier: str = "svm_rbf"
     C: float = 10.0  # inverse regularization of the SVMs and logistic regression
     gamma: float = 0.0  # RBF kernel width; 0 = sklearn's "scale"
@@ -49,9 +62,10 @@ class ClassicalConfig:
     seed: int = 0
     n_jobs: int = 1  # threads for forest / k-NN
 
-    CHOICES = {"features": FEATURES, "classifier": CLASSIFIERS}
-    MINIMA = {"hog_orientations": 1, "hog_cell": 1, "hog_block": 1, "lbp_points": 1, "lbp_grid": 1, "pca": 0,
-              "gamma": 0, "n_estimators": 1, "max_depth": 0, "n_neighbors": 1, "n_jobs": -1}
+    CHOICES = {"features": FEATURES, "classifier": CLASSIFIERS, "hog_block_norm": BLOCK_NORMS,
+               "hog_binning": BINNINGS}
+    MINIMA = {"hog_orientations": 1, "hog_cell": 1, "hog_block": 1, "hog_cell2": 0, "lbp_points": 1, "lbp_grid": 1,
+              "pca": 0, "gamma": 0, "n_estimators": 1, "max_depth": 0, "n_neighbors": 1, "n_jobs": -1}
 
     def __post_init__(self):
         for key, valid in self.CHOICES.items():
@@ -63,9 +77,14 @@ class ClassicalConfig:
         for key, low in self.MINIMA.items():
             if getattr(self, key) < low:
                 raise config_lib.ConfigError(f"{key} must be >= {low:g}, got {getattr(self, key)}")
-        for key in ("C", "learning_rate", "lbp_radius"):
+        for key in ("C", "learning_rate", "lbp_radius", "power"):
             if getattr(self, key) <= 0:
                 raise config_lib.ConfigError(f"{key} must be > 0, got {getattr(self, key)}")
+        # Every HOG must fit a whole block into a 28-pixel image, or extraction would fail minutes into a run.
+        for key in ("hog_cell", "hog_cell2"):
+            if getattr(self, key) and 28 // getattr(self, key) < self.hog_block:
+                raise config_lib.ConfigError(f"{key}={getattr(self, key)} leaves fewer than hog_block={self.hog_block}"
+                                             f" cells across a 28-pixel image; use at most {28 // self.hog_block}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "") -> "ClassicalConfig":
@@ -75,48 +94,142 @@ class ClassicalConfig:
         return dataclasses.asdict(self)
 
 
-def hog_features(images: np.ndarray, cfg: ClassicalConfig) -> np.ndarray:
-    from skimage.feature import hog
+def _orientation_votes(x: np.ndarray, orientations: int, binning: str, signed: bool = False):
+    """Per-pixel gradient magnitude and (bin, weight) votes, as scikit-image computes them for `hard`, unsigned."""
+    g_row = np.zeros_like(x)
+    g_col = np.zeros_like(x)
+    g_row[:, 1:-1, :] = x[:, 2:, :] - x[:, :-2, :]
+    g_col[:, :, 1:-1] = x[:, :, 2:] - x[:, :, :-2]
+    magnitude = np.hypot(g_col, g_row)
+    # Signed keeps the edge's polarity: on a black background it tells on which side the garment lies.
+    span = 360.0 if signed else 180.0
+    angle = np.rad2deg(np.arctan2(g_row, g_col)) % span
+    width = span / orientations
+    if binning == "hard":  # bin i holds [i, i + 1) * width, as skimage.feature.hog
+        return [(np.minimum((angle // width).astype(np.int64), orientations - 1), magnitude)]
+    # Linear interpolation between the two nearest bin centres, (i + 0.5) * width: an edge near a bin boundary
+    # no longer jumps between bins, and the votes mirror exactly under a horizontal flip.
+    pos = angle / width - 0.5
+    low = np.floor(pos)
+    frac = pos - low
+    low = low.astype(np.int64) % orientations
+    return [(low, magnitude * (1 - frac)), ((low + 1) % orientations, magnitude * frac)]
 
-    return np.stack([hog(im, orientations=cfg.hog_orientations, pixels_per_cell=(cfg.hog_cell, cfg.hog_cell),
-                         cells_per_block=(cfg.hog_block, cfg.hog_block), block_norm="L2-Hys", feature_vector=True)
-                     for im in images]).astype(np.float32)
+
+def _normalize_blocks(blocks: np.ndarray, method: str, eps: float = 1e-5) -> np.ndarray:
+    """skimage.feature.hog's block normalisations, over the last three axes (cells, cells, orientations)."""
+    axes = (-3, -2, -1)
+    if method in ("L1", "L1-sqrt"):
+        out = blocks / (np.abs(blocks).sum(axes, keepdims=True) + eps)
+        return np.sqrt(out) if method == "L1-sqrt" else out
+    out = blocks / np.sqrt((blocks ** 2).sum(axes, keepdims=True) + eps ** 2)
+    if method == "L2-Hys":
+        out = np.minimum(out, 0.2)
+        out = out / np.sqrt((out ** 2).sum(axes, keepdims=True) + eps ** 2)
+    return out
+
+
+def hog_blocks(images: np.ndarray, cell: int, orientations: int, block: int, block_norm: str = "L2-Hys",
+               binning: str = "hard", signed: bool = False) -> np.ndarray:
+    """HOG of (N, H, W) images, vectorised over the batch: (N, blocks_y, blocks_x, block, block, orientations).
+
+    With binning="hard" and its defaults it equals skimage.feature.hog (cells averaged, trailing pixels that fill
+    no whole cell dropped), without a Python loop over images."""
+    x = np.asarray(images, dtype=np.float64)
+    n, h, w = x.shape
+    cy, cx = h // cell, w // cell
+    if cy < block or cx < block:
+        raise ValueError(f"hog_cell={cell} with hog_block={block} needs images of at least {block * cell} pixels")
+    # Index of each pixel's cell; pixels past the last whole cell are dropped, as skimage does.
+    cell_y = np.minimum(np.arange(h) // cell, cy)
+    cell_x = np.minimum(np.arange(w) // cell, cx)
+    inside = (cell_y[:, None] < cy) & (cell_x[None, :] < cx)
+    cell_index = (cell_y[:, None] * cx + cell_x[None, :])[inside]
+    hist = np.zeros(n * cy * cx * orientations)
+    image_offset = (np.arange(n) * cy * cx)[:, None]
+    for bins, weights in _orientation_votes(x, orientations, binning, signed):
+        flat = ((image_offset + cell_index[None, :]) * orientations + bins[:, inside]).ravel()
+        hist += np.bincount(flat, weights=weights[:, inside].ravel(), minlength=hist.size)
+    hist = hist.reshape(n, cy, cx, orientations) / (cell * cell)
+    by, bx = cy - block + 1, cx - block + 1
+    blocks = np.stack([np.stack([hist[:, i:i + by, j:j + bx] for j in range(block)], axis=3)
+                       for i in range(block)], axis=3)  # (n, by, bx, block_i, block_j, orientations)
+    return _normalize_blocks(blocks, block_norm)
+
+
+def hog_features(images: np.ndarray, cfg: ClassicalConfig) -> np.ndarray:
+    """(N, D) HOG at `hog_cell`, then at `hog_cell2` if set: fine and coarse spatial layouts side by side."""
+    cells = [cfg.hog_cell] + ([cfg.hog_cell2] if cfg.hog_cell2 else [])
+    return np.concatenate([hog_blocks(images, c, cfg.hog_orientations, cfg.hog_block, cfg.hog_block_norm,
+                                      cfg.hog_binning, cfg.hog_signed).reshape(len(images), -1) for c in cells],
+                          axis=1).astype(np.float32)
+
+
+def lbp_codes(images: np.ndarray, points: int, radius: float) -> np.ndarray:
+    """Uniform LBP codes (0..points + 1) of (N, H, W) images, as skimage's local_binary_pattern(method="uniform")
+    computes them, one shifted copy of the batch per circle point instead of a loop over pixels and images.
+    Rounding may differ from skimage's where an interpolated neighbour equals the centre (a few pixels in 10^5)."""
+    x = np.asarray(images, dtype=np.float64)
+    n, h, w = x.shape
+    pad = int(np.ceil(radius)) + 1
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))  # zeros outside, as skimage's constant mode
+
+    def shifted(dy: int, dx: int) -> np.ndarray:
+        return padded[:, pad + dy:pad + dy + h, pad + dx:pad + dx + w]
+
+    angles = 2 * np.pi * np.arange(points, dtype=np.float64) / points
+    ones = np.zeros(x.shape, dtype=np.int16)
+    changes = np.zeros(x.shape, dtype=np.int16)
+    previous = None
+    for r, c in zip(np.round(-radius * np.sin(angles), 5), np.round(radius * np.cos(angles), 5)):
+        r0, c0, r1, c1 = int(np.floor(r)), int(np.floor(c)), int(np.ceil(r)), int(np.ceil(c))
+        dr, dc = r - r0, c - c0
+        top = (1 - dc) * shifted(r0, c0) + dc * shifted(r0, c1)
+        bottom = (1 - dc) * shifted(r1, c0) + dc * shifted(r1, c1)
+        bit = ((1 - dr) * top + dr * bottom) - x >= 0
+        ones += bit
+        if previous is not None:  # skimage counts transitions along the circle without closing it
+            changes += bit != previous
+        previous = bit
+    return np.where(changes <= 2, ones, points + 1).astype(np.int64)
 
 
 def lbp_features(images: np.ndarray, cfg: ClassicalConfig) -> np.ndarray:
     """Uniform LBP codes, histogrammed per region of a grid (spatial layout matters for clothing)."""
-    from skimage.feature import local_binary_pattern
-
     bins = cfg.lbp_points + 2  # uniform patterns + one "non-uniform" bin
-    h, w = images.shape[1:]
+    codes = lbp_codes(images, cfg.lbp_points, cfg.lbp_radius)
+    n, h, w = codes.shape
     edges_y = np.linspace(0, h, cfg.lbp_grid + 1).astype(int)
     edges_x = np.linspace(0, w, cfg.lbp_grid + 1).astype(int)
-    out = np.empty((len(images), cfg.lbp_grid * cfg.lbp_grid * bins), dtype=np.float32)
-    for i, im in enumerate(images):
-        codes = local_binary_pattern(im, cfg.lbp_points, cfg.lbp_radius, method="uniform").astype(int)
-        hists = [np.bincount(codes[edges_y[a]:edges_y[a + 1], edges_x[b]:edges_x[b + 1]].ravel(), minlength=bins)
-                 for a in range(cfg.lbp_grid) for b in range(cfg.lbp_grid)]
-        out[i] = np.concatenate(hists) / (h * w / cfg.lbp_grid ** 2)
-    return out
+    region = (np.searchsorted(edges_y, np.arange(h), side="right") - 1)[:, None] * cfg.lbp_grid + \
+        (np.searchsorted(edges_x, np.arange(w), side="right") - 1)[None, :]
+    flat = ((np.arange(n)[:, None, None] * cfg.lbp_grid ** 2 + region) * bins + codes).ravel()
+    hist = np.bincount(flat, minlength=n * cfg.lbp_grid ** 2 * bins).reshape(n, -1)
+    return (hist / (h * w / cfg.lbp_grid ** 2)).astype(np.float32)
+
+
+EXTRACT_CHUNK = 8192  # images per extraction pass: bounds each float64 temporary of the batch code to ~50 MB
 
 
 def extract_features(images, cfg: ClassicalConfig) -> np.ndarray:
     """(N, D) float32 descriptors of uint8 images shaped (N, 1, H, W) or (N, H, W), tensor or array."""
     x = images.cpu().numpy() if hasattr(images, "cpu") else np.asarray(images)
     x = x.reshape(len(x), x.shape[-2], x.shape[-1])
+    if len(x) > EXTRACT_CHUNK:
+        return np.concatenate([extract_features(x[i:i + EXTRACT_CHUNK], cfg)
+                               for i in range(0, len(x), EXTRACT_CHUNK)])
     parts = []
     for name in cfg.features.split("+"):
         if name == "pixels":
             parts.append(x.reshape(len(x), -1).astype(np.float32) / 255.0)
-        elif name == "hog":
-            parts.append(hog_features(x, cfg))
-        elif name == "lbp":
-            parts.append(lbp_features(x, cfg))
-    return np.concatenate(parts, axis=1)
+        else:
+            hist = hog_features(x, cfg) if name == "hog" else lbp_features(x, cfg)
+            parts.append(hist if cfg.power == 1 else hist ** np.float32(cfg.power))
+    return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 
 def make_pipeline(cfg: ClassicalConfig):
-    """Standardize -> optional PCA -> classifier."""
+    """Optional standardization -> optional PCA -> classifier."""
     from sklearn.decomposition import PCA
     from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
@@ -135,7 +248,8 @@ def make_pipeline(cfg: ClassicalConfig):
         "gboost": lambda: HistGradientBoostingClassifier(learning_rate=cfg.learning_rate, max_iter=cfg.n_estimators,
                                                          max_depth=cfg.max_depth or None, random_state=cfg.seed),
     }[cfg.classifier]()
-    steps = [StandardScaler()] + ([PCA(cfg.pca, random_state=cfg.seed)] if cfg.pca else []) + [clf]
+    steps = ([StandardScaler()] if cfg.standardize else []) + \
+        ([PCA(cfg.pca, whiten=cfg.pca_whiten, random_state=cfg.seed)] if cfg.pca else []) + [clf]
     return sk_pipeline(*steps)
 
 
@@ -154,16 +268,34 @@ def fit(cfg: ClassicalConfig, data: FashionMNIST) -> ClassicalResult:
         data = data.subsample(cfg.data_fraction, cfg.data_seed)
     t0 = time.perf_counter()
     x_train = extract_features(data.x_train, cfg)
-    pipeline = make_pipeline(cfg).fit(x_train, data.y_train.cpu().numpy())
+    y_train = data.y_train.cpu().numpy()
+    if cfg.flip:  # a mirrored garment is the same class
+        x_train = np.concatenate([x_train, extract_features(mirror(data.x_train), cfg)])
+        y_train = np.concatenate([y_train, y_train])
+    pipeline = make_pipeline(cfg).fit(x_train, y_train)
     seconds = time.perf_counter() - t0
-    val_acc = float((pipeline.predict(extract_features(data.x_val, cfg)) == data.y_val.cpu().numpy()).mean())
+    val_acc = float((predict(pipeline, cfg, data.x_val) == data.y_val.cpu().numpy()).mean())
     return ClassicalResult("completed", val_acc, seconds, x_train.shape[1], pipeline, cfg)
+
+
+def mirror(images):
+    """Horizontally flipped images (the last axis is the width), tensor or array."""
+    return images.flip(-1) if hasattr(images, "flip") else np.ascontiguousarray(np.asarray(images)[..., ::-1])
+
+
+def predict(pipeline, cfg: ClassicalConfig, images) -> np.ndarray:
+    """Class labels; with `flip_predict`, of the classifier's scores for each image and its mirror summed
+    (test-time flipping: a second opinion at the cost of one more feature extraction, no larger fit)."""
+    x = extract_features(images, cfg)
+    if not cfg.flip_predict:
+        return pipeline.predict(x)
+    score = pipeline.decision_function if hasattr(pipeline, "decision_function") else pipeline.predict_proba
+    return pipeline.classes_[(score(x) + score(extract_features(mirror(images), cfg))).argmax(1)]
 
 
 def evaluate(result: ClassicalResult, data: FashionMNIST, split: str = "test") -> dict[str, float]:
     x, y = data.split(split)
-    pred = result.pipeline.predict(extract_features(x, result.config))
-    return {"acc": float((pred == y.cpu().numpy()).mean())}
+    return {"acc": float((predict(result.pipeline, result.config, x) == y.cpu().numpy()).mean())}
 
 
 def main(argv: list[str] | None = None) -> int:
