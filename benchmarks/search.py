@@ -46,7 +46,9 @@ def one(db: Path, sql: str):
 
 def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, float]:
     """Where the study's time outside its epochs went, from the database's own timing columns: the fixed start-up
-    and wind-down of the driver, and the mean per trial of each part between a trial's creation and its end."""
+    and wind-down of the driver, and the mean per trial of each part between a trial's creation and its end.
+    Trials the time cap cut have no end of their own (they are closed after the search), so the per-trial means
+    leave them out; the share of span x slots outside epochs counts every trial's epochs."""
     with sqlite3.connect(db) as conn:
         conn.row_factory = sqlite3.Row
         study = conn.execute("select startup, search from ganrator_studies").fetchone()
@@ -56,17 +58,22 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
             " (select sum(checkpoint_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as ckpt_s,"
             " (select max(timestamp) from ganrator_epochs e where e.trial_id = t.trial_id) as last_result_at"
             " from ganrator_trials t")]
-    startup, n = json.loads(study["startup"]), len(rows)
-    first, last = min(r["queued_at"] for r in rows), max(r["ended_at"] for r in rows)
+    startup = json.loads(study["startup"])
+    ended = [r for r in rows if r["status"] not in ("cut", "interrupted", "running")]
+    first, last = min(r["queued_at"] for r in rows), max(r["ended_at"] for r in ended)
+    last_epoch = max(r["last_result_at"] or 0 for r in rows)  # a cut trial's epochs may run past the last end
+    n = len(ended)
 
     def mean(f) -> float:
-        return sum(f(r) for r in rows) / n
+        return sum(f(r) for r in ended) / n
 
     parts = {
-        "trials": n, "slots": json.loads(study["search"])["max_concurrent"],
-        "cli_wall": exited_at - launched_at, "span": last - first, "epochs": mean(lambda r: r["epochs_s"]),
+        "trials": len(rows), "ended": n, "slots": json.loads(study["search"])["max_concurrent"],
+        "cli_wall": exited_at - launched_at, "span": max(last, last_epoch) - first,
+        "epochs": mean(lambda r: r["epochs_s"]), "all_epochs": sum(r["epochs_s"] or 0 for r in rows),
         "startup": first - launched_at, "driver_imports": startup["imports"], "driver_data": startup["data"],
-        "ray_init": startup["ray_init"], "tune_start": first - startup["ready_at"], "wind_down": exited_at - last,
+        "ray_init": startup["ray_init"], "tune_start": first - startup["ready_at"],
+        "wind_down": exited_at - max(last, last_epoch),
         "trial_overhead": mean(lambda r: r["ended_at"] - r["queued_at"] - r["epochs_s"]),
         "actor_start": mean(lambda r: r["started_at"] - r["queued_at"]),
         "worker_imports": mean(lambda r: r["import_seconds"]),
@@ -81,7 +88,7 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
     parts["other"] = parts["trial_overhead"] - sum(parts[k] for k in known)
     parts["startup_other"] = parts["startup"] - sum(parts[k] for k in ("driver_imports", "driver_data", "ray_init",
                                                                       "tune_start"))
-    parts["slot_share"] = 1 - n * parts["epochs"] / (parts["span"] * parts["slots"])
+    parts["slot_share"] = 1 - parts["all_epochs"] / (parts["span"] * parts["slots"])
     return parts
 
 
@@ -127,8 +134,8 @@ def laptop(tmp: Path) -> None:
     _, db = study(["--space", "cnn_aug", "--budget", "laptop", "--time-budget", "120", "--no-confirm"],
                   tmp / "laptop")
     c = overhead_parts(db, study.launched_at, study.exited_at)  # type: ignore[attr-defined]
-    print(f"laptop overhead: cnn_aug, laptop budget capped at 120 s of search, {c['trials']} trials, "
-          f"{c['slots']} at once")
+    print(f"laptop overhead: cnn_aug, laptop budget capped at 120 s of search, {c['trials']} trials "
+          f"({c['ended']} ended on their own, the rest cut by the cap), {c['slots']} at once")
     print_parts({"reused actors": c})
 
 
