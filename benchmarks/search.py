@@ -1,15 +1,19 @@
 """Search-machinery benchmarks, each against a baseline measured in the same run, through the real CLI:
 
-1. overhead: the smoke study's wall time against the sum of its trials' training time;
+1. overhead: where the smoke study's time outside its trials' epochs goes (fixed start-up, then per trial: actor
+   start, imports, dataset, model build, checkpoints, reports, database and Optuna), read from the database's
+   own timing columns; a new process per trial (--no-reuse-actors) against reused actors, in the same run;
 2. scaling: one study on one local Ray node vs two local nodes of one CPU each (trials per minute, ratio);
 3. search efficiency: ASHA + TPE against FIFO + random search on the same space and seed
    (total epochs spent, best validation accuracy reached).
 
     python benchmarks/search.py [--only overhead,scaling,efficiency] [--out runs/bench]
+    python benchmarks/search.py --only laptop     # the same breakdown for a laptop study capped at 120 s
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import sqlite3
@@ -25,10 +29,12 @@ RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
 
 def study(args: list[str], storage: Path, env: dict | None = None) -> tuple[float, Path]:
     t0 = time.perf_counter()
+    study.launched_at = time.time()  # type: ignore[attr-defined]  (read by overhead, against the DB's clocks)
     out = subprocess.run([*RUN, *args, "--storage-path", str(storage)], capture_output=True, text=True,
                          env={**os.environ, **(env or {})}, cwd=ROOT)
     if out.returncode:
         sys.exit(f"study failed:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    study.exited_at = time.time()  # type: ignore[attr-defined]
     name = args[args.index("--name") + 1] if "--name" in args else args[args.index("--space") + 1]
     return time.perf_counter() - t0, storage / name / "trials.db"
 
@@ -38,14 +44,99 @@ def one(db: Path, sql: str):
         return conn.execute(sql).fetchone()
 
 
+def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, float]:
+    """Where the study's time outside its epochs went, from the database's own timing columns: the fixed start-up
+    and wind-down of the driver, and the mean per trial of each part between a trial's creation and its end.
+    Trials the time cap cut have no end of their own (they are closed after the search), so the per-trial means
+    leave them out; the share of span x slots outside epochs counts every trial's epochs."""
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        study = conn.execute("select startup, search from ganrator_studies").fetchone()
+        rows = [dict(r) for r in conn.execute(
+            "select t.*, (select sum(epoch_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as epochs_s,"
+            " (select sum(val_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as val_s,"
+            " (select sum(checkpoint_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as ckpt_s,"
+            " (select max(timestamp) from ganrator_epochs e where e.trial_id = t.trial_id) as last_result_at"
+            " from ganrator_trials t")]
+    startup = json.loads(study["startup"])
+    ended = [r for r in rows if r["status"] not in ("cut", "interrupted", "running")]
+    first, last = min(r["queued_at"] for r in rows), max(r["ended_at"] for r in ended)
+    last_epoch = max(r["last_result_at"] or 0 for r in rows)  # a cut trial's epochs may run past the last end
+    n = len(ended)
+
+    def mean(f) -> float:
+        return sum(f(r) for r in ended) / n
+
+    parts = {
+        "trials": len(rows), "ended": n, "slots": json.loads(study["search"])["max_concurrent"],
+        "cli_wall": exited_at - launched_at, "span": max(last, last_epoch) - first,
+        "epochs": mean(lambda r: r["epochs_s"]), "all_epochs": sum(r["epochs_s"] or 0 for r in rows),
+        "startup": first - launched_at, "driver_imports": startup["imports"], "driver_data": startup["data"],
+        "ray_init": startup["ray_init"], "tune_start": first - startup["ready_at"],
+        "wind_down": exited_at - max(last, last_epoch),
+        "trial_overhead": mean(lambda r: r["ended_at"] - r["queued_at"] - r["epochs_s"]),
+        "actor_start": mean(lambda r: r["started_at"] - r["queued_at"]),
+        "worker_imports": mean(lambda r: r["import_seconds"]),
+        "dispatch": mean(lambda r: r["entered_at"] - r["started_at"]),
+        "data": mean(lambda r: r["data_seconds"]), "setup": mean(lambda r: r["setup_seconds"]),
+        "checkpoint": mean(lambda r: r["ckpt_s"]), "report": mean(lambda r: r["report_seconds"]),
+        "end": mean(lambda r: r["ended_at"] - r["last_result_at"]),
+        "db": mean(lambda r: r["db_seconds"]), "search": mean(lambda r: r["search_seconds"]),
+        "validation": mean(lambda r: r["val_s"]),
+    }
+    known = ("actor_start", "dispatch", "data", "setup", "checkpoint", "report", "end")
+    parts["other"] = parts["trial_overhead"] - sum(parts[k] for k in known)
+    parts["startup_other"] = parts["startup"] - sum(parts[k] for k in ("driver_imports", "driver_data", "ray_init",
+                                                                      "tune_start"))
+    parts["slot_share"] = 1 - parts["all_epochs"] / (parts["span"] * parts["slots"])
+    return parts
+
+
+ROWS = (  # (key, label); times in seconds, per trial unless said
+    ("cli_wall", "CLI wall time, whole study"), ("span", "search span (first trial created to last ended)"),
+    ("startup", "fixed start-up: launch to first trial created"), ("driver_imports", "  of which driver imports"),
+    ("driver_data", "  of which dataset loaded"), ("ray_init", "  of which Ray started"),
+    ("tune_start", "  of which Tune set up, first trial proposed"),
+    ("startup_other", "  of which other (interpreter, study row)"),
+    ("wind_down", "fixed wind-down: last trial ended to exit"),
+    ("epochs", "per trial: epochs (training steps + validation)"), ("validation", "  of which validation"),
+    ("trial_overhead", "per trial: outside its epochs"), ("actor_start", "  actor start or reuse"),
+    ("worker_imports", "    of which worker imports"), ("dispatch", "  trial function dispatched"),
+    ("data", "  dataset into the worker"), ("setup", "  model and optimizer built"),
+    ("checkpoint", "  checkpoints written"), ("report", "  inside Tune's report (upload, driver)"),
+    ("end", "  last result to trial end"), ("other", "  other (unattributed)"),
+    ("db", "  driver: database writes (inside the above)"), ("search", "  driver: Optuna (inside the above)"),
+)
+
+
+def print_parts(columns: dict[str, dict[str, float]]) -> None:
+    print(f"  {'seconds':<48}" + "".join(f"{label:>18}" for label in columns))
+    for key, label in ROWS:
+        print(f"  {label:<48}" + "".join(f"{c[key]:>18.3f}" for c in columns.values()))
+    print(f"  {'share of span x slots outside epochs':<48}" +
+          "".join(f"{100 * c['slot_share']:>17.1f}%" for c in columns.values()))
+
+
 def overhead(tmp: Path) -> None:
-    wall, db = study(["--space", "smoke", "--budget", "smoke"], tmp / "overhead")
-    train, n = one(db, "select sum(epoch_seconds), count(distinct trial_id) from ganrator_epochs")
-    span = one(db, "select max(ended_at) - min(started_at) from ganrator_trials")[0]
-    print(f"overhead: smoke study, {n} trials, 2 concurrent on 2 CPUs")
-    print(f"  CLI wall time {wall:.1f}s (search span {span:.1f}s); sum of trial training time {train:.1f}s")
-    print(f"  wall / (training / 2 workers) = {wall / (train / 2):.2f}x; span / (training / 2) = "
-          f"{span / (train / 2):.2f}x")
+    columns = {}
+    for label, extra in (("new process", ["--no-reuse-actors", "--name", "fresh"]), ("reused actors", [])):
+        _, db = study(["--space", "smoke", "--budget", "smoke", *extra], tmp / "overhead")
+        columns[label] = overhead_parts(db, study.launched_at, study.exited_at)  # type: ignore[attr-defined]
+    c = next(iter(columns.values()))
+    print(f"overhead: smoke study, {c['trials']} trials, {c['slots']} at once")
+    print_parts(columns)
+    fresh, reused = columns.values()
+    print(f"  per-trial overhead, new process / reused actors: {fresh['trial_overhead'] / reused['trial_overhead']:.2f}x;"
+          f" CLI wall {fresh['cli_wall'] / reused['cli_wall']:.2f}x")
+
+
+def laptop(tmp: Path) -> None:
+    _, db = study(["--space", "cnn_aug", "--budget", "laptop", "--time-budget", "120", "--no-confirm"],
+                  tmp / "laptop")
+    c = overhead_parts(db, study.launched_at, study.exited_at)  # type: ignore[attr-defined]
+    print(f"laptop overhead: cnn_aug, laptop budget capped at 120 s of search, {c['trials']} trials "
+          f"({c['ended']} ended on their own, the rest cut by the cap), {c['slots']} at once")
+    print_parts({"reused actors": c})
 
 
 def cluster(nodes: int, env: dict) -> subprocess.Popen:
@@ -96,7 +187,7 @@ def main() -> None:
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="ganrator-bench-") as d:
         root = Path(args.out).resolve() if args.out else Path(d)
-        for part in ("overhead", "scaling", "efficiency"):
+        for part in ("overhead", "scaling", "efficiency", "laptop"):
             if part in args.only.split(","):
                 globals()[part](root)
         if args.out:

@@ -221,10 +221,14 @@ def train(cfg: TrainConfig, data: FashionMNIST,
     """Train `cfg.model` on `data`; return the per-epoch history and the model.
 
     on_epoch(metrics) runs after each epoch (and after its state is saved) with that epoch's metrics, the run's
-    status, param_count and flops (forward, per image); returning True stops the run.
+    status, param_count and flops (forward, per image), and where the time outside the training steps went:
+    setup_seconds (data, model and optimizer built, state loaded: once per call) and checkpoint_seconds (this
+    epoch's state written); returning True stops the run. Each epoch's metrics hold train_seconds and val_seconds,
+    the two parts of epoch_seconds.
     checkpoint: a file for the training state. If it exists, training resumes from it; it is rewritten
     after every epoch.
     """
+    t_setup = time.perf_counter()
     device = resolve_device(cfg.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -270,6 +274,7 @@ def train(cfg: TrainConfig, data: FashionMNIST,
     one_hot_eye = torch.eye(data.num_classes, device=device)
     use_amp = use_bf16(cfg.amp, device)
     epoch = start_epoch
+    setup_seconds = time.perf_counter() - t_setup
     while epoch < cfg.epochs and status == "completed":
         model.train()
         t0 = time.perf_counter()
@@ -301,10 +306,12 @@ def train(cfg: TrainConfig, data: FashionMNIST,
             val = evaluate(model, data, "val", cfg.eval_batch_size, use_amp)
             metrics = {"train_loss": loss_sum.item() / max(1, steps_per_epoch),
                        "val_loss": val["loss"], "val_acc": val["acc"]}
-        metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"],
-                       epoch_seconds=time.perf_counter() - t0,
+        epoch_seconds = time.perf_counter() - t0
+        metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"], epoch_seconds=epoch_seconds,
+                       train_seconds=train_seconds, val_seconds=epoch_seconds - train_seconds,
                        images_per_second=steps_per_epoch * batch_size / max(train_seconds, 1e-9))
         history.append(metrics)
+        t_save = time.perf_counter()
         if ckpt_path is not None:
             _save_state(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -314,7 +321,8 @@ def train(cfg: TrainConfig, data: FashionMNIST,
                 "epoch": epoch, "history": history, "status": status, "config": cfg.to_dict(),
             })
         # The callback also gets the model's size, so a tuner need not build a second model to count it.
-        report = dict(metrics, status=status, param_count=info["params"], flops=info["flops"])
+        report = dict(metrics, status=status, param_count=info["params"], flops=info["flops"],
+                      setup_seconds=setup_seconds, checkpoint_seconds=time.perf_counter() - t_save)
         if on_epoch is not None and on_epoch(report) and status == "completed":
             status = "stopped"
     return TrainResult(status, history, model, cfg, info["params"], info["flops"])

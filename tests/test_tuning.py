@@ -1,6 +1,7 @@
 """End-to-end tests of tuning/run.py: real Ray, real Optuna, a real SQLite database, the real dataset."""
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -115,6 +116,30 @@ def test_smoke_study_end_to_end(smoke_study):
     again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(tmp_path), timeout=120)
     assert again.returncode == 2 and "already exists" in again.stderr and "--resume" in again.stderr
     assert len(trial_rows(db)) == 6
+
+
+def test_trials_reuse_actors_and_record_their_overhead(smoke_study):
+    """Trials share worker processes (reuse_actors), yet each has its own config and row; every part of the time
+    outside a trial's epochs is recorded, non-negative and in order, and the imports are paid once per process."""
+    db, _ = smoke_study
+    rows = trial_rows(db)
+    assert len(rows) == 6 and len({r["params"] for r in rows.values()}) == 6  # every trial once, its own config
+    pids = {r["pid"] for r in rows.values()}
+    assert len(pids) < len(rows), pids  # some process ran more than one trial
+    for pid in pids:  # only the first trial of a process paid its imports
+        paid = sorted((r["queued_at"], r["import_seconds"]) for r in rows.values() if r["pid"] == pid)
+        assert paid[0][1] > 0 and all(s == 0 for _, s in paid[1:]), paid
+    for r in rows.values():
+        assert r["queued_at"] <= r["started_at"] <= r["entered_at"] <= r["ended_at"], r
+        for key in ("data_seconds", "setup_seconds", "report_seconds", "db_seconds", "search_seconds"):
+            assert r[key] is not None and 0 <= r[key] < r["ended_at"] - r["queued_at"], (key, r)
+        assert r["db_seconds"] > 0 and r["search_seconds"] > 0  # the driver's part is measured, not assumed zero
+    for epoch_s, train_s, val_s, ckpt_s in query(db, "select epoch_seconds, train_seconds, val_seconds, "
+                                                     "checkpoint_seconds from ganrator_epochs"):
+        assert train_s > 0 and val_s > 0 and ckpt_s >= 0 and train_s + val_s == pytest.approx(epoch_s)
+    startup = json.loads(query(db, "select startup from ganrator_studies")[0][0])
+    assert all(startup[k] > 0 for k in ("imports", "data", "ray_init"))
+    assert startup["ready_at"] <= min(r["queued_at"] for r in rows.values())
 
 
 @pytest.mark.parametrize("args, message", [

@@ -6,6 +6,8 @@ trial is early_stopped (with the rung reached) here and PRUNED in Optuna.
 from __future__ import annotations
 
 import time
+from collections import defaultdict
+from contextlib import contextmanager
 from typing import Any
 
 from ray.tune import Callback
@@ -13,10 +15,13 @@ from ray.tune import Callback
 from .db import TrialDB
 from .retrain import duration
 from .schedulers import is_calibration
+from .search import SEARCH_SECONDS, SUGGESTED_AT
 from .states import DIVERGED, RUNNING, final_state
 
-EPOCH_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second")
-TRIAL_KEYS = ("node", "hostname", "pid", "seed", "param_count", "flops")
+EPOCH_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second", "train_seconds",
+              "val_seconds", "checkpoint_seconds")
+TRIAL_KEYS = ("node", "hostname", "pid", "seed", "param_count", "flops", "entered_at", "import_seconds",
+              "data_seconds", "setup_seconds", "report_seconds")
 
 
 def _resources(trial) -> tuple[float, float]:
@@ -33,14 +38,29 @@ class TrialRecorder(Callback):
         self.calibration_trials = calibration_trials
         self.best: dict[str, float] = {}
         self.frozen: set[str] = set()  # finished before a resume: their rows never change again
+        self.db_seconds: defaultdict[str, float] = defaultdict(float)  # this driver's writes, per trial
+
+    @contextmanager
+    def _timed(self, trial_id: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.db_seconds[trial_id] += time.perf_counter() - t0
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        with self._timed(trial.trial_id):
+            self._start(trial)
+
+    def _start(self, trial):
         if trial.trial_id in self.db.finished_trials(self.study):
             self.frozen.add(trial.trial_id)
             return
         cpus, gpus = _resources(trial)
+        now = time.time()
         # A retried or resumed trial starts again: keep its first start time.
-        self.db.upsert_trial(self.study, trial.trial_id, on_insert={"started_at": time.time()},
+        self.db.upsert_trial(self.study, trial.trial_id,
+                             on_insert={"started_at": now, "queued_at": SUGGESTED_AT.pop(trial.trial_id, now)},
                              params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
                              config=self.space.config(trial.config, self.overrides).to_dict(),
                              status=RUNNING, max_epochs=self.max_epochs, cpus=cpus, gpus=gpus,
@@ -49,6 +69,10 @@ class TrialRecorder(Callback):
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if trial.trial_id in self.frozen:
             return
+        with self._timed(trial.trial_id):
+            self._result(trial, result)
+
+    def _result(self, trial, result):
         epoch = int(result["epoch"])
         self.db.upsert_epoch(self.study, trial.trial_id, epoch, time_total=result.get("time_total_s"),
                              timestamp=time.time(), **{k: result[k] for k in EPOCH_KEYS if k in result})
@@ -64,7 +88,7 @@ class TrialRecorder(Callback):
             return
         state = final_state(trial.last_result, self.max_epochs)
         self.db.upsert_trial(self.study, trial.trial_id, status=state.status, rung=state.rung,
-                             failures=trial.num_failures, ended_at=time.time())
+                             failures=trial.num_failures, ended_at=time.time(), **self._overhead(trial.trial_id))
 
     def on_trial_error(self, iteration, trials, trial, **info):
         if trial.trial_id in self.frozen:
@@ -72,7 +96,12 @@ class TrialRecorder(Callback):
         error = trial.get_error()
         self.db.upsert_trial(self.study, trial.trial_id, status=final_state(None, self.max_epochs, error=True).status,
                              failures=trial.num_failures,
-                             error=str(error)[-4000:] if error else "unknown error", ended_at=time.time())
+                             error=str(error)[-4000:] if error else "unknown error", ended_at=time.time(),
+                             **self._overhead(trial.trial_id))
+
+    def _overhead(self, trial_id: str) -> dict[str, float]:
+        """The driver's own time on this trial; the searcher has finished with it (Tune tells it first)."""
+        return {"db_seconds": self.db_seconds.pop(trial_id, 0.0), "search_seconds": SEARCH_SECONDS.pop(trial_id, 0.0)}
 
 
 class Progress(Callback):

@@ -28,6 +28,8 @@ studies = sa.Table(
     sa.Column("command", sa.Text), sa.Column("git_commit", sa.String(64)), sa.Column("versions", sa.JSON),
     sa.Column("hardware", sa.JSON), sa.Column("status", sa.String(20)),
     sa.Column("created_at", sa.Float), sa.Column("updated_at", sa.Float),
+    # the driver's fixed start-up of its latest run, seconds: {"imports", "data", "ray_init", "ready_at"}
+    sa.Column("startup", sa.JSON),
 )
 trials = sa.Table(
     "ganrator_trials", metadata,
@@ -46,6 +48,15 @@ trials = sa.Table(
     sa.Column("calibration", sa.Boolean),
     sa.Column("git_commit", sa.String(64)), sa.Column("versions", sa.JSON),
     sa.Column("started_at", sa.Float), sa.Column("ended_at", sa.Float),
+    # Where a trial's time outside its epochs went (timestamps in seconds since the epoch, the rest in seconds).
+    # queued_at: the searcher proposed the trial (Tune creates it then); started_at: an actor (new or reused) took it; entered_at: the trial
+    # function began. import_seconds: the worker's imports (its first trial only); data_seconds: the dataset
+    # mapped into tensors; setup_seconds: model and optimizer built; report_seconds: inside Tune's report
+    # (checkpoint upload, the driver's bookkeeping); db_seconds, search_seconds: the driver writing this trial's
+    # rows, and the searcher (Optuna) proposing and recording it. Epoch-level parts: ganrator_epochs.
+    sa.Column("queued_at", sa.Float), sa.Column("entered_at", sa.Float),
+    sa.Column("import_seconds", sa.Float), sa.Column("data_seconds", sa.Float), sa.Column("setup_seconds", sa.Float),
+    sa.Column("report_seconds", sa.Float), sa.Column("db_seconds", sa.Float), sa.Column("search_seconds", sa.Float),
 )
 epochs = sa.Table(
     "ganrator_epochs", metadata,
@@ -54,6 +65,9 @@ epochs = sa.Table(
     sa.Column("train_loss", sa.Float), sa.Column("val_loss", sa.Float), sa.Column("val_acc", sa.Float),
     sa.Column("lr", sa.Float), sa.Column("epoch_seconds", sa.Float), sa.Column("images_per_second", sa.Float),
     sa.Column("time_total", sa.Float), sa.Column("timestamp", sa.Float),
+    # epoch_seconds = train_seconds (the steps) + val_seconds (the whole validation set); checkpoint_seconds: the
+    # training state written after it
+    sa.Column("train_seconds", sa.Float), sa.Column("val_seconds", sa.Float), sa.Column("checkpoint_seconds", sa.Float),
 )
 final_evals = sa.Table(
     "ganrator_final_evals", metadata,

@@ -9,6 +9,10 @@ epoch lands in the trial database as it arrives.
 """
 from __future__ import annotations
 
+import time
+
+STARTED_AT = time.time()  # the driver's imports are timed from here (ganrator_studies.startup)
+
 import argparse
 import logging
 import os
@@ -18,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional packs trials on a GPU, e.g. 0.25")
     p.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as the resources allow)")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a trial whose worker died")
+    p.add_argument("--reuse-actors", action=argparse.BooleanOptionalAction, default=True,
+                   help="run a worker's next trial in the same process (default), which pays imports and the "
+                        "dataset once; --no-reuse-actors starts a fresh process per trial")
     p.add_argument("--address", help="join an existing Ray cluster: auto or HOST:PORT (default: start one locally)")
     p.add_argument("--name", help="study name, also its folder under --storage-path (default: the space's name)")
     p.add_argument("--storage-path", default=str(ROOT / "runs"),
@@ -327,10 +333,14 @@ def start_ray(args) -> dict[str, Any]:
     os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
     import ray
 
+    if args.address is None:
+        # Workers inherit the driver's environment from the local Ray it starts. A runtime_env would instead make
+        # Ray start new workers for it, leaving the ones it prestarts idle; with inheritance the first trials'
+        # actors take those.
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     # log_to_driver=False: trial errors land in the database and Tune's error files, not as worker log spam.
     try:
-        ray.init(address=args.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)}} if args.address is None else None)
+        ray.init(address=args.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     except ConnectionError as e:  # --address auto with no cluster on this machine
         raise StudyError(f"--address {args.address}: {e}") from None
     resources = ray.cluster_resources()
@@ -369,24 +379,28 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
                     search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
                             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                             "max_concurrent": cluster["max_concurrent"], "address": args.address, "metric": METRIC,
+                            "reuse_actors": args.reuse_actors,
                             "storage_path": str(args.storage), "params": space.param_specs, "fixed": space.fixed},
                     **session, **info)
     return info
 
 
-def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, argv: list[str] | None) -> int | None:
+def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, argv: list[str] | None,
+           startup: dict[str, float]) -> int | None:
     """The search on Ray Tune; None when it ended (all trials, or the time cap), else the exit code of an
-    interrupted one (its resume command printed)."""
+    interrupted one (its resume command printed). startup: the driver's start-up so far, stored with the study
+    once the search is ready to begin (its `ready_at`, seconds since the epoch)."""
     from ray import tune
 
     from tuning.callbacks import Progress, TrialRecorder
-    from tuning.trainable import train_trial
+    from tuning.trainable import SharedDataset, train_trial
 
     space, budget = args.space_obj, args.budget_obj
     overrides = trial_overrides(args)
     finished = frozenset(db.finished_trials(args.name)) if args.resume else frozenset()
     trainable = tune.with_resources(
-        tune.with_parameters(train_trial, space=space, overrides=overrides, data=data, skip=finished),
+        tune.with_parameters(train_trial, space=space, overrides=overrides, data=SharedDataset.put(data),
+                             skip=finished),
         {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial})
     t0 = time.time()
     if args.resume:
@@ -405,13 +419,14 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                                                                  budget.grace_period, budget.reduction_factor,
                                                                  calibration),
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
-                                        reuse_actors=False),
+                                        reuse_actors=args.reuse_actors),
             run_config=tune.RunConfig(
                 name=args.name, storage_path=str(args.storage), verbose=0,
                 callbacks=[recorder, Progress(budget.num_samples, budget.time_budget_s)],
                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
+    db.upsert_study(args.name, startup={**startup, "ready_at": time.time()})
     stop = StopOnSignal()
     with stop:
         try:
@@ -461,16 +476,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.space_obj.kind == "classical" and args.scheduler == "asha":
         args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
+    startup = {"imports": time.time() - STARTED_AT}
     try:
         db, existing = open_study(args)
+        t = time.time()
         data = load_data(args)
+        startup["data"] = time.time() - t
         announce(args)
+        t = time.time()
         cluster = start_ray(args)
+        startup["ray_init"] = time.time() - t
     except StudyError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     info = record_study(args, db, existing, cluster)
-    if (code := search(args, db, data, info, cluster["max_concurrent"], argv)) is not None:
+    if (code := search(args, db, data, info, cluster["max_concurrent"], argv, startup)) is not None:
         return code
     run_confirmation(args, db, data, trial_overrides(args))
     run_final_eval(args, db, data, trial_overrides(args))

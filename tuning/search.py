@@ -1,7 +1,9 @@
 """The search algorithm and scheduler of a study: Optuna proposes, ASHA (or FIFO) decides when to stop."""
 from __future__ import annotations
 
+import time
 import warnings
+from collections import defaultdict
 
 import optuna
 from ray.tune.schedulers import FIFOScheduler
@@ -14,6 +16,11 @@ from .states import final_state
 
 METRIC, MODE = "val_acc", "max"
 SAMPLERS = ("tpe", "qmc", "random")
+# Seconds the searcher spent on each trial (proposing it, recording its reports and its end), and when it proposed
+# it (Tune creates the trial right after), by Ray trial id. Read by the driver's TrialRecorder into
+# ganrator_trials.search_seconds and queued_at; both live in the driver process.
+SEARCH_SECONDS: defaultdict[str, float] = defaultdict(float)
+SUGGESTED_AT: dict[str, float] = {}
 
 
 class ResumableOptunaSearch(OptunaSearch):
@@ -36,19 +43,31 @@ class ResumableOptunaSearch(OptunaSearch):
         self._attrs_written: dict[int, set[str]] = {}  # one write per attribute and trial, not one per epoch
 
     def suggest(self, trial_id: str):
+        t0 = time.perf_counter()
         params = super().suggest(trial_id)
         if params is not None:
             self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)
+            SUGGESTED_AT[trial_id] = time.time()
+        SEARCH_SECONDS[trial_id] += time.perf_counter() - t0
         return params
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._completed_trials:
             return
+        t0 = time.perf_counter()
         self._report(self._ot_trials[trial_id], result)
+        SEARCH_SECONDS[trial_id] += time.perf_counter() - t0
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials:
             return
+        t0 = time.perf_counter()
+        try:
+            self._complete(trial_id, result, error)
+        finally:
+            SEARCH_SECONDS[trial_id] += time.perf_counter() - t0
+
+    def _complete(self, trial_id: str, result: dict | None, error: bool) -> None:
         ot_trial = self._ot_trials[trial_id]
         state = final_state(result, self.max_epochs, error=error)
         try:

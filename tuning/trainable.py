@@ -2,31 +2,79 @@
 
 Every epoch is reported with a checkpoint holding the full training state, so a trial whose worker died
 (FailureConfig) or whose study was resumed continues from its last epoch instead of starting over.
+
+Trials run in reused actors (reuse_actors=True): a worker process pays its imports and the dataset's tensors
+once, and every trial in it starts from its own seed and config. Each trial reports what its start-up and
+bookkeeping cost (the `*_seconds` keys below), so the study's overhead is read from the database, not guessed.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
-import ray
-import torch
-from ray import tune
+_IMPORT_T0 = time.time()  # before the heavy imports below: their cost is paid once per worker process
 
-from ganrator.data import FashionMNIST
-from ganrator.train import evaluate, load_state, train
-from search_spaces.loader import SearchSpace
-from tuning.db import pack_mask
+import os  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import tempfile  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import ray  # noqa: E402
+import torch  # noqa: E402
+from ray import tune  # noqa: E402
+
+from ganrator.data import FashionMNIST  # noqa: E402
+from ganrator.train import evaluate, load_state, train  # noqa: E402
+from search_spaces.loader import SearchSpace  # noqa: E402
+from tuning.db import pack_mask  # noqa: E402
 
 STATE_FILE = "state.pt"
+TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+# Paid by the first trial of this worker process; a reused actor's later trials report 0.
+_import_seconds = time.time() - _IMPORT_T0
+_datasets: dict[str, FashionMNIST] = {}  # per object-store key: a reused actor builds the tensors once
+
+
+@dataclass(frozen=True)
+class SharedDataset:
+    """The dataset put once in Ray's object store as numpy arrays, which workers on the same node map without a
+    copy (a torch tensor would be unpickled into a private copy in every trial). Only the reference travels."""
+
+    ref: Any  # ray.ObjectRef of {name: numpy array}
+    mean: float
+    std: float
+    source: str
+
+    @classmethod
+    def put(cls, data: FashionMNIST) -> "SharedDataset":
+        arrays = {k: getattr(data, k).cpu().numpy() for k in TENSORS}
+        return cls(ray.put(arrays), data.mean, data.std, data.source)
+
+    def get(self) -> FashionMNIST:
+        key = self.ref.hex()
+        if key not in _datasets:
+            arrays = ray.get(self.ref)
+            with warnings.catch_warnings():
+                # The mapped arrays are read-only; nothing writes into the dataset's tensors (batches are copies).
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                tensors = {k: torch.from_numpy(arrays[k]) for k in TENSORS}
+            _datasets.clear()  # one study's dataset at a time
+            _datasets[key] = FashionMNIST(**tensors, mean=self.mean, std=self.std, source=self.source)
+        return _datasets[key]
+
+
+def _take_import_seconds() -> float:
+    global _import_seconds
+    seconds, _import_seconds = _import_seconds, 0.0
+    return seconds
 
 
 def _use_assigned_cpus() -> float:
-    """Match torch's threads to the CPUs Ray gave this trial, so packed trials don't oversubscribe cores."""
+    """Match torch's threads to the CPUs Ray gave this trial, so packed trials don't oversubscribe cores.
+    Called by every trial: a reused actor keeps its resources, but a trial must not rely on its predecessor."""
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     torch.set_num_threads(max(1, int(cpus)))
     return cpus
@@ -38,17 +86,27 @@ def _placement(seed: int) -> dict[str, Any]:
             "seed": seed}
 
 
-def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[str, Any], data: FashionMNIST,
+def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[str, Any], data: SharedDataset,
                 skip: frozenset[str] = frozenset()) -> None:
     """Tune function trainable. `config` holds the sampled parameters; the space adds its fixed ones.
 
     skip: trials the database already holds as finished. After a driver crash Ray may resume a trial that
     finished after its last snapshot; it must not train again (an ASHA-stopped trial would go past its rung).
+
+    Besides the epoch's metrics, every report carries the trial's start-up so far: entered_at (this function
+    began), import_seconds (this worker's imports, in its first trial only), data_seconds (the dataset mapped
+    into tensors) and report_seconds (time spent inside earlier reports: checkpoint upload and the driver's
+    bookkeeping, which Tune does before it lets the trial go on).
     """
+    entered_at = time.time()
     if tune.get_context().get_trial_id() in skip:
         return
+    t0 = time.perf_counter()
+    dataset = data.get()
+    startup = {"entered_at": entered_at, "import_seconds": _take_import_seconds(),
+               "data_seconds": time.perf_counter() - t0, "report_seconds": 0.0}
     if space.kind == "classical":
-        return _classical_trial(space.config(config, overrides), data)
+        return _classical_trial(space.config(config, overrides), dataset, startup)
     cfg = space.train_config(config, overrides)
     _use_assigned_cpus()
     where = _placement(cfg.seed)
@@ -57,7 +115,9 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
 
     def on_epoch(metrics: dict[str, float]) -> None:
         # `train` has already written this epoch's state to `state`; Ray copies the folder to storage.
-        tune.report({**metrics, **where}, checkpoint=tune.Checkpoint.from_directory(workdir))
+        t = time.perf_counter()
+        tune.report({**metrics, **where, **startup}, checkpoint=tune.Checkpoint.from_directory(workdir))
+        startup["report_seconds"] += time.perf_counter() - t
 
     try:
         checkpoint = tune.get_checkpoint()
@@ -67,19 +127,19 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
                 load_state(Path(d) / STATE_FILE, name=f"{checkpoint.path}/{STATE_FILE}",
                            remedy="the trial cannot resume from it and ends as errored")
                 shutil.copy(Path(d) / STATE_FILE, state)
-        train(cfg, data, on_epoch=on_epoch, checkpoint=state)
+        train(cfg, dataset, on_epoch=on_epoch, checkpoint=state)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _classical_trial(cfg, data: FashionMNIST) -> None:
+def _classical_trial(cfg, data: FashionMNIST, startup: dict[str, float]) -> None:
     """A classical fit has no epochs: it reports once, as epoch 1 of 1, so there is no rung to stop it at."""
     from ganrator import classical
 
     _use_assigned_cpus()
     result = classical.fit(cfg, data)
     tune.report({"epoch": 1, "val_acc": result.val_acc, "status": result.status, "epoch_seconds": result.fit_seconds,
-                 **_placement(cfg.seed)})
+                 **_placement(cfg.seed), **startup})
 
 
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
