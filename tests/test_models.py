@@ -35,3 +35,11 @@ def test_bad_model_and_kwargs_name_the_choices():
     with pytest.raises(ValueError, match="wrn depth must be 6n\\+4"):
         create_model("wrn", depth=15)
     assert "width" in model_kwargs("cnn")
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_forward_flops_hooks_count_what_torchs_counter_counts(name):
+    from ganrator.models.profile import _torch_forward_flops, forward_flops
+
+    model = create_model(name)
+    assert forward_flops(model) == _torch_forward_flops(model) > 0
