@@ -26,3 +26,39 @@ def test_unfinished_states_and_which_a_resume_skips():
         unfinished_state("completed")
     assert "interrupted" not in TERMINAL and "running" not in TERMINAL  # a resume continues these
     assert "cut" in TERMINAL  # Ray holds it TERMINATED: a resume does not run it again
+
+
+def test_a_trial_that_restarts_after_a_crash_keeps_only_its_new_epochs(tmp_path):
+    """The recorder's rows after a driver crash: a trial that Ray restores from an earlier checkpoint than the
+    database reached (or restarts) must not keep the lost attempt's later epochs, nor their best accuracy."""
+    import sqlite3
+
+    from ray.tune.experiment import Trial
+
+    from search_spaces.loader import load_space
+    from tuning.callbacks import TrialRecorder
+    from tuning.db import TrialDB
+
+    db = TrialDB(f"sqlite:///{tmp_path / 'trials.db'}")
+    space = load_space("smoke")
+    trial = Trial("train_trial", config={"aug_strength": 0.5, "lr": 0.1, "cnn.width": 4}, trial_id="t1", stub=True)
+
+    def rows():
+        with sqlite3.connect(tmp_path / "trials.db") as conn:
+            return (conn.execute("select epoch, val_acc from ganrator_epochs order by epoch").fetchall(),
+                    conn.execute("select epochs, best_val_acc from ganrator_trials").fetchall())
+
+    rec = TrialRecorder(db, "s", space, {}, 3, {})
+    rec.on_trial_start(0, [], trial)
+    for epoch, acc in ((1, 0.5), (2, 0.7)):
+        rec.on_trial_result(0, [], trial, {"epoch": epoch, "val_acc": acc})
+    # The driver dies; the next one has no checkpoint of the trial, which trains from epoch 1 again.
+    rec = TrialRecorder(db, "s", space, {}, 3, {})
+    rec.on_trial_start(0, [], trial)
+    rec.on_trial_result(0, [], trial, {"epoch": 1, "val_acc": 0.4})
+    assert rows() == ([(1, 0.4)], [(1, 0.4)])
+    rec.on_trial_result(0, [], trial, {"epoch": 2, "val_acc": 0.6})
+    assert rows() == ([(1, 0.4), (2, 0.6)], [(2, 0.6)])
+    # A worker crash within this driver restores it from its epoch-1 checkpoint: epoch 1's row stays.
+    rec.on_trial_result(0, [], trial, {"epoch": 2, "val_acc": 0.3})
+    assert rows() == ([(1, 0.4), (2, 0.3)], [(2, 0.4)])

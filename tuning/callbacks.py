@@ -38,6 +38,7 @@ class TrialRecorder(Callback):
         self.calibration_trials = calibration_trials
         self.best: dict[str, float] = {}
         self.frozen: set[str] = set()  # finished before a resume: their rows never change again
+        self.last_epoch: dict[str, int] = {}  # the last epoch each trial reported to this driver
         self.db_seconds: defaultdict[str, float] = defaultdict(float)  # this driver's writes, per trial
 
     @contextmanager
@@ -74,6 +75,12 @@ class TrialRecorder(Callback):
 
     def _result(self, trial, result):
         epoch = int(result["epoch"])
+        if epoch <= self.last_epoch.get(trial.trial_id, 0) or trial.trial_id not in self.last_epoch:
+            # The first result this driver sees (after a resume the trial may restart from an earlier checkpoint
+            # than the database reached) or a repeated epoch: rows after it are a lost attempt's.
+            self.db.drop_epochs_after(self.study, trial.trial_id, epoch)
+            self.best[trial.trial_id] = self.db.best_val_before(self.study, trial.trial_id, epoch)
+        self.last_epoch[trial.trial_id] = epoch
         self.db.upsert_epoch(self.study, trial.trial_id, epoch, time_total=result.get("time_total_s"),
                              timestamp=time.time(), **{k: result[k] for k in EPOCH_KEYS if k in result})
         best = max(self.best.get(trial.trial_id, 0.0), result["val_acc"])

@@ -320,6 +320,20 @@ class TrialDB:
     def upsert_epoch(self, study: str, trial_id: str, epoch: int, **values) -> None:
         self._upsert(epochs, {"study": study, "trial_id": trial_id, "epoch": epoch}, values)
 
+    def best_val_before(self, study: str, trial_id: str, epoch: int) -> float:
+        """The best validation accuracy among a trial's stored epochs before `epoch` (0 when none)."""
+        with self.engine.connect() as conn:
+            best = conn.execute(sa.select(sa.func.max(epochs.c.val_acc)).where(
+                (epochs.c.study == study) & (epochs.c.trial_id == trial_id) & (epochs.c.epoch < epoch))).scalar()
+        return float(best or 0.0)
+
+    def drop_epochs_after(self, study: str, trial_id: str, epoch: int) -> None:
+        """Forget a trial's epochs after `epoch`: they belong to an attempt that was lost (a trial restored from
+        an earlier checkpoint, or restarted, after a crash), and the trial is training them again."""
+        with self.engine.begin() as conn:
+            conn.execute(epochs.delete().where((epochs.c.study == study) & (epochs.c.trial_id == trial_id)
+                                               & (epochs.c.epoch > epoch)))
+
     def upsert_final_eval(self, study: str, trial_id: str, seed: int, **values) -> None:
         self._upsert(final_evals, {"study": study, "trial_id": trial_id, "seed": seed}, values)
 

@@ -28,10 +28,10 @@ def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any
         return
     import ray
 
-    from tuning.trainable import final_eval
+    from tuning.trainable import SharedDataset, final_eval
 
     task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
-    data_ref = ray.put(data)
+    data_ref = SharedDataset.put(data)
     pending = {task.remote(args.space_obj, params, overrides, seed, data_ref, correct_mask=correct_mask): key
                for key, (params, overrides, seed) in jobs.items()}
     t0, total = time.time(), len(pending)
