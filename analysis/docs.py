@@ -9,7 +9,6 @@ epoch limits go to different tables.
 from __future__ import annotations
 
 import datetime
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from . import figures as F
 from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
 from .load import Study
-from .scaling import scaling_plot, scaling_table, system_scaling, train_size
+from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
+                      train_size)
 from .tables import ablation_table, formatted, main_comparison, to_markdown
 
 ONE_FIT = "one fit per trial"
@@ -233,6 +233,26 @@ SECTIONS = {"cnn_aug": [("aug_strength", "Augmentation ablation"), ("model", "Ar
             "optimizers": [("optimizer", "Optimizer comparison")]}
 
 
+def _trial_steps(s: Study) -> list[int]:
+    """The step budgets (TrainConfig.steps) the study's trials used; [0] for trials that ran for their epochs."""
+    return sorted({int(c.get("steps") or 0) for c in s.trials["config"] if isinstance(c, dict)})
+
+
+def _training_length(s: Study, sb: StudyBudget) -> str:
+    """How long each scaling point trained, from the trials' stored configs: a step budget (the same compute at
+    every training-set size) or an epoch limit (fewer steps for smaller sets)."""
+    steps = _trial_steps(s)
+    budget_name = (s.meta.get("budget") or {}).get("name")
+    if steps and steps[0] > 0:
+        return (f"Every trial trained for {' or '.join(f'{n:,}' for n in steps)} optimizer steps whatever its "
+                f"training-set size (epochs = steps / steps per epoch, rounded up, the last one cut short), so "
+                f"each point had the same compute and the lr schedule ran to its end. These are "
+                f"`{budget_name}`-budget exponents at that step count.")
+    return (f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
+            f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
+            "they hold for converged training is untested.")
+
+
 def _study_sections(s: Study, out: Path) -> list[str]:
     md: list[str] = []
     sb = study_budget(s)
@@ -253,16 +273,13 @@ def _study_sections(s: Study, out: Path) -> list[str]:
                        budget)
     if space == "scaling":
         table = scaling_table(s)
-        shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
-                                for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
-                             a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
-        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text, sb.epochs_text)
-        budget_name = (s.meta.get("budget") or {}).get("name")
+        steps = _trial_steps(s)
+        length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial, epochs varying with the "
+                  "training-set size") if steps and steps[0] > 0 else sb.epochs_text
+        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text, length)
         md += ["", f"## Scaling (`{s.name}`)", "", budget, "", table.attrs["note"], "",
-               to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]]), "",
-               f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
-               f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
-               "they hold for converged training is untested."]
+               to_markdown(formatted_scaling(table)), "", " ".join(scaling_sentences(table)), "",
+               _training_length(s, sb)]
         _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits", budget)
     return md
 

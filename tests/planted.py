@@ -225,3 +225,32 @@ def build_headline(path: Path, name: str = "headline", confirm_fraction: float =
                                   config={"model": model, "aug_strength": aug, "epochs": 10,
                                           "data_fraction": confirm_fraction, "val_size": 5000, "seed": 1000 + s})
     return path
+
+
+# A scaling study: trials at 6 training-set sizes, each with the same step budget, whose validation error follows a
+# planted law of the training-set size (a tuned and an untuned trial per size).
+SCALING_FRACTIONS = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
+SCALING_NOISE = [0.01, -0.008, 0.004, -0.012, 0.006, -0.003]  # relative, per size: a fit that is not exact
+
+
+def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600) -> Path:
+    """law(n_train_images) -> error of the tuned trial at that size; the untuned one is 2 points worse."""
+    db = TrialDB(f"sqlite:///{path}")
+    db.upsert_study(name, space="scaling", kind="deep", description="planted scaling",
+                    roles={"data_fraction": "scientific", "lr": "nuisance"},
+                    budget={"name": "test", "num_samples": 12, "max_epochs": 2, "grace_period": 1,
+                            "reduction_factor": 2, "data_fraction": 1.0, "val_size": 5000},
+                    search={"sampler": "tpe", "scheduler": "fifo", "seed": 0, "params": {}, "fixed": {"steps": steps},
+                            "cpus_per_trial": 1, "gpus_per_trial": 0, "max_concurrent": 2},
+                    hardware={"nodes": 1, "cpus": 2, "gpus": 0}, versions={"torch": "x"}, git_commit="abc",
+                    command="python tuning/run.py --space scaling --budget scaling", status="finished",
+                    created_at=time.time())
+    for i, frac in enumerate(SCALING_FRACTIONS):
+        n = round(frac * 55000)
+        for j, slack in enumerate((0.0, 0.02)):
+            err = law(n) * (1 + SCALING_NOISE[i]) + slack
+            db.upsert_trial(name, f"t{i}{j}", status="completed", epochs=2, last_val_acc=1 - err,
+                            best_val_acc=1 - err, param_count=1000 * (i + 1), flops=1e6 * (i + 1), started_at=0,
+                            ended_at=1, params={"data_fraction": frac, "lr": 0.1},
+                            config={"model": "cnn", "data_fraction": frac, "val_size": 5000, "steps": steps})
+    return path
