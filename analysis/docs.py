@@ -18,9 +18,10 @@ from tuning.budgets import BUDGETS
 from tuning.command import portable_command
 
 from . import figures as F
+from .cross import confirmed_cross, cross_params, cross_plot, format_cross, point_text
 from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
-from .load import Study
+from .load import Study, load_confirmation
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
 from .tables import ablation_table, formatted, main_comparison, to_markdown
@@ -238,6 +239,25 @@ def _trial_steps(s: Study) -> list[int]:
     return sorted({int(c.get("steps") or 0) for c in s.trials["config"] if isinstance(c, dict)})
 
 
+def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> list[str]:
+    """A confirmed cross (analysis/cross.py), e.g. augmentation against data size: table, note and figure."""
+    row, col = df.attrs["row"], df.attrs["col"]
+    title = ("Augmentation against data size" if (row, col) == ("data_fraction", "aug_strength")
+             else f"{col} against {row}")
+    steps = _trial_steps(s)
+    length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per run, epochs varying with the "
+              "training-set size") if steps and steps[0] > 0 else sb.epochs_text
+    sizes = df.dropna(subset=["fraction"]).drop_duplicates("fraction").sort_values("fraction") if len(df) else df
+    fraction = ("varied per cell: " + ", ".join(f"{f:g} ({int(n):,} training images)"
+                                                for f, n in zip(sizes["fraction"], sizes["images"]))
+                if len(sizes) else _study_fractions(s) if sb.fraction is None else sb.fraction_text)
+    budget = caption(fraction, length)
+    md = ["", f"## {title} (`{s.name}`)", "", budget, "", df.attrs["note"], "", to_markdown(format_cross(df))]
+    _small_png(md, cross_plot(df), out, f"{s.name}_cross_{row}_{col}",
+               f"{title}: seed-paired difference to {col} = {point_text(df.attrs['baseline'])}", budget)
+    return md
+
+
 def _training_length(s: Study, sb: StudyBudget) -> str:
     """How long each scaling point trained, from the trials' stored configs: a step budget (the same compute at
     every training-set size) or an epoch limit (fewer steps for smaller sets)."""
@@ -258,7 +278,11 @@ def _study_sections(s: Study, out: Path) -> list[str]:
     sb = study_budget(s)
     space = s.meta.get("space")
     sections = SECTIONS.get(space)
-    if sections is None and not is_classical(s) and space != "scaling":
+    arms, runs = load_confirmation(s)
+    crosses = cross_params(arms)
+    # A study whose data size is crossed (aug_size) gets its cross below: a search-based ablation of its other
+    # parameters would pool trials of different data sizes.
+    if sections is None and not is_classical(s) and space != "scaling" and not crosses:
         sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
     for param, title in sections or []:
         params = [param] if param else s.scientific()
@@ -271,6 +295,8 @@ def _study_sections(s: Study, out: Path) -> list[str]:
             md += ["", budget, "", table.attrs["note"], "", to_markdown(formatted(table))]
             _small_png(md, F.ablation_plot(s, p), out, f"{s.name}_{p}", title if p in title else f"{title}: {p}",
                        budget)
+    for param in crosses:
+        md += _cross_section(s, sb, confirmed_cross(arms, runs, param), out)
     if space == "scaling":
         table = scaling_table(s)
         steps = _trial_steps(s)

@@ -76,7 +76,7 @@ BUDGETS = {
     # as long as the others; a short random search tunes lr and weight decay, then the confirmation trains the
     # whole cross (3 sizes x 3 strengths) on 3 fresh seeds. The default cnn trains about 2,600 img/s on 2 cores
     # (benchmarks/README.md): 1,500 steps of 256 images is some 2.5 minutes a run plus a validation pass per
-    # epoch (71 epochs at 10%), 12 + 27 runs in all: an estimate of 2 to 3 hours, not a measurement.
+    # epoch (72 epochs at 10%), 12 + 27 runs in all: an estimate of 2 to 3 hours, not a measurement.
     "aug_size": Budget("aug_size", num_samples=12, max_epochs=1, grace_period=1, reduction_factor=2,
                        startup_trials=12, data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1,
                        final_seeds=3,
