@@ -91,8 +91,11 @@ def _budget_line(s: Study) -> str:
     b = s.meta.get("budget") or {}
     sb = study_budget(s)
     fraction = _study_fractions(s) if sb.fraction is None else sb.fraction_text
+    steps = _trial_steps(s) if not is_classical(s) else []
+    length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
+              else sb.epochs_text)
     return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials "
-            f"asked, data fraction {fraction}, {sb.epochs_text}); "
+            f"asked, data fraction {fraction}, {length}); "
             f"{_trial_counts(s)}; command: `{portable_command(s.meta.get('command'))}`")
 
 

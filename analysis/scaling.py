@@ -211,6 +211,24 @@ def scaling_points(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def confirmed_size_points(study: Study) -> pd.DataFrame:
+    """One row per training-set size of the confirmation's data_fraction arms (tuning/confirm.py: the reference
+    configuration at every size, retrained on fresh seeds): the mean test error over its seeds and their number."""
+    from .load import load_confirmation
+
+    arms, runs = load_confirmation(study)
+    rows = []
+    for key in arms.loc[arms["param"] == "data_fraction", "arm_key"] if len(arms) else []:
+        r = runs[(runs["arm_key"] == key) & runs["test_acc"].notna() & (runs["status"] != "errored")]
+        configs = [c for c in r["config"] if isinstance(c, dict)]
+        if not configs:
+            continue
+        rows.append({"train_size": train_size(configs[0]), "error": 1.0 - float(r["test_acc"].mean()),
+                     "seeds": len(r), "metric": "test"})
+    out = pd.DataFrame(rows, columns=["train_size", "error", "seeds", "metric"])
+    return out.sort_values("train_size").reset_index(drop=True)
+
+
 def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
     """The best trial at each x value; for compute, the Pareto frontier (no cheaper point is better). Chosen on
     validation error where the points carry it: a test error only reports the chosen trial, never picks it."""
@@ -239,7 +257,9 @@ FIT_NOTE = (
     "pure power law (c = 0, a straight line in log-log) is shown beside it with its own interval. A fit is "
     f"`exploratory` when it has fewer than {MIN_DISTINCT_X_IDENTIFIED} distinct x values, when c is not identified, "
     f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
-    "only a fit that is none of these is `measured`.")
+    "only a fit that is none of these is `measured`. `training images (confirmed)`, where the study ran its "
+    "confirmation: the reference configuration retrained at every training-set size on fresh seeds, its mean test "
+    "error per size.")
 
 
 def fit_row(points: pd.DataFrame, x: str) -> dict:
@@ -270,6 +290,12 @@ def scaling_table(study: Study) -> pd.DataFrame:
     for x, label in AXES:
         f = frontier(points, x) if len(points) else points
         rows.append({"axis": label, **fit_row(f, x)})
+    confirmed = confirmed_size_points(study)
+    if len(confirmed):  # the search's sizes again, now with seeds: the row to quote when both exist
+        seeds = sorted(set(confirmed["seeds"]))
+        row = fit_row(confirmed, "train_size")
+        row["metric"] = f"test, mean of {'/'.join(map(str, seeds))} seeds"
+        rows.append({"axis": "training images (confirmed)", **row})
     out = pd.DataFrame(rows)
     out.attrs.update(title="Scaling exponents", note=FIT_NOTE)
     return out

@@ -233,8 +233,9 @@ SCALING_FRACTIONS = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
 SCALING_NOISE = [0.01, -0.008, 0.004, -0.012, 0.006, -0.003]  # relative, per size: a fit that is not exact
 
 
-def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600) -> Path:
-    """law(n_train_images) -> error of the tuned trial at that size; the untuned one is 2 points worse."""
+def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600, confirm_seeds: int = 0) -> Path:
+    """law(n_train_images) -> error of the tuned trial at that size; the untuned one is 2 points worse. With
+    confirm_seeds, the confirmation's data_fraction arms too: test error law(n) + 1 point, per seed +-0.3 points."""
     db = TrialDB(f"sqlite:///{path}")
     db.upsert_study(name, space="scaling", kind="deep", description="planted scaling",
                     roles={"data_fraction": "scientific", "lr": "nuisance"},
@@ -253,6 +254,15 @@ def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600) -> P
                             best_val_acc=1 - err, param_count=1000 * (i + 1), flops=1e6 * (i + 1), started_at=0,
                             ended_at=1, params={"data_fraction": frac, "lr": 0.1},
                             config={"model": "cnn", "data_fraction": frac, "val_size": 5000, "steps": steps})
+        if confirm_seeds:
+            key = f"size{i}"
+            db.upsert_confirm_arm(name, "data_fraction", f"{frac:g}", arm_key=key, position=i, point=frac,
+                                  is_reference=frac == 1.0, source=f"trial t{i}0", config={"data_fraction": frac})
+            for s in range(confirm_seeds):
+                err = law(n) + 0.01 + 0.003 * (-1) ** s
+                db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=2, data_fraction=1.0,
+                                      val_acc=1 - err, test_acc=1 - err, config={"model": "cnn", "data_fraction": frac,
+                                                                                 "val_size": 5000, "steps": steps})
     return path
 
 

@@ -3,7 +3,7 @@ import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import (fit_power_law, fit_row, formatted_scaling, frontier, scaling_points, scaling_sentences,
+from analysis.scaling import (confirmed_size_points, fit_power_law, fit_row, formatted_scaling, frontier, scaling_points, scaling_sentences,
                               scaling_table, system_scaling)
 import pandas as pd
 
@@ -43,6 +43,18 @@ def test_scaling_from_a_study_with_planted_data_scaling(tmp_path):
     assert (table["metric"] == "val").all()
     shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images"]
     assert shown["refits"] == f"kept {row['refits_kept']}/300" and shown["pure law b, c = 0 (95% CI)"] == "—"
+
+
+def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
+    """The confirmation's data_fraction arms (2 seeds per size) get their own row, fitted on the mean test error."""
+    study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 5.0 * n ** -0.4 + 0.06, confirm_seeds=2))
+    pts = confirmed_size_points(study)
+    assert len(pts) == 6 and (pts["seeds"] == 2).all()
+    n = round(55000 / 32)
+    assert pts["error"].iloc[0] == pytest.approx(5.0 * n ** -0.4 + 0.07)  # the mean of the two seeds
+    row = scaling_table(study).set_index("axis").loc["training images (confirmed)"]
+    assert row["metric"] == "test, mean of 2 seeds" and row["points"] == 6
+    assert row["b_ci_low"] <= row["b"] <= row["b_ci_high"] and row["b"] == pytest.approx(0.4, abs=0.1)
 
 
 def test_log_space_fit_recovers_a_small_floor():
