@@ -88,8 +88,8 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
         title=f"Confirmed cross: {row_name} x {col_name}", param=param, row=row_name, col=col_name, baseline=base,
         note=(f"Every cell of {row_name} x {col_name} retrained without early stopping on the same fresh seeds "
               f"({', '.join(map(str, seeds)) or '—'}); each row compares its {col_name} values with "
-              f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy in "
-              f"points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
+              f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy "
+              f"in points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
               f"selects nothing. Each interval covers its own comparison. Test accuracy: mean ± 95% t-interval over "
               f"seeds. Training accuracy: each run's accuracy on its own training images without augmentation, "
               f"after its last epoch; near 100% means the run fitted (or memorised) its training set, well below "

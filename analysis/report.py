@@ -54,6 +54,8 @@ def _setup_text(study: Study) -> str:
     sched = (f"ASHA (grace period {b.get('grace_period')} epoch(s), reduction factor {b.get('reduction_factor')}, "
              f"at most {b.get('max_epochs')} epochs)" if s.get("scheduler") == "asha"
              else "FIFO (one fit per trial)" if m.get("kind") == "classical"
+             else f"FIFO (every trial runs its fixed {(s.get('fixed') or {})['steps']:,} optimizer steps, epochs "
+                  f"varying with its training-set size)" if (s.get("fixed") or {}).get("steps")
              else f"FIFO (every trial runs its full budget of {b.get('max_epochs')} epoch(s))")
     val_size = b.get("val_size")
     split = (f"{COUNTS['train'] - val_size:,} for training and {val_size:,} for validation" if val_size is not None

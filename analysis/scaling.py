@@ -331,7 +331,8 @@ def scaling_sentences(table: pd.DataFrame) -> list[str]:
         if not math.isfinite(r["b"]):
             out.append(f"Against {r['axis']}: no fit ({r['reading'].removeprefix('no fit: ')}).")
             continue
-        text = (f"Against {r['axis']} ({int(r['points'])} points): b = {_interval(r['b'], r['b_ci_low'], r['b_ci_high'])}"
+        b_text = _interval(r["b"], r["b_ci_low"], r["b_ci_high"])
+        text = (f"Against {r['axis']} ({int(r['points'])} points): b = {b_text}"
                 f" from {int(r['refits_kept'])} of {int(r['refits_drawn'])} bootstrap refits")
         if r["c_identified"]:
             text += f", with c = {_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)} inside its range"

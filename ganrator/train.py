@@ -130,7 +130,8 @@ class TrainResult:
 
 def run_length(cfg: TrainConfig, n_train: int) -> tuple[int, int, int]:
     """(epochs, optimizer steps, steps per full epoch) of a run on `n_train` training images."""
-    steps_per_epoch = n_train // min(cfg.batch_size, n_train)  # the ragged last batch is dropped
+    # The ragged last batch is dropped: every step sees a full batch.
+    steps_per_epoch = n_train // min(cfg.batch_size, n_train)
     if cfg.steps:
         return -(-cfg.steps // steps_per_epoch), cfg.steps, steps_per_epoch
     return cfg.epochs, steps_per_epoch * cfg.epochs, steps_per_epoch
@@ -259,7 +260,6 @@ def train(cfg: TrainConfig, data: FashionMNIST,
                                cfg.beta1, cfg.beta2, cfg.eps)
     n = len(data.y_train)
     batch_size = min(cfg.batch_size, n)
-    # drop the ragged last batch: every step sees a full batch
     planned_epochs, total_steps, steps_per_epoch = run_length(cfg, n)
     warmup = min(cfg.warmup_steps or round(cfg.warmup_epochs * steps_per_epoch), total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -65,6 +65,7 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
     text = rep.markdown.read_text()
     assert "### Confirmed cross: data_fraction x aug_strength (`aug_by_size`)" in text
     assert "### Scaling" not in text  # three data sizes crossed with augmentation are not a scaling law
+    assert "FIFO (every trial runs its fixed 1,500 optimizer steps, epochs varying with its training-set size)" in text
     docs = write_docs([aug_size], tmp_path / "docs").read_text()
     section = docs[docs.index("## Augmentation against data size (`aug_size`)"):]
     assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3)" in section

@@ -3,8 +3,8 @@ import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import (confirmed_size_points, fit_power_law, fit_row, formatted_scaling, frontier, scaling_points, scaling_sentences,
-                              scaling_table, system_scaling)
+from analysis.scaling import (confirmed_size_points, fit_power_law, fit_row, formatted_scaling, frontier,
+                              scaling_points, scaling_sentences, scaling_table, system_scaling)
 import pandas as pd
 
 
