@@ -21,7 +21,7 @@ AUG_BY_SIZE = "data_fraction x aug_strength"
 
 def cross_params(arms: pd.DataFrame) -> list[str]:
     """The stored parameter names of the crosses among the arms, in the order they were stored."""
-    if not len(arms):
+    if not len(arms) or "point" not in arms:
         return []
     return list(dict.fromkeys(p for p, point in zip(arms["param"], arms["point"]) if isinstance(point, dict)))
 
