@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data browser run headline test test-fp32 bench docs clean
+.PHONY: setup data browser run headline scaling aug_size test test-fp32 bench docs clean
 
 setup: $(STAMP) data
 
@@ -70,9 +70,25 @@ headline: setup
 		--final-seeds 3 $$([ -f runs/classical_svm/trials.db ] && echo --resume)
 	$(MAKE) docs
 
+# Scaling at the same compute per point: every trial of the scaling space trains its fixed optimizer steps whatever
+# its training-set size (FIFO, no early stopping), then every scientific value is confirmed on 2 fresh seeds, so
+# each training-set size has 2 seeds. Hours on a 2-core CPU; rerunning it resumes.
+scaling: setup
+	$(BIN)/python tuning/run.py --space scaling --budget scaling --sampler qmc $$([ -f runs/scaling/trials.db ] && echo --resume)
+	$(MAKE) docs
+
+# Augmentation against training-set size: 10%, 25% and all of the training images, each with no, the validated and
+# strong augmentation, at the same optimizer steps; the confirmation trains all 9 cells on 3 shared fresh seeds and
+# the report's aug_by_size table pairs each against no augmentation at its size. An estimated 2 to 3 hours on a
+# 2-core CPU; rerunning it resumes what an interruption left.
+aug_size: setup
+	$(BIN)/python tuning/run.py --space aug_size --budget aug_size --sampler random $$([ -f runs/aug_size/trials.db ] && echo --resume)
+	$(BIN)/python -m analysis report --db runs/aug_size/trials.db --out reports/aug_size
+	$(MAKE) docs
+
 # The cross-study write-up, from the databases of the runs it lists that exist (docs/experiments.md says how each
 # was made, and names the studies it could not find).
-DOC_STUDIES := headline cnn_aug cnn_aug_qmc classical classical_svm scaling
+DOC_STUDIES := headline cnn_aug cnn_aug_qmc classical classical_svm scaling aug_size
 SYSTEM_DBS := runs/bench/scaling/scale1/trials.db runs/bench/scaling/scale2/trials.db
 docs: setup
 	@missing="$(foreach s,$(DOC_STUDIES),$(if $(wildcard runs/$(s)/trials.db),,$(s)))"; \

@@ -9,7 +9,6 @@ epoch limits go to different tables.
 from __future__ import annotations
 
 import datetime
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,10 +18,12 @@ from tuning.budgets import BUDGETS
 from tuning.command import portable_command
 
 from . import figures as F
+from .cross import confirmed_cross, cross_params, cross_plot, format_cross, point_text
 from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
-from .load import Study
-from .scaling import scaling_plot, scaling_table, system_scaling, train_size
+from .load import Study, load_confirmation
+from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
+                      train_size)
 from .tables import ablation_table, formatted, main_comparison, to_markdown
 
 ONE_FIT = "one fit per trial"
@@ -90,8 +91,11 @@ def _budget_line(s: Study) -> str:
     b = s.meta.get("budget") or {}
     sb = study_budget(s)
     fraction = _study_fractions(s) if sb.fraction is None else sb.fraction_text
+    steps = _trial_steps(s) if not is_classical(s) else []
+    length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
+              else sb.epochs_text)
     return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials "
-            f"asked, data fraction {fraction}, {sb.epochs_text}); "
+            f"asked, data fraction {fraction}, {length}); "
             f"{_trial_counts(s)}; command: `{portable_command(s.meta.get('command'))}`")
 
 
@@ -233,12 +237,55 @@ SECTIONS = {"cnn_aug": [("aug_strength", "Augmentation ablation"), ("model", "Ar
             "optimizers": [("optimizer", "Optimizer comparison")]}
 
 
+def _trial_steps(s: Study) -> list[int]:
+    """The step budgets (TrainConfig.steps) the study's trials used; [0] for trials that ran for their epochs."""
+    return sorted({int(c.get("steps") or 0) for c in s.trials["config"] if isinstance(c, dict)})
+
+
+def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> list[str]:
+    """A confirmed cross (analysis/cross.py), e.g. augmentation against data size: table, note and figure."""
+    row, col = df.attrs["row"], df.attrs["col"]
+    title = ("Augmentation against data size" if (row, col) == ("data_fraction", "aug_strength")
+             else f"{col} against {row}")
+    steps = _trial_steps(s)
+    length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per run, epochs varying with the "
+              "training-set size") if steps and steps[0] > 0 else sb.epochs_text
+    sizes = df.dropna(subset=["fraction"]).drop_duplicates("fraction").sort_values("fraction") if len(df) else df
+    fraction = ("varied per cell: " + ", ".join(f"{f:g} ({int(n):,} training images)"
+                                                for f, n in zip(sizes["fraction"], sizes["images"]))
+                if len(sizes) else _study_fractions(s) if sb.fraction is None else sb.fraction_text)
+    budget = caption(fraction, length)
+    md = ["", f"## {title} (`{s.name}`)", "", budget, "", df.attrs["note"], "", to_markdown(format_cross(df))]
+    _small_png(md, cross_plot(df), out, f"{s.name}_cross_{row}_{col}",
+               f"{title}: seed-paired difference to {col} = {point_text(df.attrs['baseline'])}", budget)
+    return md
+
+
+def _training_length(s: Study, sb: StudyBudget) -> str:
+    """How long each scaling point trained, from the trials' stored configs: a step budget (the same compute at
+    every training-set size) or an epoch limit (fewer steps for smaller sets)."""
+    steps = _trial_steps(s)
+    budget_name = (s.meta.get("budget") or {}).get("name")
+    if steps and steps[0] > 0:
+        return (f"Every trial trained for {' or '.join(f'{n:,}' for n in steps)} optimizer steps whatever its "
+                f"training-set size (epochs = steps / steps per epoch, rounded up, the last one cut short), so "
+                f"each point had the same compute and the lr schedule ran to its end. These are "
+                f"`{budget_name}`-budget exponents at that step count.")
+    return (f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
+            f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
+            "they hold for converged training is untested.")
+
+
 def _study_sections(s: Study, out: Path) -> list[str]:
     md: list[str] = []
     sb = study_budget(s)
     space = s.meta.get("space")
     sections = SECTIONS.get(space)
-    if sections is None and not is_classical(s) and space != "scaling":
+    arms, runs = load_confirmation(s)
+    crosses = cross_params(arms)
+    # A study whose data size is crossed (aug_size) gets its cross below: a search-based ablation of its other
+    # parameters would pool trials of different data sizes.
+    if sections is None and not is_classical(s) and space != "scaling" and not crosses:
         sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
     for param, title in sections or []:
         params = [param] if param else s.scientific()
@@ -251,18 +298,17 @@ def _study_sections(s: Study, out: Path) -> list[str]:
             md += ["", budget, "", table.attrs["note"], "", to_markdown(formatted(table))]
             _small_png(md, F.ablation_plot(s, p), out, f"{s.name}_{p}", title if p in title else f"{title}: {p}",
                        budget)
+    for param in crosses:
+        md += _cross_section(s, sb, confirmed_cross(arms, runs, param), out)
     if space == "scaling":
         table = scaling_table(s)
-        shown = table.assign(b=[f"{b:.3f} [{lo:.3f}, {hi:.3f}]" if math.isfinite(b) else "—"
-                                for b, lo, hi in zip(table["b"], table["b_ci_low"], table["b_ci_high"])],
-                             a=table["a"].map("{:.3g}".format), c=table["c"].map("{:.4f}".format))
-        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text, sb.epochs_text)
-        budget_name = (s.meta.get("budget") or {}).get("name")
+        steps = _trial_steps(s)
+        length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial, epochs varying with the "
+                  "training-set size") if steps and steps[0] > 0 else sb.epochs_text
+        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text, length)
         md += ["", f"## Scaling (`{s.name}`)", "", budget, "", table.attrs["note"], "",
-               to_markdown(shown[["axis", "points", "metric", "a", "b", "c"]]), "",
-               f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
-               f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
-               "they hold for converged training is untested."]
+               to_markdown(formatted_scaling(table)), "", " ".join(scaling_sentences(table)), "",
+               _training_length(s, sb)]
         _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits", budget)
     return md
 

@@ -83,6 +83,9 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
 
 def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """paired_table of every parameter with arms, in the order the arms were stored, with the budget noted."""
+    # A cross's arms (a mapping as their point) are read by analysis/cross.py: they have no single reference.
+    if len(arms) and "point" in arms:
+        arms = arms[[not isinstance(p, dict) for p in arms["point"]]]
     if not len(arms):
         return {}
     cfg = [c for c in runs["config"] if isinstance(c, dict)] if len(runs) else []

@@ -16,6 +16,7 @@ from . import figures as F
 from .checks import study_warnings
 from .fidelity import fidelity_warnings, rung_correlation
 from .importance import param_importance
+from .cross import AUG_BY_SIZE, confirmed_cross, cross_params, cross_plot, format_cross, point_text
 from .load import Study, load_confirmation
 from .paired import confirmed_tables, format_paired
 from .scaling import train_size
@@ -53,6 +54,8 @@ def _setup_text(study: Study) -> str:
     sched = (f"ASHA (grace period {b.get('grace_period')} epoch(s), reduction factor {b.get('reduction_factor')}, "
              f"at most {b.get('max_epochs')} epochs)" if s.get("scheduler") == "asha"
              else "FIFO (one fit per trial)" if m.get("kind") == "classical"
+             else f"FIFO (every trial runs its fixed {(s.get('fixed') or {})['steps']:,} optimizer steps, epochs "
+                  f"varying with its training-set size)" if (s.get("fixed") or {}).get("steps")
              else f"FIFO (every trial runs its full budget of {b.get('max_epochs')} epoch(s))")
     val_size = b.get("val_size")
     split = (f"{COUNTS['train'] - val_size:,} for training and {val_size:,} for validation" if val_size is not None
@@ -132,7 +135,8 @@ def build_report(study: Study, out: str | Path) -> Report:
     fidelity = rung_correlation(study)
     for w in fidelity_warnings(fidelity) if len(fidelity) else []:
         md += ["", f"**Early stopping:** {w}."]
-    confirmed = confirmed_tables(*load_confirmation(study))  # read once: the findings and the tables use it
+    arms, runs = load_confirmation(study)  # read once: the findings and the tables use it
+    confirmed = confirmed_tables(arms, runs)
     md += _confirmed_findings(study, confirmed)
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
     if len(finals):
@@ -153,6 +157,8 @@ def build_report(study: Study, out: str | Path) -> Report:
                         "validation, and its test over seeds where it was retrained")
 
     _confirmed_ablations(rep, md, confirmed)
+    crosses = cross_params(arms)
+    _confirmed_crosses(rep, md, {param: confirmed_cross(arms, runs, param) for param in crosses})
     md += ["", "### Ablations of the scientific hyperparameters"]
     scientific = study.scientific()
     # The first rung's accuracies stand in for unfinished trials only where they rank trials as the last epoch does.
@@ -195,7 +201,8 @@ def build_report(study: Study, out: str | Path) -> Report:
                                       fanova=imp["fanova"].map("{:.3f}".format)))]
         _figure(rep, md, F.importance_plot(imp), "importance", "Hyperparameter importance")
 
-    if "data_fraction" in study.scientific():
+    # A data fraction crossed with another parameter is read from the cross's table, not as a scaling law.
+    if "data_fraction" in study.scientific() and not any("data_fraction" in p.split(" x ") for p in crosses):
         from .scaling import scaling_plot, scaling_table
 
         sc = scaling_table(study)
@@ -269,6 +276,21 @@ def _confirmed_ablations(rep: Report, md: list[str], tables: dict[str, pd.DataFr
         md += ["", f"#### {param} (confirmed)", "", df.attrs["note"], "", to_markdown(f)]
         _figure(rep, md, F.confirmed_plot(df), f"confirmed_{param}",
                 f"Confirmed arms of {param}: test accuracy per seed, and the seed-paired difference to the reference")
+
+
+def cross_stem(param: str) -> str:
+    """The file name of a cross's table and figure: `aug_by_size` for data size x augmentation."""
+    return "aug_by_size" if param == AUG_BY_SIZE else "cross_" + "_x_".join(param.split(" x "))
+
+
+def _confirmed_crosses(rep: Report, md: list[str], tables: dict[str, pd.DataFrame]) -> None:
+    """The confirmation of a space's cross (analysis/cross.py): each row paired against its own baseline."""
+    for param, df in tables.items():
+        stem, f = cross_stem(param), format_cross(df)
+        rep.tables[stem] = _write_table(df, rep.out, stem, f)
+        md += ["", f"### {df.attrs['title']} (`{stem}`)", "", df.attrs["note"], "", to_markdown(f)]
+        _figure(rep, md, cross_plot(df), stem, f"{df.attrs['col']} against {df.attrs['row']}: seed-paired "
+                f"difference to {df.attrs['col']} = {point_text(df.attrs['baseline'])} at each {df.attrs['row']}")
 
 
 def _figure(rep: Report, md: list[str], fig, stem: str, caption: str) -> None:

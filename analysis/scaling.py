@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import curve_fit
 
 from ganrator.data import COUNTS
 
@@ -21,53 +20,166 @@ def power_law(x, a, b, c):
     return a * np.power(x, -b) + c
 
 
+# The rules that make a fit "exploratory" (scaling_table's note states them in words):
+MIN_DISTINCT_X = 4  # a saturating law has 3 parameters: fewer distinct x values cannot fit it at all
+MIN_DISTINCT_X_IDENTIFIED = 5  # with 4, the fit passes through every point and says nothing about misfit
+MAX_FAILED_REFITS = 0.25  # share of bootstrap resamples the fit could not use
+C_BOUND_TOL = 0.01  # c within 1% of the smallest error of 0 or of the smallest error: at a bound
+N_BOOT = 300
+
+
 @dataclass
 class PowerLawFit:
     a: float
     b: float  # the scaling exponent
     c: float  # irreducible error
-    b_low: float  # bootstrap 95% interval of b
+    b_low: float  # bootstrap 95% interval of b, over the kept refits
     b_high: float
-    n: int
-    boot: int  # successful bootstrap refits
+    n: int  # points
+    distinct_x: int
+    boot_kept: int  # bootstrap refits that converged on a resample with enough distinct x values ...
+    boot_drawn: int  # ... out of the resamples drawn
+    c_low: float  # bootstrap 95% interval of c
+    c_high: float
+    c_bound: str | None  # None: c and its interval lie inside its range; "0" or "the smallest error": not so
+    pure_a: float  # the pure power law error = a x^-b (c = 0), a straight line in log-log
+    pure_b: float
+    pure_b_low: float
+    pure_b_high: float
+
+    @property
+    def boot(self) -> int:
+        return self.boot_kept
+
+    @property
+    def c_identified(self) -> bool:
+        return self.c_bound is None
+
+    @property
+    def exploratory(self) -> list[str]:
+        """Why the fit should not be read as a measured law (empty: it may be)."""
+        why = []
+        if self.distinct_x < MIN_DISTINCT_X_IDENTIFIED:
+            why.append(f"{self.distinct_x} distinct x values (< {MIN_DISTINCT_X_IDENTIFIED})")
+        if not self.c_identified:
+            why.append(f"c not identified (at {self.c_bound})")
+        width = self.b_high - self.b_low
+        if not math.isfinite(width) or width > self.b:
+            why.append("b interval wider than b" if math.isfinite(width) else "no b interval")
+        if self.boot_kept < (1 - MAX_FAILED_REFITS) * self.boot_drawn:
+            why.append(f"{self.boot_drawn - self.boot_kept}/{self.boot_drawn} refits failed "
+                       f"(> {MAX_FAILED_REFITS:.0%})")
+        return why
 
     def predict(self, x):
         return power_law(np.asarray(x, dtype=float), self.a, self.b, self.c)
 
+    def predict_pure(self, x):
+        return power_law(np.asarray(x, dtype=float), self.pure_a, self.pure_b, 0.0)
 
-def _fit_once(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+
+def _pure_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(a, b) of log y = log a - b log x by least squares."""
+    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
+    return float(np.exp(intercept)), float(-slope)
+
+
+def _fit_once(x: np.ndarray, log_y: np.ndarray,
+              start: tuple[float, float, float] | None = None) -> tuple[float, float, float] | None:
+    """Least squares on log error: a relative misfit counts the same at 30% error as at 3%, so the small errors
+    of the large-x points (where c shows) are not drowned by the large ones. None when the optimizer fails.
+    start: (a, b, c) of a fit to nearby data (a bootstrap refit starts from the point fit), else several starts."""
+    from scipy.optimize import least_squares
+
     # Fit in units where x starts at 1: a stays O(y) and the optimizer is well conditioned.
     scale = x.min()
     xs = x / scale
-    c0 = max(0.0, 0.9 * y.min())
-    b0 = 0.5
-    a0 = max(1e-6, (y.max() - c0))
-    (a, b, c), _ = curve_fit(power_law, xs, y, p0=(a0, b0, c0), bounds=([0, 0, 0], [np.inf, 3.0, y.min()]),
-                             maxfev=20000)
-    return a * scale ** b, b, c  # back to the original units of x
+    log_xs, y_min = np.log(xs), float(np.exp(log_y.min()))
+    slope, intercept = np.polyfit(log_xs, log_y, 1)
+    b0 = min(max(-slope, 0.01), 2.9)
+
+    def curve(p):
+        power = np.exp(p[0] - p[1] * log_xs)
+        return power, power + p[2]
+
+    def residual(p):
+        return np.log(curve(p)[1]) - log_y
+
+    def jacobian(p):
+        power, f = curve(p)
+        return np.column_stack([power / f, -power * log_xs / f, 1.0 / f])
+
+    if start is not None:
+        a1, b1, c1 = start
+        starts = [(math.log(max(a1 * scale ** -b1, 1e-12)), min(max(b1, 0.0), 3.0), min(max(c1, 0.0), y_min))]
+    else:  # c from several starts: the log-space cost has local minima along c
+        starts = [(math.log(max(math.exp(intercept) - share * y_min, 1e-6 * y_min)), b0, share * y_min)
+                  for share in (0.1, 0.5, 0.9)]
+    best = None
+    for p0 in starts:
+        try:
+            r = least_squares(residual, p0, jac=jacobian, bounds=([-50.0, 0.0, 0.0], [50.0, 3.0, y_min]))
+        except ValueError:  # non-finite residuals at the start
+            continue
+        if r.success and np.isfinite(r.cost) and (best is None or r.cost < best.cost):
+            best = r
+    if best is None:
+        return None
+    log_a, b, c = best.x
+    return float(np.exp(log_a) * scale ** b), float(b), float(c)  # back to the original units of x
 
 
-def fit_power_law(x, y, n_boot: int = 300, seed: int = 0) -> PowerLawFit:
-    """Least-squares fit of y = a x^-b + c (a, b, c >= 0, c below the smallest y), with a bootstrap over points."""
+def _c_bound(c_rel: float, low_rel: float, high_rel: float) -> str | None:
+    """Which bound c sits at or its interval reaches, with c given as a share of the smallest error (its range is
+    [0, 1] in these units); None when c and its interval keep clear of both."""
+    if min(c_rel, low_rel) <= C_BOUND_TOL:
+        return "0"
+    if max(c_rel, high_rel) >= 1 - C_BOUND_TOL:
+        return "the smallest error"
+    return None
+
+
+def fit_power_law(x, y, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
+    """Fit log y = log(a x^-b + c) (a, b, c >= 0, c at most the smallest y) and the pure law c = 0.
+
+    Intervals come from a residual bootstrap in log space: each refit keeps every x value and adds resampled
+    residuals (scaled by sqrt(n / (n - 3)) for the parameters fitted) to the fitted curve. Resampling points
+    instead would leave many resamples of a handful of x values with too few distinct ones to fit. A refit whose
+    optimizer fails is counted as failed, never dropped silently: boot_kept of boot_drawn."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y) & (x > 0)
+    keep = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     x, y = x[keep], y[keep]
-    if len(np.unique(x)) < 4:
-        raise ValueError(f"a saturating power law has 3 parameters; need at least 4 distinct x values, got "
-                         f"{len(np.unique(x))}")
-    a, b, c = _fit_once(x, y)
+    distinct = len(np.unique(x))
+    if distinct < MIN_DISTINCT_X:
+        raise ValueError(f"a saturating power law has 3 parameters; need at least {MIN_DISTINCT_X} distinct x "
+                         f"values, got {distinct} (counting points with x > 0 and a positive, finite error)")
+    log_y = np.log(y)
+    fitted = _fit_once(x, log_y)
+    if fitted is None:
+        raise RuntimeError("the least-squares fit of a x^-b + c did not converge on these points")
+    a, b, c = fitted
+    pure_a, pure_b = _pure_fit(x, y)
+    fit_log = np.log(power_law(x, a, b, c))
+    pure_log = np.log(power_law(x, pure_a, pure_b, 0.0))
+    res = (log_y - fit_log) * math.sqrt(len(x) / max(1, len(x) - 3))
+    pure_res = (log_y - pure_log) * math.sqrt(len(x) / max(1, len(x) - 2))
     rng = np.random.default_rng(seed)
-    bs = []
+    bs, cs, c_rel, pure_bs = [], [], [], []
     for _ in range(n_boot):
         idx = rng.integers(0, len(x), len(x))
-        if len(np.unique(x[idx])) < 4:
-            continue
-        try:
-            bs.append(_fit_once(x[idx], y[idx])[1])
-        except RuntimeError:  # a resample the optimizer cannot fit
-            continue
-    low, high = (np.percentile(bs, [2.5, 97.5]) if bs else (math.nan, math.nan))
-    return PowerLawFit(a, b, c, float(low), float(high), len(x), len(bs))
+        pure_bs.append(_pure_fit(x, np.exp(pure_log + pure_res[idx]))[1])
+        boot_log = fit_log + res[idx]
+        refit = _fit_once(x, boot_log, start=(a, b, c))
+        if refit is not None:
+            bs.append(refit[1])
+            cs.append(refit[2])
+            c_rel.append(refit[2] / np.exp(boot_log.min()))  # where c sits in its range [0, smallest error]
+    low, high = np.percentile(bs, [2.5, 97.5]) if bs else (math.nan, math.nan)
+    c_low, c_high = np.percentile(cs, [2.5, 97.5]) if cs else (math.nan, math.nan)
+    rel = np.percentile(c_rel, [2.5, 97.5]) if c_rel else (c / y.min(), c / y.min())
+    p_low, p_high = np.percentile(pure_bs, [2.5, 97.5])
+    return PowerLawFit(a, b, c, float(low), float(high), len(x), distinct, len(bs), n_boot, float(c_low),
+                       float(c_high), _c_bound(c / y.min(), *rel), pure_a, pure_b, float(p_low), float(p_high))
 
 
 def train_size(config: dict) -> int:
@@ -90,11 +202,31 @@ def scaling_points(study: Study) -> pd.DataFrame:
         cfg = r["config"]
         n = train_size(cfg)
         epochs = int(r["epochs"] or cfg.get("epochs", 1))
+        # A step budget (TrainConfig.steps) ends mid-epoch: count the images its steps drew, not whole epochs.
+        seen = int(cfg["steps"]) * min(int(cfg.get("batch_size", 256)), n) if cfg.get("steps") else n * epochs
         acc, metric = (test[r["trial_id"]], "test") if r["trial_id"] in test.index else (r["last_val_acc"], "val")
         rows.append({"trial_id": r["trial_id"], "model": cfg.get("model", "?"), "train_size": n,
-                     "params": r["param_count"], "train_flops": 3.0 * (r["flops"] or math.nan) * n * epochs,
+                     "params": r["param_count"], "train_flops": 3.0 * (r["flops"] or math.nan) * seen,
                      "error": 1.0 - acc, "val_error": 1.0 - r["last_val_acc"], "metric": metric})
     return pd.DataFrame(rows)
+
+
+def confirmed_size_points(study: Study) -> pd.DataFrame:
+    """One row per training-set size of the confirmation's data_fraction arms (tuning/confirm.py: the reference
+    configuration at every size, retrained on fresh seeds): the mean test error over its seeds and their number."""
+    from .load import load_confirmation
+
+    arms, runs = load_confirmation(study)
+    rows = []
+    for key in arms.loc[arms["param"] == "data_fraction", "arm_key"] if len(arms) else []:
+        r = runs[(runs["arm_key"] == key) & runs["test_acc"].notna() & (runs["status"] != "errored")]
+        configs = [c for c in r["config"] if isinstance(c, dict)]
+        if not configs:
+            continue
+        rows.append({"train_size": train_size(configs[0]), "error": 1.0 - float(r["test_acc"].mean()),
+                     "seeds": len(r), "metric": "test"})
+    out = pd.DataFrame(rows, columns=["train_size", "error", "seeds", "metric"])
+    return out.sort_values("train_size").reset_index(drop=True)
 
 
 def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -112,23 +244,105 @@ def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
     return p.loc[p.groupby(x)[by].idxmin()].sort_values(x).reset_index(drop=True)
 
 
+AXES = (("train_size", "training images"), ("params", "parameters"), ("train_flops", "training FLOPs"))
+
+
+FIT_NOTE = (
+    "error = a x^-b + c, fitted by least squares on log error (a relative misfit weighs the same at every x) to the "
+    "error of the best trial on validation at each x (for FLOPs: the Pareto frontier, on validation error). b: 95% "
+    "interval from a residual bootstrap in log space; `refits` says how many bootstrap refits converged out of how "
+    f"many were drawn (none is dropped unsaid). c is `not identified` when it or its 95% bootstrap interval "
+    f"reaches a bound of its range: below {C_BOUND_TOL:.0%} of the smallest observed error (at 0), or within "
+    f"{C_BOUND_TOL:.0%} of that error (at the smallest error); the data then fix no floor, and the "
+    "pure power law (c = 0, a straight line in log-log) is shown beside it with its own interval. A fit is "
+    f"`exploratory` when it has fewer than {MIN_DISTINCT_X_IDENTIFIED} distinct x values, when c is not identified, "
+    f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
+    "only a fit that is none of these is `measured`. `training images (confirmed)`, where the study ran its "
+    "confirmation: the reference configuration retrained at every training-set size on fresh seeds, its mean test "
+    "error per size.")
+
+
+def fit_row(points: pd.DataFrame, x: str) -> dict:
+    """The fit of error against `x` as one table row (NaN and a `note` when it cannot be fitted)."""
+    row: dict = {"points": len(points),
+                 "metric": ",".join(sorted(set(points["metric"]))) if len(points) else ""}
+    try:
+        fit = fit_power_law(points[x], points["error"])
+    except (ValueError, RuntimeError) as e:
+        return {**row, **{k: math.nan for k in ("a", "b", "b_ci_low", "b_ci_high", "c", "c_ci_low", "c_ci_high",
+                                                "b_pure", "b_pure_low", "b_pure_high")},
+                "c_identified": False, "c_status": "—", "refits_kept": 0, "refits_drawn": 0, "exploratory": True,
+                "reading": f"no fit: {e}", "note": str(e)}
+    why = fit.exploratory
+    return {**row, "a": fit.a, "b": fit.b, "b_ci_low": fit.b_low, "b_ci_high": fit.b_high, "c": fit.c,
+            "c_ci_low": fit.c_low, "c_ci_high": fit.c_high, "c_identified": fit.c_identified,
+            "c_status": "identified" if fit.c_identified else f"not identified (at {fit.c_bound})",
+            "b_pure": fit.pure_b, "b_pure_low": fit.pure_b_low, "b_pure_high": fit.pure_b_high,
+            "refits_kept": fit.boot_kept, "refits_drawn": fit.boot_drawn, "exploratory": bool(why),
+            "reading": "exploratory: " + "; ".join(why) if why else "measured"}
+
+
 def scaling_table(study: Study) -> pd.DataFrame:
-    """Fitted exponents against training-set size, parameter count and training FLOPs."""
+    """Fitted exponents against training-set size, parameter count and training FLOPs, each said to be measured
+    or exploratory (FIT_NOTE)."""
     points = scaling_points(study)
     rows = []
-    for x, label in (("train_size", "training images"), ("params", "parameters"), ("train_flops", "training FLOPs")):
+    for x, label in AXES:
         f = frontier(points, x) if len(points) else points
-        row = {"axis": label, "points": len(f), "metric": ",".join(sorted(set(f["metric"]))) if len(f) else ""}
-        try:
-            fit = fit_power_law(f[x], f["error"])
-            row.update(a=fit.a, b=fit.b, b_ci_low=fit.b_low, b_ci_high=fit.b_high, c=fit.c)
-        except (ValueError, RuntimeError) as e:
-            row.update(a=math.nan, b=math.nan, b_ci_low=math.nan, b_ci_high=math.nan, c=math.nan, note=str(e))
-        rows.append(row)
+        rows.append({"axis": label, **fit_row(f, x)})
+    confirmed = confirmed_size_points(study)
+    if len(confirmed):  # the search's sizes again, now with seeds: the row to quote when both exist
+        seeds = sorted(set(confirmed["seeds"]))
+        row = fit_row(confirmed, "train_size")
+        row["metric"] = f"test, mean of {'/'.join(map(str, seeds))} seeds"
+        rows.append({"axis": "training images (confirmed)", **row})
     out = pd.DataFrame(rows)
-    out.attrs.update(title="Scaling exponents", note="error = a x^-b + c fitted to the error of the best trial on "
-                     "validation at each x (for FLOPs: the Pareto frontier, on validation error); b with a 95% "
-                     "bootstrap interval over the frontier points.")
+    out.attrs.update(title="Scaling exponents", note=FIT_NOTE)
+    return out
+
+
+def _interval(v: float, lo: float, hi: float, digits: int = 3) -> str:
+    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if math.isfinite(v) else "—"
+
+
+def formatted_scaling(table: pd.DataFrame) -> pd.DataFrame:
+    """scaling_table as strings for the report and the docs; the pure law is shown where c is not identified."""
+    rows = []
+    for _, r in table.iterrows():
+        fitted = math.isfinite(r["b"])
+        rows.append({"axis": r["axis"], "points": int(r["points"]), "metric": r["metric"] or "—",
+                     "b (95% CI)": _interval(r["b"], r["b_ci_low"], r["b_ci_high"]),
+                     "refits": f"kept {int(r['refits_kept'])}/{int(r['refits_drawn'])}" if fitted else "—",
+                     "a": f"{r['a']:.3g}" if fitted else "—",
+                     "c (95% CI)": f"{_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)}, {r['c_status']}"
+                     if fitted else "—",
+                     "pure law b, c = 0 (95% CI)": _interval(r["b_pure"], r["b_pure_low"], r["b_pure_high"])
+                     if fitted and not r["c_identified"] else "—",
+                     "reading": r["reading"]})
+    out = pd.DataFrame(rows)
+    out.attrs.update(table.attrs)
+    return out
+
+
+def scaling_sentences(table: pd.DataFrame) -> list[str]:
+    """One sentence per axis saying what its fit identifies, every number read from the table."""
+    out = []
+    for _, r in table.iterrows():
+        if not math.isfinite(r["b"]):
+            out.append(f"Against {r['axis']}: no fit ({r['reading'].removeprefix('no fit: ')}).")
+            continue
+        b_text = _interval(r["b"], r["b_ci_low"], r["b_ci_high"])
+        text = (f"Against {r['axis']} ({int(r['points'])} points): b = {b_text}"
+                f" from {int(r['refits_kept'])} of {int(r['refits_drawn'])} bootstrap refits")
+        if r["c_identified"]:
+            text += f", with c = {_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)} inside its range"
+        else:
+            text += (f"; c is not identified ({r['c_status'].split('(')[1].rstrip(')')}), so the floor is unknown "
+                     f"and the pure power law gives b = {_interval(r['b_pure'], r['b_pure_low'], r['b_pure_high'])}")
+        text += ". " + ("The fit is measured by the rules above." if not r["exploratory"] else
+                        f"The fit is exploratory ({r['reading'].removeprefix('exploratory: ')}): it shows a trend, "
+                        "not an exponent to quote.")
+        out.append(text)
     return out
 
 
@@ -142,8 +356,7 @@ def scaling_plot(study: Study):
         return None
     style()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
-    for ax, (x, label) in zip(axes, (("train_size", "training images"), ("params", "parameters"),
-                                     ("train_flops", "training FLOPs"))):
+    for ax, (x, label) in zip(axes, AXES):
         ax.scatter(points[x], points["error"], s=10, color="0.65", label="trials")
         f = frontier(points, x)
         ax.plot(f[x], f["error"], "o", color="C0", label="frontier")
@@ -151,7 +364,12 @@ def scaling_plot(study: Study):
             fit = fit_power_law(f[x], f["error"])  # the same fit (and bootstrap) as scaling_table
             grid = np.geomspace(f[x].min(), f[x].max(), 100)
             ax.plot(grid, fit.predict(grid), "-", color="C1",
-                    label=f"fit: b = {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]")
+                    label=f"a x^-b + c: b = {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]"
+                          + ("" if fit.c_identified else f", c at {fit.c_bound}")
+                          + (" (exploratory)" if fit.exploratory else ""))
+            if not fit.c_identified:
+                ax.plot(grid, fit.predict_pure(grid), "--", color="C2",
+                        label=f"a x^-b: b = {fit.pure_b:.2f} [{fit.pure_b_low:.2f}, {fit.pure_b_high:.2f}]")
         except (ValueError, RuntimeError):
             pass
         ax.set_xscale("log")

@@ -49,8 +49,13 @@ class TrainConfig:
     weight_decay: float = 5e-4  # on weights only, not biases or norm scales
     batch_size: int = 256
     epochs: int = 10
+    # Optimizer steps of the whole run; 0 = train for `epochs`. Above 0 it replaces `epochs`: every training-set
+    # size then gets the same compute (epochs = ceil(steps / steps per epoch), the last one cut short), so a small
+    # set is not left with a handful of steps (the lr schedule runs over exactly these steps).
+    steps: int = 0
     lr_schedule: str = "onecycle"
     warmup_epochs: float = 1.0
+    warmup_steps: int = 0  # > 0 replaces warmup_epochs: the same warmup at every training-set size (with `steps`)
     label_smoothing: float = 0.1
     aug_strength: float = 1.0  # scales every aug_* magnitude below; 0 = no augmentation
     aug_flip: float = 0.5
@@ -78,6 +83,11 @@ class TrainConfig:
                 raise config_lib.ConfigError(f"{key}={getattr(self, key)!r} is not one of: {', '.join(valid)}")
         if self.epochs < 1 or self.batch_size < 1:
             raise config_lib.ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
+        if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 0:
+            raise config_lib.ConfigError(f"steps must be an integer >= 0 (0 = train for `epochs`), got {self.steps!r}")
+        if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or self.warmup_steps < 0:
+            raise config_lib.ConfigError(f"warmup_steps must be an integer >= 0 (0 = use warmup_epochs), got "
+                                         f"{self.warmup_steps!r}")
         if not 0 < self.data_fraction <= 1:
             raise config_lib.ConfigError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
         if self.model not in list_models():
@@ -116,6 +126,15 @@ class TrainResult:
     @property
     def last_val_acc(self) -> float:
         return self.history[-1]["val_acc"] if self.history else 0.0
+
+
+def run_length(cfg: TrainConfig, n_train: int) -> tuple[int, int, int]:
+    """(epochs, optimizer steps, steps per full epoch) of a run on `n_train` training images."""
+    # The ragged last batch is dropped: every step sees a full batch.
+    steps_per_epoch = n_train // min(cfg.batch_size, n_train)
+    if cfg.steps:
+        return -(-cfg.steps // steps_per_epoch), cfg.steps, steps_per_epoch
+    return cfg.epochs, steps_per_epoch * cfg.epochs, steps_per_epoch
 
 
 def resolve_device(name: str) -> torch.device:
@@ -245,8 +264,8 @@ def train(cfg: TrainConfig, data: FashionMNIST,
                                cfg.beta1, cfg.beta2, cfg.eps)
     n = len(data.y_train)
     batch_size = min(cfg.batch_size, n)
-    steps_per_epoch = n // batch_size  # drop the ragged last batch: every step sees a full batch
-    total_steps, warmup = steps_per_epoch * cfg.epochs, round(cfg.warmup_epochs * steps_per_epoch)
+    planned_epochs, total_steps, steps_per_epoch = run_length(cfg, n)
+    warmup = min(cfg.warmup_steps or round(cfg.warmup_epochs * steps_per_epoch), total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: lr_factor(s, total_steps, warmup, cfg.lr_schedule))
     gen = torch.Generator(device=device)
@@ -275,12 +294,14 @@ def train(cfg: TrainConfig, data: FashionMNIST,
     use_amp = use_bf16(cfg.amp, device)
     epoch = start_epoch
     setup_seconds = time.perf_counter() - t_setup
-    while epoch < cfg.epochs and status == "completed":
+    done_steps = int(history[-1].get("steps", steps_per_epoch * epoch)) if history else 0
+    while epoch < planned_epochs and status == "completed":
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen, device=device)
         loss_sum = torch.zeros((), device=device)
-        for step in range(steps_per_epoch):
+        epoch_steps = min(steps_per_epoch, total_steps - done_steps)
+        for step in range(epoch_steps):
             idx = perm[step * batch_size:(step + 1) * batch_size]
             x = data.x_train[idx].float().div_(255.0)
             x, targets = augment(x, one_hot_eye[data.y_train[idx]], aug, gen)
@@ -294,22 +315,26 @@ def train(cfg: TrainConfig, data: FashionMNIST,
             scheduler.step()
             loss_sum += loss.detach()
             # Check every 50 steps, not every step: each check is a device sync on CUDA.
-            if (step + 1) % 50 == 0 or step == steps_per_epoch - 1:
+            if (step + 1) % 50 == 0 or step == epoch_steps - 1:
                 if not torch.isfinite(loss_sum):
                     status = "diverged"
                     break
         train_seconds = time.perf_counter() - t0
         epoch += 1
+        done_steps += epoch_steps
         if status == "diverged":
             metrics = {"train_loss": DIVERGED_LOSS, "val_loss": DIVERGED_LOSS, "val_acc": 0.0}
         else:
             val = evaluate(model, data, "val", cfg.eval_batch_size, use_amp)
-            metrics = {"train_loss": loss_sum.item() / max(1, steps_per_epoch),
+            metrics = {"train_loss": loss_sum.item() / max(1, epoch_steps),
                        "val_loss": val["loss"], "val_acc": val["acc"]}
+        # `steps` (optimizer steps so far) and `planned_epochs` let a tuner tell a run that ended from one it stopped
+        # when the epoch count depends on the training-set size (cfg.steps).
         epoch_seconds = time.perf_counter() - t0
-        metrics.update(epoch=epoch, lr=optimizer.param_groups[0]["lr"], epoch_seconds=epoch_seconds,
+        metrics.update(epoch=epoch, steps=done_steps, planned_epochs=planned_epochs,
+                       lr=optimizer.param_groups[0]["lr"], epoch_seconds=epoch_seconds,
                        train_seconds=train_seconds, val_seconds=epoch_seconds - train_seconds,
-                       images_per_second=steps_per_epoch * batch_size / max(train_seconds, 1e-9))
+                       images_per_second=epoch_steps * batch_size / max(train_seconds, 1e-9))
         history.append(metrics)
         t_save = time.perf_counter()
         if ckpt_path is not None:
@@ -366,7 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         result = train(cfg, data, checkpoint=args.checkpoint,
-                       on_epoch=lambda m: print(format_epoch(m, cfg.epochs, time.perf_counter() - t0), flush=True))
+                       on_epoch=lambda m: print(format_epoch(m, int(m["planned_epochs"]), time.perf_counter() - t0),
+                                                flush=True))
     except CheckpointError as e:  # raised before the first epoch: nothing was trained or written
         print(f"error: --checkpoint {e}", file=sys.stderr)
         return 2

@@ -11,6 +11,10 @@ study measures), `nuisance` (tuned away for a fair comparison) and `fixed`. A pa
 Names are TrainConfig fields, `<model>.<kwarg>` for a registered model's keyword argument, or a search
 parametrization of a field (`one_minus_beta1` -> beta1 = 1 - value). `when` makes a parameter
 conditional on values sampled (or fixed) before it.
+
+A space may say how its confirmation stage (tuning/confirm.py) picks arms:
+
+    confirm: {cross: [data_fraction, aug_strength]}   # every combination of these, not one parameter at a time
 """
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ from ganrator.train import TrainConfig
 
 SPACES_DIR = Path(__file__).resolve().parent
 ROLES = ("scientific", "nuisance", "fixed")
-TOP_KEYS = ("description", "kind", *ROLES)
+TOP_KEYS = ("description", "kind", *ROLES, "confirm")
+CONFIRM_KEYS = ("cross",)
 SPEC_KEYS = ("min", "max", "scaling", "type", "feasible_points", "when")
 # Search in a transformed coordinate where it is more uniform; the value maps back to a TrainConfig field.
 PARAMETRIZATIONS: dict[str, tuple[str, Callable[[float], float]]] = {
@@ -70,6 +75,9 @@ class SearchSpace:
     params: tuple[Param, ...]
     fixed: dict[str, Any]
     kind: str = "deep"  # deep: trained by ganrator.train, epochs and ASHA; classical: one-shot fits
+    # Scientific parameters whose every combination the confirmation trains (their cross), in this order: the
+    # first gives the rows of the crossed table, the second's first feasible point is the baseline of each row.
+    confirm_cross: tuple[str, ...] = ()
 
     @property
     def roles(self) -> dict[str, str]:
@@ -258,9 +266,42 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
             domain = by_name[k].choices if k in by_name and by_name[k].kind == "categorical" else None
             if domain is not None and not set(allowed) <= set(domain):
                 raise _fail(path, p.name, f"`when` {k} values {list(allowed)} not all in {list(domain)}")
-    space = SearchSpace(path.stem, str(doc.get("description", "")).strip(), path, tuple(params), dict(fixed), kind)
+    cross = _parse_confirm(path, doc.get("confirm"), params, kind)
+    space = SearchSpace(path.stem, str(doc.get("description", "")).strip(), path, tuple(params), dict(fixed), kind,
+                        cross)
     _dry_run(space)
     return space
+
+
+def _parse_confirm(path: Path, spec: Any, params: list[Param], kind: str) -> tuple[str, ...]:
+    """The `confirm` mapping: its `cross` must name at least two scientific parameters with feasible points."""
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict):
+        raise _fail(path, "confirm", f"must be a mapping with key(s) {', '.join(CONFIRM_KEYS)}, got {spec!r}")
+    unknown = sorted(set(spec) - set(CONFIRM_KEYS))
+    if unknown:
+        raise _fail(path, "confirm", f"unknown key(s) {', '.join(map(str, unknown))}; valid: {', '.join(CONFIRM_KEYS)}")
+    if kind != "deep":
+        raise _fail(path, "confirm", "a classical space has no confirmation stage (it has no epochs to retrain)")
+    cross = spec.get("cross")
+    choices = [p.name for p in params if p.role == "scientific" and p.kind == "categorical"]
+    if not isinstance(cross, list) or len(cross) < 2 or len(set(map(str, cross))) != len(cross):
+        raise _fail(path, "confirm.cross", f"must list at least two different scientific parameters, got {cross!r}; "
+                                           f"candidates: {', '.join(choices) or 'none'}")
+    by_name = {p.name: p for p in params}
+    for name in cross:
+        p = by_name.get(name)
+        if p is None or p.role != "scientific":
+            raise _fail(path, "confirm.cross", f"{name!r} is not a scientific parameter of this space; candidates: "
+                                               f"{', '.join(choices) or 'none'}")
+        if p.kind != "categorical":
+            raise _fail(path, "confirm.cross", f"{name!r} needs feasible_points (a cross trains every value, and "
+                                               f"a range has none to list); candidates: {', '.join(choices)}")
+        if p.when:
+            raise _fail(path, "confirm.cross", f"{name!r} is conditional (`when`); a cross needs parameters that "
+                                               f"apply to every trial")
+    return tuple(cross)
 
 
 def _dry_run(space: SearchSpace, n: int = 16) -> None:

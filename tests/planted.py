@@ -225,3 +225,100 @@ def build_headline(path: Path, name: str = "headline", confirm_fraction: float =
                                   config={"model": model, "aug_strength": aug, "epochs": 10,
                                           "data_fraction": confirm_fraction, "val_size": 5000, "seed": 1000 + s})
     return path
+
+
+# A scaling study: trials at 6 training-set sizes, each with the same step budget, whose validation error follows a
+# planted law of the training-set size (a tuned and an untuned trial per size).
+SCALING_FRACTIONS = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
+SCALING_NOISE = [0.01, -0.008, 0.004, -0.012, 0.006, -0.003]  # relative, per size: a fit that is not exact
+
+
+def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600, confirm_seeds: int = 0) -> Path:
+    """law(n_train_images) -> error of the tuned trial at that size; the untuned one is 2 points worse. With
+    confirm_seeds, the confirmation's data_fraction arms too: test error law(n) + 1 point, per seed +-0.3 points."""
+    db = TrialDB(f"sqlite:///{path}")
+    db.upsert_study(name, space="scaling", kind="deep", description="planted scaling",
+                    roles={"data_fraction": "scientific", "lr": "nuisance"},
+                    budget={"name": "test", "num_samples": 12, "max_epochs": 2, "grace_period": 1,
+                            "reduction_factor": 2, "data_fraction": 1.0, "val_size": 5000},
+                    search={"sampler": "tpe", "scheduler": "fifo", "seed": 0, "params": {}, "fixed": {"steps": steps},
+                            "cpus_per_trial": 1, "gpus_per_trial": 0, "max_concurrent": 2},
+                    hardware={"nodes": 1, "cpus": 2, "gpus": 0}, versions={"torch": "x"}, git_commit="abc",
+                    command="python tuning/run.py --space scaling --budget scaling", status="finished",
+                    created_at=time.time())
+    for i, frac in enumerate(SCALING_FRACTIONS):
+        n = round(frac * 55000)
+        for j, slack in enumerate((0.0, 0.02)):
+            err = law(n) * (1 + SCALING_NOISE[i]) + slack
+            db.upsert_trial(name, f"t{i}{j}", status="completed", epochs=2, last_val_acc=1 - err,
+                            best_val_acc=1 - err, param_count=1000 * (i + 1), flops=1e6 * (i + 1), started_at=0,
+                            ended_at=1, params={"data_fraction": frac, "lr": 0.1},
+                            config={"model": "cnn", "data_fraction": frac, "val_size": 5000, "steps": steps})
+        if confirm_seeds:
+            key = f"size{i}"
+            db.upsert_confirm_arm(name, "data_fraction", f"{frac:g}", arm_key=key, position=i, point=frac,
+                                  is_reference=frac == 1.0, source=f"trial t{i}0", config={"data_fraction": frac})
+            for s in range(confirm_seeds):
+                err = law(n) + 0.01 + 0.003 * (-1) ** s
+                db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=2, data_fraction=1.0,
+                                      val_acc=1 - err, test_acc=1 - err, config={"model": "cnn", "data_fraction": frac,
+                                                                                 "val_size": 5000, "steps": steps})
+    return path
+
+
+# Augmentation against data size, confirmed as a cross on 3 shared seeds. Planted interaction: augmentation helps at
+# 10% of the data (+2 and +3 points), a little at 25%, and not at all on all of it (per-seed differences around 0).
+AUG_SIZE_BASE = {0.1: 0.80, 0.25: 0.85, 1.0: 0.90}  # test accuracy without augmentation
+AUG_SIZE_GAIN = {(0.1, 0.5): 0.020, (0.1, 1.0): 0.030, (0.25, 0.5): 0.010, (0.25, 1.0): 0.012,
+                 (1.0, 0.5): 0.0, (1.0, 1.0): 0.0}
+AUG_SIZE_SEED_NOISE = (0.0, 0.004, -0.003)  # shared by every cell of a seed: the pairing removes it
+AUG_SIZE_WOBBLE = (0.002, -0.003, 0.001)  # cell-by-seed noise; sums to 0 over the seeds
+AUG_SIZE_TRAIN = {0.1: (0.999, 0.97), 0.25: (0.99, 0.95), 1.0: (0.94, 0.92)}  # train acc: without, with aug
+AUG_SIZE_STEPS = 1500
+
+
+def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3) -> Path:
+    db = TrialDB(f"sqlite:///{path}")
+    specs = {"data_fraction": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                               "choices": [0.1, 0.25, 1.0], "when": {}},
+             "aug_strength": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
+                              "choices": [0.0, 0.5, 1.0], "when": {}}}
+    roles = {k: s["role"] for k, s in specs.items()}
+    db.upsert_study(name, space="aug_size", kind="deep", description="planted augmentation by size", roles=roles,
+                    budget={"name": "aug_size", "num_samples": 1, "max_epochs": 1, "grace_period": 1,
+                            "reduction_factor": 2, "data_fraction": 1.0, "val_size": 5000, "confirm": True,
+                            "confirm_epochs": 1, "confirm_data_fraction": 1.0, "confirm_seeds": seeds},
+                    search={"sampler": "random", "scheduler": "fifo", "seed": 0, "params": specs,
+                            "fixed": {"steps": AUG_SIZE_STEPS}, "cpus_per_trial": 1, "gpus_per_trial": 0,
+                            "max_concurrent": 2},
+                    hardware={"nodes": 1, "cpus": 2, "gpus": 0}, versions={"torch": "x"}, git_commit="abc",
+                    command="python tuning/run.py --space aug_size --budget aug_size", status="finished",
+                    created_at=time.time())
+    t0 = 1_000_000.0
+    db.upsert_epoch(name, "s0", 1, val_acc=0.9, timestamp=t0 + 1)
+    db.upsert_trial(name, "s0", params={"data_fraction": 1.0, "aug_strength": 0.5}, roles=roles,
+                    config={"model": "cnn", "data_fraction": 1.0, "aug_strength": 0.5, "steps": AUG_SIZE_STEPS},
+                    status="completed", epochs=7, max_epochs=1, best_val_acc=0.9, last_val_acc=0.9, started_at=t0,
+                    ended_at=t0 + 7, node="n1", seed=0)
+    param = "data_fraction x aug_strength"
+    position = 0
+    for frac, base in AUG_SIZE_BASE.items():
+        images = round(frac * 55000)
+        epochs = -(-AUG_SIZE_STEPS // (images // 256))
+        for aug in (0.0, 0.5, 1.0):
+            key = f"f{frac:g}-a{aug:g}"
+            db.upsert_confirm_arm(name, param, f"data_fraction = {frac:g}, aug_strength = {aug:g}", arm_key=key,
+                                  position=position, point={"data_fraction": frac, "aug_strength": aug},
+                                  is_reference=(frac, aug) == (1.0, 0.5),
+                                  source="trial s0" if (frac, aug) == (1.0, 0.5) else "reference with one cell")
+            position += 1
+            gain = AUG_SIZE_GAIN.get((frac, aug), 0.0)
+            for s in range(seeds):
+                wobble = 0.0 if aug == 0.0 else AUG_SIZE_WOBBLE[s] * (1 + aug)
+                test = base + gain + AUG_SIZE_SEED_NOISE[s] + wobble
+                db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=epochs, data_fraction=1.0,
+                                      val_acc=test + 0.005, test_acc=test,
+                                      train_acc=AUG_SIZE_TRAIN[frac][aug > 0] - 0.001 * s, wall_time=100.0,
+                                      config={"model": "cnn", "aug_strength": aug, "data_fraction": frac,
+                                              "val_size": 5000, "steps": AUG_SIZE_STEPS, "seed": 1000 + s})
+    return path

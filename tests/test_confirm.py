@@ -105,3 +105,41 @@ def test_fresh_seeds_are_disjoint_from_the_search_seed_and_shared():
         seeds = fresh_seeds(seed, BUDGETS["laptop"].confirm_seeds)
         assert seed not in seeds and len(set(seeds)) == len(seeds) == 3
     assert fresh_seeds(0, 2) == fresh_seeds(0, 3)[:2]  # seed k is the same however many seeds there are
+
+
+CROSS_SPACE = """
+scientific:
+  data_fraction: {feasible_points: [0.1, 0.25, 1.0]}
+  aug_strength: {feasible_points: [0.0, 0.5, 1.0]}
+nuisance:
+  lr: {min: 0.001, max: 0.5, scaling: log}
+fixed:
+  model: cnn
+confirm: {cross: [data_fraction, aug_strength]}
+"""
+
+
+def test_a_cross_confirms_every_data_size_with_every_augmentation(tmp_path):
+    """One-at-a-time arms would give the augmentation arms only at the reference's data size; the cross gives all
+    9 cells, each the best trial of its cell where the search ran one, else the reference with the cell's values."""
+    (tmp_path / "cross.yaml").write_text(CROSS_SPACE)
+    space = load_space(tmp_path / "cross.yaml")
+    db = TrialDB(f"sqlite:///{tmp_path / 'c.db'}")
+    planted_cells = {("ref", 1.0, 0.5, 0.05, 0.92), ("small_none", 0.1, 0.0, 0.2, 0.80),
+                     ("small_none_worse", 0.1, 0.0, 0.01, 0.78), ("mid_strong", 0.25, 1.0, 0.1, 0.86)}
+    for tid, frac, aug, lr, val in planted_cells:
+        db.upsert_trial("s", tid, params={"data_fraction": frac, "aug_strength": aug, "lr": lr}, status="completed",
+                        epochs=2, last_val_acc=val, best_val_acc=val)
+    arms = select_arms(space, trials_frame(db.rows(trials, "s")))
+    assert {a.param for a in arms} == {"data_fraction x aug_strength"} and len(arms) == 9
+    cells = {(a.point["data_fraction"], a.point["aug_strength"]): a for a in arms}
+    assert set(cells) == {(f, s) for f in (0.1, 0.25, 1.0) for s in (0.0, 0.5, 1.0)}
+    assert [a.position for a in arms] == list(range(9))
+    assert cells[(1.0, 0.5)].is_reference and sum(a.is_reference for a in arms) == 1
+    assert cells[(0.1, 0.0)].source == "trial small_none" and cells[(0.1, 0.0)].config["lr"] == 0.2
+    assert cells[(0.25, 1.0)].source == "trial mid_strong"
+    empty = cells[(0.1, 1.0)]
+    assert empty.source == "reference with data_fraction = 0.1, aug_strength = 1.0" and empty.source_trial is None
+    assert empty.config == {"data_fraction": 0.1, "aug_strength": 1.0, "lr": 0.05}
+    assert empty.value == "data_fraction = 0.1, aug_strength = 1.0"
+    assert len({a.key for a in arms}) == 9

@@ -215,3 +215,25 @@ def test_report_setup_reads_budget_and_command(tmp_path):
     assert f"{COUNTS['train'] - 1234:,} for training and 1,234 for validation" in text
     assert f"The {COUNTS['test']:,} test images" in text
     assert "**Command**: `python tuning/run.py --db .../p.db`" in text and "/tmp/" not in text
+
+
+def test_docs_scaling_section_says_what_each_fit_identifies(tmp_path):
+    """The scaling section shows the refits kept of drawn, c's status and the pure law where c is not identified,
+    and says each point had the same step budget; every number is the fit's."""
+    from analysis.scaling import formatted_scaling, scaling_table
+
+    for name, law in (("floor", lambda n: 5.0 * n ** -0.4 + 0.06), ("nofloor", lambda n: 20.0 * n ** -0.5)):
+        study = load_study(planted.build_scaling(tmp_path / f"{name}.db", law, name=name, steps=600))
+        text = write_docs([study], tmp_path / name).read_text()
+        section = text[text.index(f"## Scaling (`{name}`)"):]
+        shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images"]
+        row = next(r for t in markdown_tables(section) for r in t["rows"] if r[0] == "training images")
+        assert shown["refits"] in row and re.fullmatch(r"kept \d+/300", shown["refits"])
+        assert shown["b (95% CI)"] in row and shown["c (95% CI)"] in row and shown["reading"] in row
+        assert "Every trial trained for 600 optimizer steps whatever its training-set size" in section
+        assert "same epoch limit" not in section
+        if name == "floor":
+            assert shown["reading"] == "measured" and shown["pure law b, c = 0 (95% CI)"] == "—"
+        else:
+            assert "not identified (at 0)" in shown["c (95% CI)"] and shown["reading"].startswith("exploratory")
+            assert f"the pure power law gives b = {shown['pure law b, c = 0 (95% CI)']}" in section

@@ -3,7 +3,8 @@ import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import fit_power_law, frontier, scaling_points, scaling_table, system_scaling
+from analysis.scaling import (confirmed_size_points, fit_power_law, fit_row, formatted_scaling, frontier,
+                              scaling_points, scaling_sentences, scaling_table, system_scaling)
 import pandas as pd
 
 
@@ -31,25 +32,71 @@ def test_compute_frontier_keeps_only_improvements():
 
 def test_scaling_from_a_study_with_planted_data_scaling(tmp_path):
     """Trials at 6 training-set sizes whose error follows a planted law: the table recovers the exponent."""
-    from tuning.db import TrialDB
-
-    db = TrialDB(f"sqlite:///{tmp_path / 's.db'}")
-    db.upsert_study("s", space="scaling", roles={"data_fraction": "scientific"}, budget={"max_epochs": 2},
-                    search={"params": {}})
-    for i, frac in enumerate([1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]):
-        n = round(frac * 55000)
-        for j, slack in enumerate((0.0, 0.02)):  # a tuned and an untuned trial at each size
-            err = 5.0 * n ** -0.4 + 0.06 + slack
-            db.upsert_trial("s", f"t{i}{j}", status="completed", epochs=2, last_val_acc=1 - err,
-                            param_count=1000 * (i + 1), flops=1e6 * (i + 1), started_at=0, ended_at=1,
-                            config={"model": "cnn", "data_fraction": frac, "val_size": 5000})
-    study = load_study(tmp_path / "s.db")
+    study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 5.0 * n ** -0.4 + 0.06))
     pts = scaling_points(study)
-    assert sorted(pts["train_size"].unique()) == [round(f * 55000) for f in [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1]]
+    assert sorted(pts["train_size"].unique()) == [round(f * 55000) for f in planted.SCALING_FRACTIONS]
     table = scaling_table(study).set_index("axis")
-    assert table.loc["training images", "b"] == pytest.approx(0.4, abs=0.03)
-    assert table.loc["training images", "c"] == pytest.approx(0.06, abs=0.01)
+    row = table.loc["training images"]
+    assert row["b"] == pytest.approx(0.4, abs=0.03) and row["b_ci_low"] <= 0.4 <= row["b_ci_high"]
+    assert row["c"] == pytest.approx(0.06, abs=0.01) and row["c_status"] == "identified"
+    assert row["refits_drawn"] == 300 and 0 < row["refits_kept"] <= 300 and row["reading"] == "measured"
     assert (table["metric"] == "val").all()
+    shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images"]
+    assert shown["refits"] == f"kept {row['refits_kept']}/300" and shown["pure law b, c = 0 (95% CI)"] == "—"
+
+
+def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
+    """The confirmation's data_fraction arms (2 seeds per size) get their own row, fitted on the mean test error."""
+    study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 5.0 * n ** -0.4 + 0.06, confirm_seeds=2))
+    pts = confirmed_size_points(study)
+    assert len(pts) == 6 and (pts["seeds"] == 2).all()
+    n = round(55000 / 32)
+    assert pts["error"].iloc[0] == pytest.approx(5.0 * n ** -0.4 + 0.07)  # the mean of the two seeds
+    row = scaling_table(study).set_index("axis").loc["training images (confirmed)"]
+    assert row["metric"] == "test, mean of 2 seeds" and row["points"] == 6
+    assert row["b_ci_low"] <= row["b"] <= row["b_ci_high"] and row["b"] == pytest.approx(0.4, abs=0.1)
+
+
+def test_log_space_fit_recovers_a_small_floor():
+    """In log space the smallest errors count: a floor of 0.5% under a steep law is found (a linear-space fit is
+    dominated by the 60% error of the smallest set)."""
+    x = np.geomspace(1e3, 1e5, 7)
+    y = (400 * x ** -0.8 + 0.005) * (1 + np.random.default_rng(3).normal(0, 0.005, len(x)))
+    fit = fit_power_law(x, y)
+    assert fit.c_identified and fit.c == pytest.approx(0.005, rel=0.15)
+    assert fit.b_low <= 0.8 <= fit.b_high and not fit.exploratory
+
+
+@pytest.mark.parametrize("kind", ["no floor", "plateau"])
+def test_a_floor_at_a_bound_is_not_identified(kind):
+    """A pure power law (c = 0) puts c at 0; errors flat from the third size on put c at the smallest error. Either
+    way the table says c is not identified, the fit is exploratory, and the pure power law is given."""
+    x = np.array([1719, 3438, 6875, 13750, 27500, 55000], dtype=float)
+    rng = np.random.default_rng(2)
+    if kind == "no floor":
+        y = 20 * x ** -0.5 * (1 + rng.normal(0, 0.01, len(x)))
+        bound = "0"
+    else:
+        y = np.array([0.40, 0.25, 0.15, 0.15, 0.15, 0.15])
+        bound = "the smallest error"
+    fit = fit_power_law(x, y)
+    assert fit.c_bound == bound and not fit.c_identified
+    assert f"c not identified (at {bound})" in fit.exploratory
+    assert fit.boot_drawn == 300 and fit.boot_kept <= 300
+    if kind == "no floor":
+        assert fit.pure_b_low <= 0.5 <= fit.pure_b_high and fit.pure_b == pytest.approx(0.5, abs=0.03)
+        row = fit_row(pd.DataFrame({"x": x, "error": y, "metric": "val"}), "x")
+        assert row["c_status"] == "not identified (at 0)" and row["reading"].startswith("exploratory: ")
+        sentence = scaling_sentences(pd.DataFrame([{"axis": "training images", **row}]))[0]
+        assert "c is not identified (at 0)" in sentence and f"{row['b_pure']:.3f}" in sentence
+        assert f"from {row['refits_kept']} of 300 bootstrap refits" in sentence and "exploratory" in sentence
+
+
+def test_few_points_and_failed_refits_make_a_fit_exploratory():
+    fit = fit_power_law([1e3, 2e3, 4e3, 8e3], [0.5, 0.35, 0.26, 0.2])
+    assert any(w.startswith("4 distinct x values") for w in fit.exploratory)
+    fit.boot_kept = 200  # what the rule reads: 100 of 300 refits failed
+    assert "100/300 refits failed (> 25%)" in fit.exploratory
 
 
 def test_system_scaling_reads_throughput(tmp_path):

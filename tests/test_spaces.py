@@ -3,7 +3,9 @@ import pytest
 
 from search_spaces.loader import SpaceError, list_spaces, load_space
 
-SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet", "scaling", "classical", "classical_svm"]
+SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet", "scaling", "aug_size", "classical", "classical_svm"]
+CROSS = ("scientific:\n  data_fraction: {feasible_points: [0.1, 1.0]}\n  aug_strength: {feasible_points: [0.0, 0.5]}\n"
+         "  lr: {min: 0.1, max: 1}\nnuisance:\n  weight_decay: {min: 0.0001, max: 0.01}\n")
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -70,6 +72,18 @@ def write(tmp_path, text):
     ("scientific:\n  momentum: {min: 0.1, max: 0.9, when: {optimizer: [sgd]}}\n",
      r"bad\.yaml: momentum: `when` refers to 'optimizer', which is not fixed or sampled before it"),
     ("scientific: [1, 2\n", r"bad\.yaml: not valid YAML"),
+    ("scientific:\n  lr: {min: 0.1, max: 1}\nfixed:\n  steps: -5\n",
+     r"bad\.yaml: sampled config .* rejected: steps must be an integer >= 0 \(0 = train for `epochs`\), got -5"),
+    ("scientific:\n  lr: {min: 0.1, max: 1}\nfixed:\n  warmup_steps: 2.5\n",
+     r"bad\.yaml: sampled config .* rejected: warmup_steps must be an integer >= 0"),
+    (CROSS + "confirm: {crosss: [data_fraction, aug_strength]}\n",
+     r"bad\.yaml: confirm: unknown key\(s\) crosss; valid: cross"),
+    (CROSS + "confirm: [data_fraction]\n", r"bad\.yaml: confirm: must be a mapping with key\(s\) cross"),
+    (CROSS + "confirm: {cross: [data_fraction]}\n", r"bad\.yaml: confirm\.cross: must list at least two different "
+     r"scientific parameters, got \['data_fraction'\]; candidates: data_fraction, aug_strength"),
+    (CROSS + "confirm: {cross: [data_fraction, weight_decay]}\n", r"bad\.yaml: confirm\.cross: 'weight_decay' is not "
+     r"a scientific parameter of this space; candidates: data_fraction, aug_strength"),
+    (CROSS + "confirm: {cross: [data_fraction, lr]}\n", r"bad\.yaml: confirm\.cross: 'lr' needs feasible_points"),
 ])
 def test_bad_space_files_name_file_key_and_choices(tmp_path, text, message):
     with pytest.raises(SpaceError, match=message):

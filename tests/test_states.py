@@ -14,6 +14,10 @@ from tuning.states import final_state, unfinished_state
     ({"epoch": 1, "val_acc": 0.0, "status": "diverged"}, False, "diverged", TrialState.COMPLETE, 0.0, None),
     ({"epoch": 2, "val_acc": 0.6}, True, "errored", TrialState.FAIL, None, None),
     (None, False, "cut", TrialState.FAIL, None, None),  # removed before its first result
+    # a step budget: a large training set needs fewer epochs than max_epochs; a small one more
+    ({"epoch": 2, "planned_epochs": 2, "val_acc": 0.7}, False, "completed", TrialState.COMPLETE, 0.7, None),
+    ({"epoch": 3, "planned_epochs": 5, "val_acc": 0.7}, False, "early_stopped", TrialState.PRUNED, None, 3),
+    ({"epoch": 5, "planned_epochs": 5, "val_acc": 0.7}, False, "completed", TrialState.COMPLETE, 0.7, None),
 ])
 def test_final_state(last, error, status, state, value, rung):
     s = final_state(last, max_epochs=3, error=error)

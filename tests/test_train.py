@@ -158,3 +158,31 @@ def test_truncated_checkpoint_is_refused_by_name(fmnist, tmp_path):
                          text=True, timeout=120)
     assert out.returncode == 2 and out.stderr.strip() == f"error: --checkpoint {tmp_path}: is a folder; pass a " \
                                                          f"training-state file path"
+
+
+def test_a_step_budget_gives_every_training_set_size_the_same_steps(fmnist):
+    """steps = 20: 2,750 images (21 steps per epoch) train one cut-short epoch, 1,100 images (8 per epoch) three;
+    both end at step 20 with the lr schedule at its end (onecycle decays to 0 exactly at the last step)."""
+    runs = {}
+    for fraction in (0.05, 0.02):
+        cfg = T.TrainConfig(**{**FAST, "data_fraction": fraction}, steps=20, warmup_steps=4,
+                            model_kwargs={"width": 4})
+        runs[fraction] = T.train(cfg, fmnist)
+    assert [h["steps"] for h in runs[0.05].history] == [20]
+    assert [h["steps"] for h in runs[0.02].history] == [8, 16, 20]
+    # the same warmup in steps: after 8 steps both schedules are past their 4-step warmup and decaying alike
+    assert runs[0.02].history[0]["lr"] == pytest.approx(0.1 * (1 - (8 - 4) / (20 - 4)))
+    for r in runs.values():
+        assert r.status == "completed" and r.history[-1]["lr"] == pytest.approx(0.0, abs=1e-12)
+        assert r.history[-1]["planned_epochs"] == len(r.history)
+    # without a step budget the epochs decide, and the steps follow the training-set size
+    plain = T.train(T.TrainConfig(**{**FAST, "data_fraction": 0.02, "epochs": 1}, model_kwargs={"width": 4}), fmnist)
+    assert [h["steps"] for h in plain.history] == [8]
+
+
+def test_a_negative_step_budget_names_the_key():
+    for bad in (-5, 2.5, "600"):
+        with pytest.raises(ConfigError, match=r"^steps must be an integer >= 0 \(0 = train for `epochs`\), got "):
+            T.TrainConfig.from_dict({"steps": bad})
+        with pytest.raises(ConfigError, match=r"^warmup_steps must be an integer >= 0"):
+            T.TrainConfig.from_dict({"warmup_steps": bad})

@@ -403,6 +403,8 @@ def test_confirmation_end_to_end(smoke_study):
     keys = {k for _, _, k, _, _ in arms}
     runs = query(db, "select arm_key, seed, status, epochs, test_acc, test_correct from ganrator_confirm_runs")
     assert sorted((k, s) for k, s, *_ in runs) == sorted((k, s) for k in keys for s in (1000, 1001))
+    fits = query(db, "select train_acc from ganrator_confirm_runs where status = 'completed'")
+    assert fits and all(a is not None and 0 < a <= 1 for (a,) in fits)  # each run on its own training images
     search_seeds = {s for (s,) in query(db, "select distinct seed from ganrator_trials")}
     assert search_seeds == {0} and not search_seeds & {s for _, s, *_ in runs}
     # An arm far from the reference may diverge in 2 epochs (then it has no mask); the reference never does.
@@ -439,3 +441,42 @@ def test_unreachable_database_is_one_line_with_the_password_masked(tmp_path):
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "error: --db postgresql://someone:***@127.0.0.1:1/study: cannot open the trial database" in out.stderr
     assert "hunter2" not in out.stderr and "ray:" not in out.stdout
+
+
+STEP_CROSS_SPACE = """
+description: a step budget and a confirmed cross, tiny
+scientific:
+  data_fraction: {feasible_points: [0.5, 1.0]}
+  aug_strength: {feasible_points: [0.0, 1.0]}
+nuisance:
+  lr: {min: 0.05, max: 0.2, scaling: log}
+fixed:
+  model: cnn
+  cnn.width: 4
+  batch_size: 128
+  eval_batch_size: 2500
+  steps: 12
+confirm: {cross: [data_fraction, aug_strength]}
+"""
+
+
+def test_step_budget_study_with_a_confirmed_cross(tmp_path):
+    """A space with a step budget runs FIFO (ASHA's epoch rungs would compare unequal compute), and every trial
+    completes although the two data sizes need different epochs (550 images: 4 steps an epoch, 3 epochs;
+    1,100: 8 steps an epoch, 2 epochs, the second cut short); the confirmation trains all 4 cells."""
+    space = tmp_path / "steps_cross.yaml"
+    space.write_text(STEP_CROSS_SPACE)
+    out = run_cli("--space", str(space), "--budget", "smoke", "--num-samples", "3", "--storage-path",
+                  str(tmp_path), "--confirm", "--confirm-seeds", "1")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "scheduler: fifo, not asha: space 'steps_cross' fixes steps = 12 per trial" in out.stdout
+    db = tmp_path / "steps_cross" / "trials.db"
+    rows = trial_rows(db)
+    assert len(rows) == 3 and all(r["status"] == "completed" for r in rows.values()), rows
+    for r in rows.values():
+        assert r["epochs"] == {0.5: 3, 1.0: 2}[json.loads(r["params"])["data_fraction"]]
+    arms = query(db, "select param, point from ganrator_confirm_arms")
+    assert len(arms) == 4 and {p for p, _ in arms} == {"data_fraction x aug_strength"}
+    runs = query(db, "select status, epochs, train_acc, config from ganrator_confirm_runs")
+    assert len(runs) == 4 and all(st == "completed" and 0 < fit <= 1 for st, _, fit, _ in runs)
+    assert sorted(e for _, e, _, _ in runs) == [2, 2, 3, 3] and all('"steps": 12' in c for *_, c in runs)

@@ -60,6 +60,31 @@ BUDGETS = {
                                "then confirmed on all 55,000 training images for 10 epochs over 3 fresh seeds",
                        confirm=True, confirm_epochs=10, confirm_data_fraction=1.0, confirm_seeds=3,
                        calibration_trials=0),
+    # The scaling space fixes a step budget (TrainConfig.steps), so every training-set size gets the same compute;
+    # `max_epochs` is then unused by the trials (epochs follow from the steps) and the scheduler is FIFO. The
+    # confirmation retrains the arms of every scientific parameter on 2 fresh seeds: the data_fraction arms are
+    # 2 seeds at every training-set size, on the reference's model.
+    "scaling": Budget("scaling", num_samples=30, max_epochs=1, grace_period=1, reduction_factor=2, startup_trials=15,
+                      data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1, final_seeds=2,
+                      summary="scaling: 30 trials on 1/32 to all of the 55,000 training images, each for the "
+                              "space's fixed optimizer steps whatever its training-set size (no early stopping); "
+                              "then every scientific value confirmed on 2 fresh seeds, so each training-set size "
+                              "has 2 seeds",
+                      confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=2,
+                      calibration_trials=0),
+    # Augmentation against data size (search_spaces/aug_size.yaml): the space fixes the steps, so each size trains
+    # as long as the others; a short random search tunes lr and weight decay, then the confirmation trains the
+    # whole cross (3 sizes x 3 strengths) on 3 fresh seeds. The default cnn trains about 2,600 img/s on 2 cores
+    # (benchmarks/README.md): 1,500 steps of 256 images is some 2.5 minutes a run plus a validation pass per
+    # epoch (72 epochs at 10%), 12 + 27 runs in all: an estimate of 2 to 3 hours, not a measurement.
+    "aug_size": Budget("aug_size", num_samples=12, max_epochs=1, grace_period=1, reduction_factor=2,
+                       startup_trials=12, data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1,
+                       final_seeds=3,
+                       summary="augmentation against data size: 12 random trials, each for the space's fixed "
+                               "optimizer steps (no early stopping), then every (data size, augmentation) cell "
+                               "confirmed on the same 3 fresh seeds; an estimated 2 to 3 hours on 2 cores",
+                       confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=3,
+                       calibration_trials=0),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, startup_trials=50,
                    data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
                    summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs",

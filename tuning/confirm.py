@@ -9,10 +9,17 @@ that does not apply to either is no constraint), ranked at the highest rung it r
 When that slice holds no trial with P = v, the arm is the reference with only P changed to v. Continuous
 scientific parameters are bucketed (CONTINUOUS_BUCKETS equal buckets over the searched range, log-spaced for
 log-scaled ones); an empty bucket is represented by its centre.
+
+A space with `confirm: {cross: [P, Q, ...]}` asks for the cross of those parameters instead: one arm per
+combination of their values (every data size with every augmentation strength), each the best trial with that
+combination among those whose other scientific parameters equal the reference's, else the reference with the
+combination set. Its arms are stored under the parameter name "P x Q", with the combination as the value and a
+mapping {P: p, Q: q} as the point. Other scientific parameters still get their one-at-a-time arms.
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -27,6 +34,7 @@ from tuning.retrain import retrain
 from tuning.selection import bucket_of, buckets, rank_trials, trials_frame
 
 CONTINUOUS_BUCKETS = 3
+CROSS_JOIN = " x "  # the stored parameter name of a cross: "data_fraction x aug_strength"
 
 
 @dataclass(frozen=True)
@@ -104,8 +112,44 @@ def _with_value(space: SearchSpace, reference: dict, p: Param, label: str, point
     return config, notes
 
 
+def _cross_arms(space: SearchSpace, ranked: pd.DataFrame, labels: pd.DataFrame, scientific: list[Param]) -> list[Arm]:
+    """One arm per combination of the cross's values (module docstring), in the order of their feasible points."""
+    by_name = {p.name: p for p in scientific}
+    cross = [by_name[n] for n in space.confirm_cross]
+    ref_row, ref_labels = ranked.iloc[0], labels.iloc[0]
+    in_slice = pd.Series(True, index=ranked.index)
+    for q in scientific:
+        if q.name not in space.confirm_cross and ref_labels[q.name] is not None:
+            in_slice &= labels[q.name].isna() | (labels[q.name] == ref_labels[q.name])
+    name = CROSS_JOIN.join(p.name for p in cross)
+    arms = []
+    for position, combo in enumerate(itertools.product(*(_values(p) for p in cross))):
+        value = ", ".join(f"{p.name} = {label}" for p, (label, _) in zip(cross, combo))
+        is_reference = all(ref_labels[p.name] == label for p, (label, _) in zip(cross, combo))
+        mask = in_slice.copy()
+        for p, (label, _) in zip(cross, combo):
+            mask &= labels[p.name] == label
+        cand = ranked[mask]
+        if len(cand):
+            top = cand.iloc[0]
+            source, rung = _source(top)
+            arms.append(Arm(name, value, position, {p.name: top["params"].get(p.name) for p in cross},
+                            dict(top["params"]), source, top["trial_id"], rung, is_reference))
+            continue
+        config, notes = dict(ref_row["params"]), []
+        for p, (label, point) in zip(cross, combo):  # one parameter at a time, as a one-parameter arm does
+            config, more = _with_value(space, config, p, label, point, ranked, labels)
+            notes += more
+        changed = ", ".join(f"{p.name} = {point}" for p, (_, point) in zip(cross, combo))
+        source = f"reference with {changed}" + (f" ({'; '.join(notes)})" if notes else "")
+        arms.append(Arm(name, value, position, {p.name: point for p, (_, point) in zip(cross, combo)}, config, source,
+                        None, None, is_reference))
+    return arms
+
+
 def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
-    """The arms of every scientific parameter (see the module docstring). `trials`: as trials_frame returns."""
+    """The arms of every scientific parameter (see the module docstring), and of the space's cross if it names
+    one. `trials`: as trials_frame returns."""
     ranked = rank_trials(trials).reset_index(drop=True)
     if not len(ranked):
         return []
@@ -113,8 +157,10 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
     labels = pd.DataFrame({p.name: [_label(p, (c or {}).get(p.name)) for c in ranked["params"]] for p in scientific},
                           index=ranked.index)
     ref_row, ref_labels = ranked.iloc[0], labels.iloc[0]
-    arms = []
+    arms = _cross_arms(space, ranked, labels, scientific) if space.confirm_cross else []
     for p in scientific:
+        if p.name in space.confirm_cross:
+            continue  # its arms are the cross's
         if ref_labels[p.name] is None:
             continue  # p does not apply to the reference: there is no reference value to compare with
         in_slice = pd.Series(True, index=ranked.index)
@@ -178,7 +224,8 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
         key, seed = job
         db.upsert_confirm_run(name, key, seed, status=out["status"], epochs=out["epochs"],
                               data_fraction=b.confirm_data_fraction, val_acc=out["val_acc"],
-                              test_acc=out["test_acc"], test_correct=out.get("test_correct"), config=out["config"],
+                              test_acc=out["test_acc"], train_acc=out.get("train_acc"),
+                              test_correct=out.get("test_correct"), config=out["config"],
                               wall_time=out["wall_time"], error=error)
 
     retrain(args, data, {(key, seed): (distinct[key].config, run_overrides, seed) for key, seed in todo},

@@ -76,6 +76,8 @@ final_evals = sa.Table(
     sa.Column("rank", sa.Integer), sa.Column("config", sa.JSON), sa.Column("status", sa.String(20)),
     sa.Column("epochs", sa.Integer), sa.Column("val_acc", sa.Float), sa.Column("test_acc", sa.Float),
     sa.Column("wall_time", sa.Float),
+    # accuracy on the run's own training images, unaugmented, after its last epoch: did the run fit its set?
+    sa.Column("train_acc", sa.Float),
 )
 
 # The confirmation stage (tuning/confirm.py): per scientific parameter, one arm per value, each retrained on
@@ -98,6 +100,7 @@ confirm_runs = sa.Table(
     sa.Column("seed", sa.Integer, primary_key=True),
     sa.Column("status", sa.String(20)), sa.Column("epochs", sa.Integer), sa.Column("data_fraction", sa.Float),
     sa.Column("val_acc", sa.Float), sa.Column("test_acc", sa.Float),
+    sa.Column("train_acc", sa.Float),  # as in ganrator_final_evals
     sa.Column("test_correct", sa.Text),  # pack_mask of the per-image test correctness, in test-set order
     sa.Column("config", sa.JSON), sa.Column("wall_time", sa.Float), sa.Column("error", sa.Text),
     sa.Column("updated_at", sa.Float),

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-ERRORED_RUN = {"status": "errored", "test_acc": None, "val_acc": None, "epochs": 0, "wall_time": None,
-               "config": None}
+ERRORED_RUN = {"status": "errored", "test_acc": None, "val_acc": None, "train_acc": None, "epochs": 0,
+               "wall_time": None, "config": None}
 
 
 def duration(seconds: float) -> str:

@@ -477,6 +477,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.space_obj.kind == "classical" and args.scheduler == "asha":
         args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
     startup = {"imports": time.time() - STARTED_AT}
+    if args.space_obj.fixed.get("steps") and args.scheduler == "asha":
+        # A step budget gives each training-set size its own number of epochs: ASHA's rungs (in epochs) would
+        # compare trials at unequal compute and cut long runs at max_epochs.
+        print(f"scheduler: fifo, not asha: space {args.space_obj.name!r} fixes steps = "
+              f"{args.space_obj.fixed['steps']} per trial, so epochs differ between training-set sizes")
+        args.scheduler = "fifo"
     try:
         db, existing = open_study(args)
         t = time.time()

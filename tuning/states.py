@@ -47,7 +47,8 @@ def final_state(last_result: Mapping[str, Any] | None, max_epochs: int, *, error
     epochs = int(last.get("epoch") or 0)
     if not epochs:  # removed before its first report: it never ran, so it is cut, not stopped on a result
         return unfinished_state(CUT)
-    if epochs >= max_epochs:
+    # A run with a step budget (TrainConfig.steps) has as many epochs as its training-set size needs.
+    if epochs >= int(last.get("planned_epochs") or max_epochs):
         return FinalState(COMPLETED, TrialState.COMPLETE, float(last["val_acc"]))
     return FinalState(EARLY_STOPPED, TrialState.PRUNED, rung=epochs)
 

@@ -145,9 +145,11 @@ def _classical_trial(cfg, data: FashionMNIST, startup: dict[str, float]) -> None
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
                data: FashionMNIST | SharedDataset, correct_mask: bool = False) -> dict[str, Any]:
     """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end.
-    correct_mask (deep spaces): also `test_correct`, the per-image test correctness packed as text
-    (tuning.db.pack_mask), for paired tests between configurations. A SharedDataset is mapped from the object
-    store once per worker process, not unpickled into a copy for every run."""
+    Deep spaces also report `train_acc`, the accuracy on the run's own training images without augmentation, so
+    a reader can see whether the training length fits the training-set size. correct_mask (deep spaces): also
+    `test_correct`, the per-image test correctness packed as text (tuning.db.pack_mask), for paired tests between
+    configurations. A SharedDataset is mapped from the object store once per worker process, not unpickled into
+    a copy for every run."""
     if isinstance(data, SharedDataset):
         data = data.get()
     _use_assigned_cpus()
@@ -163,8 +165,12 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
     result = train(cfg, data)
     test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, per_image=correct_mask) \
         if result.status != "diverged" else {"acc": 0.0}
+    own = data.subsample(cfg.data_fraction, cfg.data_seed)  # the images `train` drew for this run
+    fit = evaluate(result.model, own, "train", cfg.eval_batch_size, cfg.amp)["acc"] \
+        if result.status != "diverged" else None
     out = {"status": result.status, "epochs": len(result.history), "val_acc": result.last_val_acc,
-           "test_acc": test["acc"], "wall_time": time.perf_counter() - t0, "config": cfg.to_dict()}
+           "test_acc": test["acc"], "train_acc": fit, "wall_time": time.perf_counter() - t0,
+           "config": cfg.to_dict()}
     if correct_mask:
         out["test_correct"] = pack_mask(test["correct"].numpy()) if "correct" in test else None
     return out

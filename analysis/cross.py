@@ -1,0 +1,180 @@
+"""Confirmed crosses (a space's `confirm: {cross: [P, Q]}`, tuning/confirm.py): for every value of P, each value of
+Q paired seed by seed against Q's baseline, its first feasible point, at the same P. With P = data_fraction and
+Q = aug_strength this is the aug_by_size table: does augmentation help at this training-set size?
+
+A cross is read from the confirmation tables alone: its arms carry a mapping {P: p, Q: q} as their point, and every
+arm ran on the same fresh seeds, so seed k of two cells shares its initialisation and data order.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed
+from .scaling import train_size
+from .stats import fmt_pct, mean_ci
+
+AUG_BY_SIZE = "data_fraction x aug_strength"
+
+
+def cross_params(arms: pd.DataFrame) -> list[str]:
+    """The stored parameter names of the crosses among the arms, in the order they were stored."""
+    if not len(arms) or "point" not in arms:
+        return []
+    return list(dict.fromkeys(p for p, point in zip(arms["param"], arms["point"]) if isinstance(point, dict)))
+
+
+def point_text(v) -> str:
+    """A parameter value as the tables print it: 0.5, 1, cnn."""
+    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def _verdict(low: float, high: float, col: str, base) -> str:
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"fewer than {MIN_SEEDS_FOR_INTERVAL} paired seeds: no interval"
+    if low <= 0 <= high:
+        return "no significant difference"
+    return f"{'better' if low > 0 else 'worse'} than {col} = {point_text(base)}"
+
+
+def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_SIZE) -> pd.DataFrame:
+    """One row per cell of the cross `param` ("P x Q"): its test mean (95% t-interval over seeds), its training
+    accuracy per seed (on its own training images, unaugmented: whether the run fitted its set), its epochs, and
+    the test accuracy paired by seed against the baseline cell (Q's first value) at the same P, with its 95% paired
+    t-interval, a verdict in words and n, the number of paired seeds."""
+    a = arms[arms["param"] == param].sort_values("position")
+    row_name, col_name = param.split(" x ")[:2]
+    points = [p for p in a["point"]]
+    cols = list(dict.fromkeys(p[col_name] for p in points))
+    base = cols[0] if cols else None
+    out = []
+    for (_, arm), point in zip(a.iterrows(), points):
+        mine = _runs_by_seed(runs, arm["arm_key"])
+        mean, half, n = mean_ci(mine["test_acc"])
+        base_key = next((k for k, p in zip(a["arm_key"], points)
+                         if p[row_name] == point[row_name] and p[col_name] == base), None)
+        configs = [c for c in mine["config"] if isinstance(c, dict)] if "config" in mine else []
+        train_acc = [float(v) for v in mine["train_acc"] if v is not None and not pd.isna(v)] \
+            if "train_acc" in mine else []
+        row = {row_name: point[row_name], col_name: point[col_name], "baseline": point[col_name] == base,
+               "fraction": configs[0].get("data_fraction", 1.0) if configs else math.nan,  # of the 60k split's rest
+               "images": train_size(configs[0]) if configs else math.nan,
+               "epochs": sorted({int(e) for e in mine["epochs"].dropna()}) if len(mine) else [],
+               "steps": sorted({int(c.get("steps") or 0) for c in configs}),
+               "seeds": n, "test_mean": mean, "test_ci95": half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
+               "test_per_seed": list(mine["test_acc"]), "train_acc_per_seed": train_acc,
+               "train_acc_mean": float(np.mean(train_acc)) if train_acc else math.nan,
+               "diff_mean": math.nan, "diff_low": math.nan, "diff_high": math.nan, "diff_per_seed": [], "n": 0,
+               "verdict": "", "source": arm["source"]}
+        if row["baseline"]:
+            row["verdict"] = f"baseline ({col_name} = {point_text(base)})"
+        elif base_key is None:
+            row["verdict"] = f"no {col_name} = {point_text(base)} cell at this {row_name}"
+        else:
+            ref = _runs_by_seed(runs, base_key)
+            common = mine.index.intersection(ref.index)
+            diffs = (mine.loc[common, "test_acc"] - ref.loc[common, "test_acc"]).to_numpy(dtype=float)
+            d_mean, d_half, d_n = mean_ci(diffs)
+            row.update(diff_mean=d_mean, diff_per_seed=list(diffs), n=d_n)
+            if d_n >= MIN_SEEDS_FOR_INTERVAL:
+                row.update(diff_low=d_mean - d_half, diff_high=d_mean + d_half)
+            row["verdict"] = _verdict(row["diff_low"], row["diff_high"], col_name, base) if d_n else "no paired seed"
+        out.append(row)
+    df = pd.DataFrame(out)
+    seeds = sorted(int(s) for s in runs["seed"].dropna().unique()) if len(runs) else []
+    df.attrs.update(
+        title=f"Confirmed cross: {row_name} x {col_name}", param=param, row=row_name, col=col_name, baseline=base,
+        note=(f"Every cell of {row_name} x {col_name} retrained without early stopping on the same fresh seeds "
+              f"({', '.join(map(str, seeds)) or '—'}); each row compares its {col_name} values with "
+              f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy "
+              f"in points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
+              f"selects nothing. Each interval covers its own comparison. Test accuracy: mean ± 95% t-interval over "
+              f"seeds. Training accuracy: each run's accuracy on its own training images without augmentation, "
+              f"after its last epoch; near 100% means the run fitted (or memorised) its training set, well below "
+              f"means it stopped while still learning, where regularisation such as augmentation has less to do. "
+              f"Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
+              f"optimizer steps."))
+    return df
+
+
+def _diff_text(r: dict) -> str:
+    if np.isfinite(r["diff_low"]):
+        return (f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}], "
+                f"{r['verdict']} (n={r['n']})")
+    if r["diff_per_seed"]:
+        return f"per seed: {', '.join(f'{100 * d:+.2f}' for d in r['diff_per_seed'])}; {r['verdict']} (n={r['n']})"
+    return r["verdict"] or "—"
+
+
+def format_cross(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per value of the cross's first parameter: the baseline's test accuracy, each other value's paired
+    difference to it, and every cell's training accuracy and epochs."""
+    if not len(df):
+        return pd.DataFrame({"": ["(no cells)"]})
+    row_name, col_name, base = df.attrs["row"], df.attrs["col"], df.attrs["baseline"]
+    rows = []
+    for value, cells in df.groupby(row_name, sort=False):
+        cells = cells.to_dict("records")
+        first = cells[0]
+        out = {row_name: point_text(value),
+               "training images": f"{int(first['images']):,}" if np.isfinite(first["images"]) else "—"}
+        steps = sorted({s for c in cells for s in c["steps"]})
+        epochs = sorted({e for c in cells for e in c["epochs"]})
+        out["training length"] = (f"{'/'.join(f'{s:,}' for s in steps)} steps = " if steps and steps[0] else "") + \
+            (f"{'/'.join(map(str, epochs))} epochs" if epochs else "—")
+        for c in cells:
+            label = f"{col_name} = {point_text(c[col_name])}"
+            if c["baseline"]:
+                test = fmt_pct(c["test_mean"], c["test_ci95"] if np.isfinite(c["test_ci95"]) else None, c["seeds"])
+                out[f"{label}: test acc (%)"] = test
+            else:
+                out[f"{label} minus {point_text(base)} (points)"] = _diff_text(c)
+        out["train acc (%)"] = "; ".join(
+            f"{point_text(c[col_name])}: " + (f"{100 * c['train_acc_mean']:.1f}" if np.isfinite(c["train_acc_mean"])
+                                        else "not recorded") for c in cells)
+        rows.append(out)
+    out = pd.DataFrame(rows)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def cross_plot(df: pd.DataFrame):
+    """The paired difference to the baseline against the first parameter (log x for a data fraction): one line per
+    other value of the second, 95% paired intervals as error bars, each seed in grey, n beside each point."""
+    if not len(df):
+        return None
+    import matplotlib.pyplot as plt
+
+    from .figures import style
+
+    row_name, col_name, base = df.attrs["row"], df.attrs["col"], df.attrs["baseline"]
+    style()
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    arms = [v for v in dict.fromkeys(df[col_name]) if v != base]
+    for k, v in enumerate(arms):
+        cells = df[df[col_name] == v].sort_values(row_name)
+        xs = cells[row_name].astype(float).to_numpy() * (1 + 0.04 * (k - (len(arms) - 1) / 2))  # side by side
+        for x, r in zip(xs, cells.to_dict("records")):
+            ax.plot([x] * len(r["diff_per_seed"]), [100 * d for d in r["diff_per_seed"]], ".", color="0.65", ms=4)
+            if np.isfinite(r["diff_low"]):
+                d = 100 * r["diff_mean"]
+                ax.errorbar(x, d, yerr=[[d - 100 * r["diff_low"]], [100 * r["diff_high"] - d]], fmt="o", capsize=4,
+                            color=f"C{k}", ms=5)
+            if r["n"]:
+                ax.annotate(f"n={r['n']}", (x, 100 * r["diff_mean"]), textcoords="offset points",
+                            xytext=(5, 3 - 10 * k), fontsize=7, color=f"C{k}")
+        ax.plot(xs, 100 * cells["diff_mean"], "-", color=f"C{k}", label=f"{col_name} = {point_text(v)}")
+    ax.axhline(0, color="0.3", lw=1, ls=":")
+    ax.set_xscale("log")
+    values = sorted(dict.fromkeys(df[row_name].astype(float)))
+    ax.set_xticks(values, [point_text(v) for v in values])
+    ax.minorticks_off()
+    ax.set_xlabel(row_name)
+    ax.set_ylabel(f"test accuracy minus {col_name} = {point_text(base)} (points)")
+    ax.set_title(f"{col_name} against {row_name}: seed-paired difference\n(95% paired t-interval; grey: each seed)",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

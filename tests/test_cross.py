@@ -1,0 +1,72 @@
+"""The confirmed cross of data size and augmentation (analysis/cross.py), on a planted database written through the
+real TrialDB (SQLite): every cell paired against no augmentation at its own data size."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import planted
+from analysis.cross import AUG_BY_SIZE, cross_params, cross_plot, confirmed_cross, format_cross
+from analysis.load import load_confirmation, load_study
+from analysis.paired import confirmed_tables
+
+
+@pytest.fixture
+def aug_size(tmp_path):
+    return load_study(planted.build_aug_size(tmp_path / "aug_size.db"))
+
+
+def test_aug_by_size_recovers_the_planted_interaction(aug_size):
+    arms, runs = load_confirmation(aug_size)
+    assert cross_params(arms) == [AUG_BY_SIZE]
+    df = confirmed_cross(arms, runs)
+    assert len(df) == 9 and df["baseline"].sum() == 3
+    cells = df.set_index(["data_fraction", "aug_strength"])
+    for (frac, aug), r in cells.iterrows():
+        assert r["seeds"] == 3 and r["images"] == round(frac * 55000)
+        if aug == 0.0:
+            assert r["verdict"] == "baseline (aug_strength = 0)"
+            continue
+        # a paired interval in every cell, around the planted gain
+        assert r["n"] == 3 and np.isfinite(r["diff_low"]) and r["diff_low"] < r["diff_high"]
+        assert r["diff_low"] <= planted.AUG_SIZE_GAIN[(frac, aug)] <= r["diff_high"]
+    # the interaction: augmentation helps at 10%, not on all the data
+    assert cells.loc[(0.1, 0.5), "verdict"] == cells.loc[(0.1, 1.0), "verdict"] == "better than aug_strength = 0"
+    assert cells.loc[(1.0, 0.5), "verdict"] == cells.loc[(1.0, 1.0), "verdict"] == "no significant difference"
+    # training accuracy per run, and the epochs the step budget gave each size
+    assert cells.loc[(0.1, 0.0), "train_acc_mean"] == pytest.approx(0.998)
+    assert cells.loc[(0.1, 0.0), "epochs"] == [72] and cells.loc[(1.0, 0.0), "epochs"] == [8]
+
+
+def test_aug_by_size_formatted_and_plotted(aug_size):
+    df = confirmed_cross(*load_confirmation(aug_size))
+    shown = format_cross(df).set_index("data_fraction")
+    assert list(shown.index) == ["0.1", "0.25", "1"]
+    assert shown.loc["0.1", "training images"] == "5,500"
+    assert shown.loc["0.1", "training length"] == "1,500 steps = 72 epochs"
+    small = shown.loc["0.1", "aug_strength = 1 minus 0 (points)"]
+    assert small.startswith("+3.00 [") and small.endswith("better than aug_strength = 0 (n=3)")
+    assert shown.loc["1", "aug_strength = 0.5 minus 0 (points)"].endswith("no significant difference (n=3)")
+    assert shown.loc["0.1", "train acc (%)"] == "0: 99.8; 0.5: 96.9; 1: 96.9"
+    assert shown.loc["0.1", "aug_strength = 0: test acc (%)"].startswith("80.")
+    assert cross_plot(df) is not None
+
+
+def test_cross_arms_stay_out_of_the_one_parameter_tables(aug_size):
+    assert confirmed_tables(*load_confirmation(aug_size)) == {}
+
+
+def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
+    from analysis.docs import write_docs
+    from analysis.report import build_report
+
+    rep = build_report(aug_size, tmp_path / "report")
+    assert rep.tables["aug_by_size"].is_file() and rep.figures["aug_by_size"].is_file()
+    text = rep.markdown.read_text()
+    assert "### Confirmed cross: data_fraction x aug_strength (`aug_by_size`)" in text
+    assert "### Scaling" not in text  # three data sizes crossed with augmentation are not a scaling law
+    assert "FIFO (every trial runs its fixed 1,500 optimizer steps, epochs varying with its training-set size)" in text
+    docs = write_docs([aug_size], tmp_path / "docs").read_text()
+    section = docs[docs.index("## Augmentation against data size (`aug_size`)"):]
+    assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3)" in section
+    assert "## Ablation of aug_strength" not in docs  # no search-based table pooling data sizes
