@@ -81,8 +81,47 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
     return out
 
 
+def paired_p(diffs) -> float:
+    """Two-sided p of the paired t-test of `diffs` against 0 (NaN with fewer than MIN_SEEDS_FOR_INTERVAL)."""
+    d = np.asarray([x for x in diffs if np.isfinite(x)], dtype=float)
+    if len(d) < MIN_SEEDS_FOR_INTERVAL:
+        return math.nan
+    sd = d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if d.mean() != 0 else 1.0
+    t = d.mean() / (sd / math.sqrt(len(d)))
+    return float(2 * stats.t.sf(abs(t), len(d) - 1))
+
+
+def holm(ps: list[float]) -> list[float]:
+    """Holm's step-down adjustment: it holds the chance of any false claim in the family at the level, without
+    assuming the comparisons independent. NaN entries are left out of the family and stay NaN."""
+    idx = [i for i, p in enumerate(ps) if np.isfinite(p)]
+    order = sorted(idx, key=lambda i: ps[i])
+    out, running = [math.nan] * len(ps), 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (len(order) - k) * ps[i]))
+        out[i] = running
+    return out
+
+
+def _add_holm(tables: dict[str, pd.DataFrame]) -> None:
+    """Every non-reference arm of the study is one comparison of one family: its paired p, Holm-adjusted over
+    the family."""
+    cells = [(param, i) for param, df in tables.items() for i in df.index if not df.at[i, "reference"]]
+    ps = [paired_p(tables[param].at[i, "diff_per_seed"]) for param, i in cells]
+    adjusted = holm(ps)
+    family = int(sum(np.isfinite(p) for p in ps))
+    for df in tables.values():
+        df["p"], df["p_holm"] = math.nan, math.nan
+        df.attrs["holm_family"] = family
+    for (param, i), p, a in zip(cells, ps, adjusted):
+        tables[param].at[i, "p"], tables[param].at[i, "p_holm"] = p, a
+
+
 def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """paired_table of every parameter with arms, in the order the arms were stored, with the budget noted."""
+    """paired_table of every parameter with arms, in the order the arms were stored, with the budget noted, and
+    each comparison's Holm-adjusted p over all the study's comparisons."""
     # A cross's arms (a mapping as their point) are read by analysis/cross.py: they have no single reference.
     if len(arms) and "point" in arms:
         arms = arms[[not isinstance(p, dict) for p in arms["point"]]]
@@ -105,12 +144,16 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
             f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
             f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "
             f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing. "
-            f"Each interval covers its own comparison: with {max(len(df) - 1, 0)} comparisons against one "
-            f"reference here, a reader who wants all of them to hold together should ask more of each. McNemar: "
+            f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all "
+            f"FAMILY comparisons of this study (every table's), so a difference with Holm p below 0.05 holds "
+            f"together with the others. McNemar: "
             f"exact test on the test images between the two networks of one seed; it speaks of those two "
             f"trained networks, not of the configurations. These verdicts hold at this budget and for arms "
             f"found by this search: an arm drawn from fewer search trials had its nuisance parameters tuned less.")
         out[param] = df
+    _add_holm(out)
+    for df in out.values():
+        df.attrs["note"] = df.attrs["note"].replace("FAMILY", str(df.attrs["holm_family"]))
     return out
 
 
@@ -147,7 +190,9 @@ def format_paired(df: pd.DataFrame) -> pd.DataFrame:
         val = fmt_pct(r["val_mean"], r["val_ci95"] if np.isfinite(r["val_ci95"]) else None)
         rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "val acc (%)": val,
                      "test acc (%)": test,
-                     "difference to reference (points)": diff, "verdict": r["verdict"], "McNemar": mcn})
+                     "difference to reference (points)": diff, "verdict": r["verdict"],
+                     "Holm p": "—" if r["reference"] or "p_holm" not in r else _p_text(r["p_holm"]),
+                     "McNemar": mcn})
     out = pd.DataFrame(rows)
     out.attrs.update({k: v for k, v in df.attrs.items() if k != "bold"})
     return out

@@ -78,6 +78,7 @@ def test_the_stopped_arm_comes_out_ahead_after_confirmation(crossover):
     assert "stopped early" in cnn["source"] and cnn["seeds"] == 3
     assert cnn["verdict"] == "better than the reference" and cnn["diff_low"] > 0.005, cnn
     assert all(d > 0 for d in cnn["diff_per_seed"]), cnn["diff_per_seed"]
+    assert cnn["p_holm"] < 0.05  # it holds beside the study's other comparison too
 
 
 def test_an_arm_without_an_effect_is_no_significant_difference(crossover):
@@ -89,3 +90,4 @@ def test_an_arm_without_an_effect_is_no_significant_difference(crossover):
     # The runs differ (not the same run twice), yet the interval holds zero.
     assert any(abs(d) > 0 for d in null["diff_per_seed"]), null["diff_per_seed"]
     assert null["verdict"] == "no significant difference" and null["diff_low"] < 0 < null["diff_high"], null
+    assert null["p_holm"] > 0.05

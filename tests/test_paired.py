@@ -78,3 +78,24 @@ def test_fewer_than_three_seeds_show_the_seeds_instead_of_an_interval():
     assert text.loc["b", "test acc (%)"] == "per seed: 86.00, 87.00 (n=2)"
     assert "8 epochs on 0.1 of the training split, 2 seed(s) per arm" in df.attrs["note"]
     assert "fresh seeds" in df.attrs["note"]
+
+
+def test_holm_and_the_paired_p():
+    from scipy import stats
+
+    from analysis.paired import holm, paired_p
+
+    assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
+    assert math.isnan(holm([0.01, float("nan")])[1]) and holm([0.5]) == [0.5]
+    d = [0.012, 0.018, 0.009, 0.015]
+    assert paired_p(d) == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    assert math.isnan(paired_p([0.01, 0.02]))  # fewer than 3 seeds: no test
+    plus2 = [r + 0.02 + d for r, d in zip(REF, (0.001, -0.002, 0.0015, -0.001, 0.0005))]
+    zero = [r + d for r, d in zip(REF, (0.004, -0.003, 0.002, -0.005, 0.001))]
+    table = confirmed_tables(*frames({"ref": REF, "plus2": plus2, "zero": zero}))["aug"].set_index("aug")
+    assert table.attrs["holm_family"] == 2 and math.isnan(table.loc["ref", "p_holm"])
+    # the smaller p is doubled, the larger kept (and never below the smaller's adjusted value)
+    assert table.loc["plus2", "p_holm"] == pytest.approx(2 * paired_p(np.subtract(plus2, REF)))
+    assert table.loc["zero", "p_holm"] == pytest.approx(paired_p(np.subtract(zero, REF)))
+    assert table.loc["zero", "p_holm"] > 0.05
+    assert "over all 2 comparisons" in table.attrs["note"]
