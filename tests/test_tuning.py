@@ -373,23 +373,6 @@ def test_classical_study_end_to_end(tmp_path):
     assert len(finals) == 2 and all(0 < a <= 1 for (a,) in finals)
 
 
-def test_resume_retries_an_errored_final_eval(tmp_path):
-    args = ["--space", "smoke", "--budget", "smoke", "--num-samples", "2", "--final-eval", "1", "--final-seeds", "2",
-            "--storage-path", str(tmp_path)]
-    assert run_cli(*args).returncode == 0
-    db = tmp_path / "smoke" / "trials.db"
-    (tid, seed, kept), *_ = query(db, "select trial_id, seed, test_acc from ganrator_final_evals order by seed")
-    # A retraining that crashed is recorded as errored, with no test accuracy ...
-    with sqlite3.connect(db) as conn:
-        conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1001")
-    out = run_cli(*args, "--resume")
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    assert "(1 runs to do)" in out.stdout  # ... so only that one is run again
-    rows = dict(((s, (st, a)) for s, st, a in query(db, "select seed, status, test_acc from ganrator_final_evals")))
-    assert rows[1001][0] == "completed" and 0 < rows[1001][1] <= 1
-    assert rows[1000] == ("completed", kept)  # the finished one is untouched
-
-
 def test_confirmation_end_to_end(smoke_study):
     """The smoke study's confirmation: every arm x seed once, on seeds no search trial used; a resume redoes none."""
     from tuning.db import unpack_mask
@@ -419,11 +402,18 @@ def test_confirmation_end_to_end(smoke_study):
     assert "confirmation: " in out.stdout and "ETA" in out.stdout
 
     before = query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs")
+    # A final-evaluation run that crashed is recorded as errored, with no test accuracy: a resume runs it alone.
+    kept = query(db, "select trial_id, seed, status, test_acc from ganrator_final_evals where seed = 1000")
+    with sqlite3.connect(db) as conn:
+        conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1001")
     again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(db.parent.parent),
                     "--final-eval", "1", "--confirm", "--resume")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert f"= {len(keys) * 2} runs, 0 to do" in again.stdout and "(0 runs to do)" in again.stdout
+    assert f"= {len(keys) * 2} runs, 0 to do" in again.stdout and "(1 runs to do)" in again.stdout
     assert query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs") == before
+    (status, acc), = query(db, "select status, test_acc from ganrator_final_evals where seed = 1001")
+    assert status == "completed" and 0 < acc <= 1
+    assert query(db, "select trial_id, seed, status, test_acc from ganrator_final_evals where seed = 1000") == kept
 
 
 def test_resume_without_ray_state_changes_nothing(smoke_study, tmp_path):

@@ -5,6 +5,7 @@ with --resume only has the errored and missing runs to do.
 """
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Callable, Hashable
@@ -18,6 +19,14 @@ def duration(seconds: float) -> str:
     seconds = int(max(0, seconds))
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else \
         f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class RetrainInterrupted(Exception):
+    """SIGINT or SIGTERM while retraining: the finished runs are recorded, the running ones cancelled."""
+
+    def __init__(self, signum: int, done: int, total: int):
+        super().__init__(f"{signal.Signals(signum).name} after {done} of {total} runs")
+        self.signum, self.done, self.total = signum, done, total
 
 
 def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any], int]],
@@ -35,8 +44,31 @@ def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any
     pending = {task.remote(args.space_obj, params, overrides, seed, data_ref, correct_mask=correct_mask): key
                for key, (params, overrides, seed) in jobs.items()}
     t0, total = time.time(), len(pending)
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
+    caught: list[int] = []
+
+    def on_signal(signum, frame):
+        caught.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        _wait_all(pending, total, t0, label, record, caught)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:
+        for ref in pending:  # the runs in flight start again, from scratch, under --resume
+            ray.cancel(ref, force=True)
+        raise RetrainInterrupted(caught[0], total - len(pending), total)
+
+
+def _wait_all(pending: dict, total: int, t0: float, label, record, caught: list[int]) -> None:
+    import ray
+
+    while pending and not caught:
+        # A bounded wait: a signal is seen within a second, not when a run of many minutes ends.
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+        if not ready:
+            continue
         key = pending.pop(ready[0])
         try:
             out, error = ray.get(ready[0]), None
