@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .load import Study, load_confirmation
-from .paired import MIN_SEEDS_FOR_INTERVAL, verdict
+from .paired import MIN_SEEDS_FOR_INTERVAL, paired_difference
 from .scaling import train_size
 from .stats import fmt_pct, mean_ci
 from .tables import format_value, main_comparison
@@ -53,14 +53,9 @@ def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, f
 
 
 def _paired(row: dict, runs: pd.DataFrame, base: pd.DataFrame) -> dict:
-    common = runs.index.intersection(base.index)
-    diffs = (runs.loc[common, "test_acc"] - base.loc[common, "test_acc"]).to_numpy(dtype=float)
-    mean, half, n = mean_ci(diffs)
-    row["diff_mean"], row["diff_per_seed"] = mean, list(diffs)
-    if n >= MIN_SEEDS_FOR_INTERVAL:
-        row["diff_low"], row["diff_high"] = mean - half, mean + half
-    row["verdict"] = (verdict(row["diff_low"], row["diff_high"]).replace("the reference", "the " + BASELINE)
-                      if n else "no paired seed")
+    diff = paired_difference(runs, base)
+    diff.pop("common")
+    row.update(diff, verdict=diff["verdict"].replace("the reference", "the " + BASELINE))
     return row
 
 

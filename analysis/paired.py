@@ -38,6 +38,18 @@ def verdict(low: float, high: float) -> str:
     return "better than the reference" if low > 0 else "worse than the reference"
 
 
+def paired_difference(runs: pd.DataFrame, base: pd.DataFrame) -> dict:
+    """Test accuracy of `runs` minus `base`, seed by seed (both indexed by seed): the mean, its 95% paired
+    t-interval (NaN bounds with fewer than MIN_SEEDS_FOR_INTERVAL pairs), the per-seed values, the verdict and
+    the common seeds."""
+    common = runs.index.intersection(base.index)
+    diffs = (runs.loc[common, "test_acc"] - base.loc[common, "test_acc"]).to_numpy(dtype=float)
+    mean, half, n = mean_ci(diffs)
+    low, high = (mean - half, mean + half) if n >= MIN_SEEDS_FOR_INTERVAL else (math.nan, math.nan)
+    return {"diff_mean": mean, "diff_low": low, "diff_high": high, "diff_per_seed": list(diffs),
+            "verdict": verdict(low, high) if n else "no paired seed", "common": common}
+
+
 def _runs_by_seed(runs: pd.DataFrame, key: str) -> pd.DataFrame:
     r = runs[(runs["arm_key"] == key) & runs["test_acc"].notna() & (runs["status"] != "errored")]
     return r.set_index("seed").sort_index()
@@ -64,13 +76,9 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
         if arm["is_reference"]:
             row["verdict"] = "reference (selected on validation)"
         elif len(ref):
-            common = mine.index.intersection(ref_runs.index)
-            diffs = (mine.loc[common, "test_acc"] - ref_runs.loc[common, "test_acc"]).to_numpy(dtype=float)
-            d_mean, d_half, d_n = mean_ci(diffs)
-            row["diff_mean"], row["diff_per_seed"] = d_mean, list(diffs)
-            if d_n >= MIN_SEEDS_FOR_INTERVAL:
-                row["diff_low"], row["diff_high"] = d_mean - d_half, d_mean + d_half
-            row["verdict"] = verdict(row["diff_low"], row["diff_high"]) if d_n else "no paired seed"
+            diff = paired_difference(mine, ref_runs)
+            common = diff.pop("common")
+            row.update(diff)
             for s in common:
                 m, r = mine.at[s, "test_correct"], ref_runs.at[s, "test_correct"]
                 row["mcnemar_p"].append(mcnemar_exact(unpack_mask(m, n_images), unpack_mask(r, n_images))
