@@ -30,6 +30,11 @@ def _resources(trial) -> tuple[float, float]:
     return float(req.get("CPU", 0)), float(req.get("GPU", 0))
 
 
+# The trials this driver process heard of from Ray (started, reported, ended). A resumed study's recorder is
+# unpickled from the saved experiment, so this lives beside it, in the module.
+SEEN: set[str] = set()
+
+
 class TrialRecorder(Callback):
     def __init__(self, db: TrialDB, study: str, space, overrides: dict[str, Any], max_epochs: int,
                  provenance: dict[str, Any], calibration_trials: int = 0):
@@ -50,6 +55,7 @@ class TrialRecorder(Callback):
             self.db_seconds[trial_id] += time.perf_counter() - t0
 
     def on_trial_start(self, iteration, trials, trial, **info):
+        SEEN.add(trial.trial_id)
         with self._timed(trial.trial_id):
             self._start(trial)
 

@@ -256,10 +256,9 @@ class StopOnSignal:
 
 
 def _fresh_actors_on_resume(tuner) -> None:
-    """A resumed study restores its trials from checkpoints in a fresh process each. With reused actors, one
-    resume after a driver crash (of about ten) left a restored trial without a completion, so it ended as cut;
-    the cause is not pinned down, and a resume is rare and short, so it does without the reuse. Tuner.restore
-    takes no TuneConfig, hence the private attribute (left alone when a Ray version lacks it)."""
+    """A resumed study restores its trials from checkpoints in a fresh process each: a resume is rare and short,
+    and a restored trial then never meets a worker that ran another trial before the crash. Tuner.restore takes
+    no TuneConfig, hence the private attribute (left alone when a Ray version lacks it)."""
     import dataclasses
 
     local = getattr(tuner, "_local_tuner", None)
@@ -417,7 +416,7 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
     once the search is ready to begin (its `ready_at`, seconds since the epoch)."""
     from ray import tune
 
-    from tuning.callbacks import Progress, TrialRecorder
+    from tuning.callbacks import SEEN, Progress, TrialRecorder
     from tuning.trainable import SharedDataset, train_trial
 
     space, budget = args.space_obj, args.budget_obj
@@ -461,6 +460,12 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
             stop.signum = stop.signum or signal.SIGINT
     if stop.signum is not None:
         return interrupted(args, db, argv, stop.signum)
+    if args.resume:
+        # Trials the killed driver had started after Ray's last snapshot: the resumed run never heard of them
+        # (the searcher proposes their configurations again), so they ended with that driver, interrupted.
+        lost = {r["trial_id"] for r in db.rows(trials, args.name) if r["status"] == "running"} - SEEN
+        if lost:
+            close_unfinished(db, args.name, INTERRUPTED, only=lost)
     cut = close_unfinished(db, args.name, CUT)
     db.upsert_study(args.name, status="finished")
     rows = db.rows(trials, args.name)

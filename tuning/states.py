@@ -61,8 +61,9 @@ def unfinished_state(status: str) -> FinalState:
     return FinalState(status, TrialState.FAIL)
 
 
-def close_unfinished(db, study_name: str, status: str) -> list[str]:
+def close_unfinished(db, study_name: str, status: str, only: set[str] | None = None) -> list[str]:
     """Record every trial still running (in ganrator_trials and in Optuna) as `status`; returns their trial ids.
+    only: close just these trials (and their Optuna trials), leave the others running.
 
     Ray calls no completion hook for a trial cut by the time cap or left in flight by an interrupt, so after
     tuner.fit() returns this is the only place they are closed: nothing stays `running`.
@@ -74,7 +75,8 @@ def close_unfinished(db, study_name: str, status: str) -> list[str]:
     from .db import optuna_storage, trials
 
     state = unfinished_state(status)
-    closed = [r["trial_id"] for r in db.rows(trials, study_name) if r["status"] == RUNNING]
+    closed = [r["trial_id"] for r in db.rows(trials, study_name)
+              if r["status"] == RUNNING and (only is None or r["trial_id"] in only)]
     for trial_id in closed:
         db.upsert_trial(study_name, trial_id, status=state.status,
                         **({"ended_at": time.time()} if status == CUT else {}))
@@ -84,6 +86,8 @@ def close_unfinished(db, study_name: str, status: str) -> list[str]:
         return closed
     # Trials Ray had suggested but not started have no row of ours, only a RUNNING Optuna trial.
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if only is not None and frozen.user_attrs.get("trial_id") not in only:
+            continue
         trial = optuna.trial.Trial(study, frozen._trial_id)
         trial.set_user_attr("status", state.status)
         if status == INTERRUPTED:
