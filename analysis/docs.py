@@ -22,6 +22,7 @@ from .cross import confirmed_cross, cross_params, cross_plot, format_cross, poin
 from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
 from .load import Study, load_confirmation
+from .paired import confirmed_tables, format_paired
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
 from .tables import ablation_table, formatted, main_comparison, to_markdown
@@ -300,6 +301,7 @@ def _study_sections(s: Study, out: Path) -> list[str]:
                        budget)
     for param in crosses:
         md += _cross_section(s, sb, confirmed_cross(arms, runs, param), out)
+    md += _confirmed_sections(s, out)
     if space == "scaling":
         table = scaling_table(s)
         steps = _trial_steps(s)
@@ -310,6 +312,29 @@ def _study_sections(s: Study, out: Path) -> list[str]:
                to_markdown(formatted_scaling(table)), "", " ".join(scaling_sentences(table)), "",
                _training_length(s, sb)]
         _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits", budget)
+    return md
+
+
+def _confirmed_sections(s: Study, out: Path) -> list[str]:
+    """The study's confirmed ablations (analysis.paired): each value retrained without early stopping on fresh
+    seeds shared by every arm; these, not the search-based tables, carry the ablation claims."""
+    tables = confirmed_tables(*load_confirmation(s))
+    if not tables:
+        return []
+    budget = s.meta.get("budget") or {}
+    fraction = float(budget.get("confirm_data_fraction") or 1.0)
+    images = train_size({"data_fraction": fraction, "val_size": budget.get("val_size") or 5000})
+    caption_line = caption(f"{fraction:g} ({images:,} training images)", f"{budget.get('confirm_epochs')} epochs, "
+                           f"every run (no early stopping)")
+    md = ["", f"## Confirmed ablations (`{s.name}`)", "",
+          "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
+          "validation-selected reference seed by seed. These comparisons carry the ablation claims; the "
+          "search-based tables above show how the search saw them."]
+    for param, df in tables.items():
+        md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line, "", df.attrs["note"], "",
+               to_markdown(format_paired(df))]
+        _small_png(md, F.confirmed_plot(df), out, f"{s.name}_confirmed_{param}",
+                   f"Confirmed arms of {param}: test accuracy per seed and the paired difference", caption_line)
     return md
 
 
