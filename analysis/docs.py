@@ -185,7 +185,8 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
 def _best_classical_at(studies: list[Study], images: int) -> Study | None:
     """Of the classical studies trained on `images` images, the one whose best pipeline is best on validation."""
     at = [s for s in studies if is_classical(s) and train_size((s.meta.get("budget") or {})) == images]
-    scored = [(main_comparison(s)["best_val_full"].max(), i) for i, s in enumerate(at) if len(main_comparison(s))]
+    tables = [main_comparison(s) for s in at]
+    scored = [(t["best_val_full"].max(), i) for i, t in enumerate(tables) if len(t)]
     return at[max(scored)[1]] if scored else None
 
 

@@ -81,7 +81,8 @@ class TrialRecorder(Callback):
 
     def _result(self, trial, result):
         epoch = int(result["epoch"])
-        if epoch <= self.last_epoch.get(trial.trial_id, 0) or trial.trial_id not in self.last_epoch:
+        last = self.last_epoch.get(trial.trial_id)
+        if last is None or epoch <= last:
             # The first result this driver sees (after a resume the trial may restart from an earlier checkpoint
             # than the database reached) or a repeated epoch: rows after it are a lost attempt's.
             self.db.drop_epochs_after(self.study, trial.trial_id, epoch)

@@ -257,8 +257,8 @@ class StopOnSignal:
 
 def _fresh_actors_on_resume(tuner) -> None:
     """A resumed study restores its trials from checkpoints in a fresh process each: a resume is rare and short,
-    and a restored trial then never meets a worker that ran another trial before the crash. Tuner.restore takes
-    no TuneConfig, hence the private attribute (left alone when a Ray version lacks it)."""
+    and this is the set-up the crash-and-resume tests check (reuse on resume is untested). Tuner.restore takes no
+    TuneConfig, hence the private attribute (left alone when a Ray version lacks it)."""
     import dataclasses
 
     local = getattr(tuner, "_local_tuner", None)

@@ -143,15 +143,14 @@ def _classical_trial(cfg, data: FashionMNIST, startup: dict[str, float]) -> None
 
 
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
-               data: FashionMNIST | SharedDataset, correct_mask: bool = False) -> dict[str, Any]:
+               data: SharedDataset, correct_mask: bool = False) -> dict[str, Any]:
     """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end.
     Deep spaces also report `train_acc`, the accuracy on the run's own training images without augmentation, so
     a reader can see whether the training length fits the training-set size. correct_mask (deep spaces): also
     `test_correct`, the per-image test correctness packed as text (tuning.db.pack_mask), for paired tests between
-    configurations. A SharedDataset is mapped from the object store once per worker process, not unpickled into
-    a copy for every run."""
-    if isinstance(data, SharedDataset):
-        data = data.get()
+    configurations. The dataset is mapped from the object store once per worker process, not unpickled into a
+    copy for every run."""
+    data = data.get()
     _use_assigned_cpus()
     cfg = space.config(params, {**overrides, "seed": seed})
     t0 = time.perf_counter()
