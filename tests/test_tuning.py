@@ -5,6 +5,7 @@ import json
 import os
 import secrets
 import signal
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -381,11 +382,14 @@ def test_classical_study_end_to_end(tmp_path):
     assert len(finals) == 2 and all(0 < a <= 1 for (a,) in finals)
 
 
-def test_confirmation_end_to_end(smoke_study):
-    """The smoke study's confirmation: every arm x seed once, on seeds no search trial used; a resume redoes none."""
+def test_confirmation_end_to_end(smoke_study, tmp_path):
+    """The smoke study's confirmation: every arm x seed once, on seeds no search trial used; a resume redoes none,
+    also after the study's directory moved (Ray's pickled state holds the database path it started with)."""
     from tuning.db import unpack_mask
 
-    db, out = smoke_study
+    shared, out = smoke_study
+    db = tmp_path / "moved" / "smoke" / "trials.db"
+    shutil.copytree(shared.parent.parent, db.parent.parent)
     arms = query(db, "select param, value, arm_key, is_reference, source from ganrator_confirm_arms")
     # aug_strength is continuous: 3 buckets, one of them the reference's
     assert [p for p, *_ in arms] == ["aug_strength"] * 3 and sum(r for *_, r, _ in arms) == 1
@@ -414,8 +418,13 @@ def test_confirmation_end_to_end(smoke_study):
     kept = query(db, "select trial_id, seed, status, test_acc from ganrator_final_evals where seed = 1000")
     with sqlite3.connect(db) as conn:
         conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1001")
-    again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(db.parent.parent),
-                    "--final-eval", "1", "--confirm", "--resume")
+    hidden = shared.parent.parent.with_name("away")
+    shared.parent.parent.rename(hidden)  # the old path is gone, as after a move
+    try:
+        again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(db.parent.parent),
+                        "--final-eval", "1", "--confirm", "--resume")
+    finally:
+        hidden.rename(shared.parent.parent)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert f"= {len(keys) * 2} runs, 0 to do" in again.stdout and "(1 runs to do)" in again.stdout
     assert query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs") == before

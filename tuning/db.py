@@ -274,13 +274,18 @@ def add_missing_columns(engine: sa.Engine) -> None:
                     conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
+# Ray pickles the driver's database handles (the recorder's TrialDB, Optuna's storage inside the searcher) with the
+# URL the study started with. A study directory that moved since (copied off a cluster, a renamed checkout) would
+# resume against the old path; a resuming driver sets this to the database it opened, and the handles it unpickles
+# reopen that one instead.
+RESUMED_URL: str | None = None
+
+
 def optuna_storage(url: str):
     """Optuna's storage on the same database (the searcher needs an object, not a URL)."""
-    import optuna
+    from .search import StudyStorage
 
-    # SQLite: wait for our own tables' writer instead of failing, as make_engine does.
-    return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite")
-                                      else {})
+    return StudyStorage(url)
 
 
 class TrialDB:
@@ -296,7 +301,7 @@ class TrialDB:
         return {"url": self.url}
 
     def __setstate__(self, state):
-        self.__init__(state["url"])
+        self.__init__(RESUMED_URL or state["url"])
 
     def _upsert(self, table: sa.Table, key: dict[str, Any], values: dict[str, Any],
                 on_insert: dict[str, Any] | None = None) -> None:

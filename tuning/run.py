@@ -36,6 +36,7 @@ from tuning.budgets import BUDGETS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
 from tuning.db import epochs as epochs_table  # noqa: E402
+import tuning.db  # noqa: E402
 from tuning.command import portable_command  # noqa: E402
 from tuning.confirm import run_confirmation  # noqa: E402
 from tuning.fidelity import fidelity_warnings, rung_correlation  # noqa: E402
@@ -429,6 +430,7 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
     t0 = time.time()
     if args.resume:
         print(f"resuming {experiment_path(args)}", flush=True)
+        tuning.db.RESUMED_URL = args.db_url  # wherever the study directory was when Ray pickled its state
         tuner = tune.Tuner.restore(experiment_path(args), trainable=trainable, resume_unfinished=True,
                                    resume_errored=False)
         _fresh_actors_on_resume(tuner)

@@ -10,7 +10,7 @@ from ray.tune.schedulers import FIFOScheduler
 from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
-from .db import optuna_storage
+from . import db as _db
 from .schedulers import CalibratedASHA
 from .states import final_state
 
@@ -21,6 +21,17 @@ SAMPLERS = ("tpe", "qmc", "random")
 # ganrator_trials.search_seconds and queued_at; both live in the driver process.
 SEARCH_SECONDS: defaultdict[str, float] = defaultdict(float)
 SUGGESTED_AT: dict[str, float] = {}
+
+
+class StudyStorage(optuna.storages.RDBStorage):
+    """Optuna's storage on the study's database, reopened on `tuning.db.RESUMED_URL` when a resume unpickles it."""
+
+    def __init__(self, url: str):
+        # SQLite: wait for our own tables' writer instead of failing, as make_engine does.
+        super().__init__(url, engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__({**state, "url": _db.RESUMED_URL or state["url"]})
 
 
 class ResumableOptunaSearch(OptunaSearch):
@@ -136,7 +147,7 @@ def make_searcher(space, sampler: str, seed: int, study_name: str, db_url: str, 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     search = ResumableOptunaSearch(space=space.sample, metric=METRIC, mode=MODE,
                                    sampler=make_sampler(sampler, seed, startup_trials), study_name=study_name,
-                                   storage=optuna_storage(db_url), max_epochs=max_epochs)
+                                   storage=StudyStorage(db_url), max_epochs=max_epochs)
     return ConcurrencyLimiter(search, max_concurrent=max_concurrent)
 
 
