@@ -77,10 +77,10 @@ scaling: setup
 	$(BIN)/python tuning/run.py --space scaling --budget scaling --sampler qmc $$([ -f runs/scaling/trials.db ] && echo --resume)
 	$(MAKE) docs
 
-# Augmentation against training-set size: 10%, 25% and all of the training images, each with no, the validated and
-# strong augmentation, at the same optimizer steps; the confirmation trains all 9 cells on 3 shared fresh seeds and
-# the report's aug_by_size table pairs each against no augmentation at its size. An estimated 2 to 3 hours on a
-# 2-core CPU; rerunning it resumes what an interruption left.
+# Augmentation against training-set size: 10% and 25% of the training images, each with no, the validated and
+# strong augmentation, at the same optimizer steps; the confirmation trains all 6 cells on 3 shared fresh seeds and
+# the aug_by_size table pairs each against no augmentation at its size. The write-up adds all the training images
+# from the headline study (`make headline`) when it has run. Hours on a 2-core CPU; rerunning it resumes.
 aug_size: setup
 	$(BIN)/python tuning/run.py --space aug_size --budget aug_size --sampler random $$([ -f runs/aug_size/trials.db ] && echo --resume)
 	$(BIN)/python -m analysis report --db runs/aug_size/trials.db --out reports/aug_size

@@ -67,7 +67,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
                "test_per_seed": list(mine["test_acc"]), "train_acc_per_seed": train_acc,
                "train_acc_mean": float(np.mean(train_acc)) if train_acc else math.nan,
                "diff_mean": math.nan, "diff_low": math.nan, "diff_high": math.nan, "diff_per_seed": [], "n": 0,
-               "verdict": "", "source": arm["source"]}
+               "verdict": "", "source": arm["source"], "study": arm.get("study") or ""}
         if row["baseline"]:
             row["verdict"] = f"baseline ({col_name} = {point_text(base)})"
         elif base_key is None:
@@ -84,6 +84,15 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
         out.append(row)
     df = pd.DataFrame(out)
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique()) if len(runs) else []
+    studies = list(dict.fromkeys(df["study"])) if len(df) else []
+    reused = ""
+    if len(studies) > 1:
+        others = df[df["study"] != studies[0]]
+        rows = ", ".join(dict.fromkeys(point_text(v) for v in others[row_name]))
+        reused = (f" The {row_name} = {rows} row reuses the confirmed runs of study "
+                  f"{', '.join(f'`{x}`' for x in studies[1:])}: its training length and its other settings are that "
+                  f"study's own, so a difference between rows mixes {row_name} with protocol; the paired comparison "
+                  f"within each row is unaffected.")
     df.attrs.update(
         title=f"Confirmed cross: {row_name} x {col_name}", param=param, row=row_name, col=col_name, baseline=base,
         note=(f"Every cell of {row_name} x {col_name} retrained without early stopping on the same fresh seeds "
@@ -95,8 +104,25 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"after its last epoch; near 100% means the run fitted (or memorised) its training set, well below "
               f"means it stopped while still learning, where regularisation such as augmentation has less to do. "
               f"Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
-              f"optimizer steps."))
+              f"optimizer steps.{reused}"), studies=studies if len(studies) > 1 else [])
     return df
+
+
+def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name: str, study: str,
+                    cross: str = AUG_BY_SIZE) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Another study's confirmed ablation of `param` as one more row of the cross `row_name x param`, when all its
+    arms trained at one value of `row_name` (the headline's augmentation arms, all on the full training split):
+    the same runs, paired seed by seed within the row as before, so the cross reuses runs already made instead of
+    training them again. Empty frames when that study has no such ablation."""
+    a = arms[arms["param"] == param] if len(arms) else arms
+    mine = runs[runs["arm_key"].isin(a["arm_key"])] if len(a) else runs.iloc[:0]
+    values = {float((c or {}).get(row_name, 1.0)) for c in mine["config"] if isinstance(c, dict)} if len(mine) else set()
+    if len(values) != 1:
+        return arms.iloc[:0], runs.iloc[:0]
+    value = values.pop()
+    row = a.assign(param=cross, point=[{row_name: value, param: p} for p in a["point"]],
+                   source=[f"study `{study}`, {src}" for src in a["source"]], position=a["position"] + 1_000)
+    return row, mine
 
 
 def _diff_text(r: dict) -> str:
@@ -120,6 +146,8 @@ def format_cross(df: pd.DataFrame) -> pd.DataFrame:
         first = cells[0]
         out = {row_name: point_text(value),
                "training images": f"{int(first['images']):,}" if np.isfinite(first["images"]) else "—"}
+        if df.attrs.get("studies"):  # rows reused from other studies name where they come from
+            out["study"] = first.get("study") or df.attrs["studies"][0]
         steps = sorted({s for c in cells for s in c["steps"]})
         epochs = sorted({e for c in cells for e in c["epochs"]})
         out["training length"] = (f"{'/'.join(f'{s:,}' for s in steps)} steps = " if steps and steps[0] else "") + \

@@ -18,7 +18,7 @@ from tuning.budgets import BUDGETS
 from tuning.command import portable_command
 
 from . import figures as F
-from .cross import confirmed_cross, cross_params, cross_plot, format_cross, point_text
+from .cross import AUG_BY_SIZE, ablation_as_row, confirmed_cross, cross_params, cross_plot, format_cross, point_text
 from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
 from .load import Study, load_confirmation
@@ -244,6 +244,24 @@ def _trial_steps(s: Study) -> list[int]:
     return sorted({int(c.get("steps") or 0) for c in s.trials["config"] if isinstance(c, dict)})
 
 
+def _with_reused_rows(s: Study, studies: list[Study], arms: pd.DataFrame, runs: pd.DataFrame,
+                      param: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Augmentation against data size takes its full-data row from a `headline` study's confirmed augmentation arms
+    (the same comparison, already trained) when the crossing study has no row at that data size."""
+    if param != AUG_BY_SIZE:
+        return arms, runs
+    row_name, col = param.split(" x ")
+    have = {p[row_name] for p in arms.loc[arms["param"] == param, "point"]}
+    for other in studies:
+        if other is s or other.meta.get("space") != "headline":
+            continue
+        row, row_runs = ablation_as_row(*load_confirmation(other), col, row_name, other.name)
+        if len(row) and row["point"].iloc[0][row_name] not in have:
+            have.add(row["point"].iloc[0][row_name])
+            arms, runs = pd.concat([arms, row], ignore_index=True), pd.concat([runs, row_runs], ignore_index=True)
+    return arms, runs
+
+
 def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> list[str]:
     """A confirmed cross (analysis/cross.py), e.g. augmentation against data size: table, note and figure."""
     row, col = df.attrs["row"], df.attrs["col"]
@@ -252,12 +270,18 @@ def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> li
     steps = _trial_steps(s)
     length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per run, epochs varying with the "
               "training-set size") if steps and steps[0] > 0 else sb.epochs_text
+    for other in df.attrs.get("studies", [])[1:]:
+        cells = df[df["study"] == other]
+        epochs = sorted({e for c in cells["epochs"] for e in c})
+        length += (f"; the {row} = {', '.join(dict.fromkeys(point_text(v) for v in cells[row]))} row from `{other}`: "
+                   f"{'/'.join(map(str, epochs))} epochs")
     sizes = df.dropna(subset=["fraction"]).drop_duplicates("fraction").sort_values("fraction") if len(df) else df
     fraction = ("varied per cell: " + ", ".join(f"{f:g} ({int(n):,} training images)"
                                                 for f, n in zip(sizes["fraction"], sizes["images"]))
                 if len(sizes) else _study_fractions(s) if sb.fraction is None else sb.fraction_text)
     budget = caption(fraction, length)
-    md = ["", f"## {title} (`{s.name}`)", "", budget, "", df.attrs["note"], "", to_markdown(format_cross(df))]
+    names = ", ".join(f"`{x}`" for x in df.attrs.get("studies") or [s.name])
+    md = ["", f"## {title} ({names})", "", budget, "", df.attrs["note"], "", to_markdown(format_cross(df))]
     _small_png(md, cross_plot(df), out, f"{s.name}_cross_{row}_{col}",
                f"{title}: seed-paired difference to {col} = {point_text(df.attrs['baseline'])}", budget)
     return md
@@ -278,7 +302,7 @@ def _training_length(s: Study, sb: StudyBudget) -> str:
             "they hold for converged training is untested.")
 
 
-def _study_sections(s: Study, out: Path) -> list[str]:
+def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
     md: list[str] = []
     sb = study_budget(s)
     space = s.meta.get("space")
@@ -301,7 +325,7 @@ def _study_sections(s: Study, out: Path) -> list[str]:
             _small_png(md, F.ablation_plot(s, p), out, f"{s.name}_{p}", title if p in title else f"{title}: {p}",
                        budget)
     for param in crosses:
-        md += _cross_section(s, sb, confirmed_cross(arms, runs, param), out)
+        md += _cross_section(s, sb, confirmed_cross(*_with_reused_rows(s, studies, arms, runs, param), param), out)
     md += _confirmed_sections(s, out)
     if space == "scaling":
         table = scaling_table(s)
@@ -379,7 +403,7 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
 
     # Each study's own sections, in the order given (two studies of one space, e.g. TPE and QMC, both appear).
     for s in studies:
-        md += _study_sections(s, out)
+        md += _study_sections(s, out, studies)
     if system:
         md += _system_sections(system)
     path = out / "experiments.md"

@@ -216,6 +216,7 @@ def build_headline(path: Path, name: str = "headline", confirm_fraction: float =
             ("aug_strength", "1.0", "a-cnn-1", False)]
     for pos, (param, value, key, ref) in enumerate(arms):
         db.upsert_confirm_arm(name, param, value, arm_key=key, position=pos, is_reference=ref,
+                              point=float(value) if param == "aug_strength" else value,
                               source="trial h0" if key == "a-cnn-05" else "reference with one value changed")
     for k, (key, (model, aug, val, test)) in enumerate(HEADLINE_ARMS.items()):
         for s, noise in enumerate(HEADLINE_NOISE):
@@ -277,10 +278,10 @@ AUG_SIZE_TRAIN = {0.1: (0.999, 0.97), 0.25: (0.99, 0.95), 1.0: (0.94, 0.92)}  # 
 AUG_SIZE_STEPS = 1500
 
 
-def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3) -> Path:
+def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3, fractions=tuple(AUG_SIZE_BASE)) -> Path:
     db = TrialDB(f"sqlite:///{path}")
     specs = {"data_fraction": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
-                               "choices": [0.1, 0.25, 1.0], "when": {}},
+                               "choices": list(fractions), "when": {}},
              "aug_strength": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
                               "choices": [0.0, 0.5, 1.0], "when": {}}}
     roles = {k: s["role"] for k, s in specs.items()}
@@ -303,6 +304,8 @@ def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3) -> Path:
     param = "data_fraction x aug_strength"
     position = 0
     for frac, base in AUG_SIZE_BASE.items():
+        if frac not in fractions:
+            continue
         images = round(frac * 55000)
         epochs = -(-AUG_SIZE_STEPS // (images // 256))
         for aug in (0.0, 0.5, 1.0):

@@ -70,3 +70,29 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
     section = docs[docs.index("## Augmentation against data size (`aug_size`)"):]
     assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3)" in section
     assert "## Ablation of aug_strength" not in docs  # no search-based table pooling data sizes
+
+
+def test_docs_take_the_full_data_row_from_the_headline(tmp_path):
+    """A cross of 10% and 25% gets its all-the-data row from the headline study's confirmed augmentation arms:
+    the same runs, paired within the row, and the table says which study each row comes from."""
+    from analysis.docs import write_docs
+
+    small = load_study(planted.build_aug_size(tmp_path / "aug_size.db", fractions=(0.1, 0.25)))
+    headline = load_study(planted.build_headline(tmp_path / "headline.db"))
+    docs = write_docs([headline, small], tmp_path / "docs").read_text()
+    section = docs[docs.index("## Augmentation against data size (`aug_size`, `headline`)"):]
+    section = section[:section.index("![")]
+    assert "the data_fraction = 1 row from `headline`: 10 epochs" in section
+    assert "The data_fraction = 1 row reuses the confirmed runs of study `headline`" in section
+    rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| 0.") or
+            line.startswith("| 1 ")}
+    assert list(rows) == ["0.1", "0.25", "1"]
+    assert "| aug_size |" in rows["0.1"] and "| headline |" in rows["1"] and "55,000" in rows["1"]
+    # the full-data row pairs the headline's runs: aug 0.5 minus none, seed by seed
+    diffs = [planted.HEADLINE_ARMS["a-cnn-05"][3] - planted.HEADLINE_ARMS["a-cnn-0"][3]
+             - 0.001 * (((1 + s) % 3 - 1) - (s % 3 - 1)) for s in range(3)]
+    assert f"{100 * np.mean(diffs):+.2f} [" in rows["1"]
+    # with a full-data row of its own, the crossing study keeps it and takes none from the headline
+    full = load_study(planted.build_aug_size(tmp_path / "aug_size_full.db"))
+    docs = write_docs([headline, full], tmp_path / "docs_full").read_text()
+    assert "## Augmentation against data size (`aug_size`)" in docs and "reuses the confirmed runs" not in docs

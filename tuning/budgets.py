@@ -74,15 +74,14 @@ BUDGETS = {
                       calibration_trials=0),
     # Augmentation against data size (search_spaces/aug_size.yaml): the space fixes the steps, so each size trains
     # as long as the others; a short random search tunes lr and weight decay, then the confirmation trains the
-    # whole cross (3 sizes x 3 strengths) on 3 fresh seeds. The default cnn trains about 2,600 img/s on 2 cores
-    # (benchmarks/README.md): 1,500 steps of 256 images is some 2.5 minutes a run plus a validation pass per
-    # epoch (72 epochs at 10%), 12 + 27 runs in all: an estimate of 2 to 3 hours, not a measurement.
-    "aug_size": Budget("aug_size", num_samples=12, max_epochs=1, grace_period=1, reduction_factor=2,
-                       startup_trials=12, data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1,
+    # cross (2 sizes x 3 strengths) on 3 fresh seeds; the full-data row is the headline study's. 8 + 18 runs of
+    # 1,500 steps of 256 images, each with a validation pass per epoch (70 epochs at 10%).
+    "aug_size": Budget("aug_size", num_samples=8, max_epochs=1, grace_period=1, reduction_factor=2,
+                       startup_trials=8, data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1,
                        final_seeds=3,
-                       summary="augmentation against data size: 12 random trials, each for the space's fixed "
+                       summary="augmentation against data size: 8 random trials, each for the space's fixed "
                                "optimizer steps (no early stopping), then every (data size, augmentation) cell "
-                               "confirmed on the same 3 fresh seeds; an estimated 2 to 3 hours on 2 cores",
+                               "confirmed on the same 3 fresh seeds",
                        confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=3,
                        calibration_trials=0),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, startup_trials=50,

@@ -39,7 +39,6 @@ from tuning.db import epochs as epochs_table  # noqa: E402
 import tuning.db  # noqa: E402
 from tuning.command import portable_command  # noqa: E402
 from tuning.confirm import run_confirmation  # noqa: E402
-from tuning.fidelity import fidelity_warnings, rung_correlation  # noqa: E402
 from tuning.retrain import RetrainInterrupted, retrain  # noqa: E402
 from tuning.selection import rank_trials, trials_frame  # noqa: E402
 from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
@@ -482,6 +481,8 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
 
 def fidelity_check(args, db: TrialDB) -> list[str]:
     """Warnings when early stopping's rungs rank trials unlike their last epoch (calibration trials)."""
+    from tuning.fidelity import fidelity_warnings, rung_correlation  # scipy: 0.5 s of start-up, needed only here
+
     study = db.study(args.name) or {}
     table = rung_correlation(pd.DataFrame(db.rows(trials, args.name)), pd.DataFrame(db.rows(epochs_table, args.name)),
                              study.get("budget") or {}, (study.get("search") or {}).get("scheduler"), n_boot=1000)
