@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import platform
 import statistics
 import sys
 import time
@@ -26,23 +25,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import claims  # noqa: E402
+from machine import cpu_line  # noqa: E402
 from ganrator.data import load_fashion_mnist  # noqa: E402
 from ganrator.train import use_bf16  # noqa: E402
-
-
-def cpu_line() -> str:
-    """The CPU model and the features that change bf16 numerics and speed."""
-    model, flags = platform.processor() or "?", set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    feats = [f for f in ("amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2") if f in flags]
-    return f"{model}; features: {', '.join(feats) or 'none of amx/avx512/avx2'}"
 
 
 def summarize(name: str, values: list[float], threshold: float, control_passes: bool) -> str:

@@ -1,53 +1,135 @@
-"""Time to a target test accuracy: train a fixed recipe for each epoch budget of a ladder until one reaches it.
+"""Time to accuracy of a fixed recipe (the trainer's defaults unless flags change them), over seeds.
 
-Like airbench, the recipe is fixed in advance and the test set is only read once per budget, at the end;
-nothing is selected on it. Any TrainConfig field is a flag.
+Per seed it prints the wall time of the run, when validation first reached each `--val-targets` level (epoch and
+seconds since the run began), and the test accuracy, read once at the end and never used to choose anything. With
+`--ladder`, a seed that misses the test `--target` is trained again at the next epoch budget (airbench's habit).
+When the recipe averages weights (`--ema`) or flips at test time (`--tta-flip`), each seed also scores its
+validation images without them, so every ingredient is judged on validation, paired on the same run.
 
-    python benchmarks/time_to_accuracy.py --target 0.94 --ladder 10,20,30 --model resnet --aug-erase 0.5
+    python benchmarks/time_to_accuracy.py --seeds 3                 # the default recipe, seeds 0, 1, 2
+    python benchmarks/time_to_accuracy.py --target 0.94 --ladder 10,20 --model wrn16_4 --aug-erase 0.5
 """
 from __future__ import annotations
 
 import argparse
+import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from ganrator import config as config_lib
-from ganrator.data import load_fashion_mnist
-from ganrator.train import TrainConfig, evaluate, resolve_device, train
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ganrator import config as config_lib  # noqa: E402
+from ganrator.data import load_fashion_mnist  # noqa: E402
+from ganrator.train import TrainConfig, evaluate, resolve_device, train, use_bf16  # noqa: E402
+from machine import cpu_line  # noqa: E402
+
+T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}  # two-sided, df = n - 1
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    config_lib.add_dataclass_flags(p, TrainConfig)
-    p.add_argument("--target", type=float, default=0.94, help="test accuracy to reach")
-    p.add_argument("--ladder", default="10,20,30", help="epoch budgets tried in order, comma-separated")
-    p.add_argument("--data-dir")
-    args = p.parse_args()
-    base = config_lib.pick(TrainConfig, args)
-    device = resolve_device(base.device)
-    data = load_fashion_mnist(args.data_dir, val_size=base.val_size, seed=base.data_seed).to(device)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device {name}; recipe {base.model} {base.model_kwargs} bs {base.batch_size} {base.optimizer} "
-          f"lr {base.lr} {base.lr_schedule}; target test acc {args.target:.2%}", flush=True)
-    for epochs in (int(e) for e in args.ladder.split(",")):
-        cfg = TrainConfig(**{**base.to_dict(), "epochs": epochs})
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+def interval(values: list[float]) -> str:
+    """`mean ± half-width of the 95% t-interval (n)` in percent points."""
+    n = len(values)
+    mean = statistics.mean(values)
+    if n < 2:
+        return f"{100 * mean:.2f}% (n=1)"
+    half = T_95.get(n - 1, 1.96) * statistics.stdev(values) / n ** 0.5
+    return f"{100 * mean:.2f}% ± {100 * half:.2f} (n={n})"
+
+
+def variants(result, data, cfg: TrainConfig) -> dict[str, float]:
+    """Validation accuracy of the run with and without each evaluation-side ingredient it uses."""
+    models = {bool(cfg.ema): result.model}
+    if result.raw_model is not None:
+        models[False] = result.raw_model
+    return {variant_name(averaged, flip): evaluate(model, data, "val", cfg.eval_batch_size, cfg.amp, flip=flip)["acc"]
+            for averaged, model in models.items() for flip in sorted({False, cfg.tta_flip})}
+
+
+def variant_name(averaged: bool, flip: bool) -> str:
+    return f"{'averaged' if averaged else 'trained'} weights{', flip' if flip else ''}"
+
+
+def run_seed(base: TrainConfig, data, seed: int, ladder: list[int], target: float, val_targets: list[float],
+             device: torch.device) -> dict:
+    for epochs in ladder:
+        cfg = TrainConfig(**{**base.to_dict(), "epochs": epochs, "seed": seed})
+        reached: dict[float, tuple[int, float]] = {}
         t0 = time.perf_counter()
-        result = train(cfg, data)
+
+        def on_epoch(m: dict) -> None:
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            for level in val_targets:
+                if level not in reached and m["val_acc"] >= level:
+                    reached[level] = (int(m["epoch"]), time.perf_counter() - t0)
+            print(f"  seed {seed} epoch {int(m['epoch']):3d}/{int(m['planned_epochs'])}  val acc {m['val_acc']:.2%}  "
+                  f"{time.perf_counter() - t0:6.1f}s", flush=True)
+
+        result = train(cfg, data, on_epoch=on_epoch)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp)["acc"]
-        ips = sum(h["images_per_second"] for h in result.history) / len(result.history)
-        print(f"epochs {epochs:3d}: test acc {test:.2%}  val acc {result.last_val_acc:.2%}  "
-              f"{seconds:7.1f}s wall  {ips:8.0f} img/s", flush=True)
-        if test >= args.target:
-            print(f"time to {args.target:.0%} test accuracy: {seconds:.1f}s ({epochs} epochs)")
-            return
-    print(f"target {args.target:.0%} not reached within the ladder")
+        test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, flip=cfg.tta_flip)["acc"]
+        ips = statistics.mean(h["images_per_second"] for h in result.history)
+        row = {"seed": seed, "epochs": epochs, "seconds": seconds, "test": test, "val": result.last_val_acc,
+               "reached": reached, "ips": ips, "variants": variants(result, data, cfg)}
+        hits = "; ".join(f"val {level:.1%} at epoch {reached[level][0]} ({reached[level][1]:.0f}s)" if level in reached
+                         else f"val {level:.1%} not reached" for level in val_targets)
+        print(f"seed {seed}, {epochs} epochs: test acc {test:.2%}  val acc {result.last_val_acc:.2%}  "
+              f"{seconds:6.1f}s wall  {ips:6.0f} img/s  | {hits}", flush=True)
+        if test >= target:
+            print(f"time to {target:.0%} test accuracy: {seconds:.1f}s ({epochs} epochs)", flush=True)
+        if test >= target or epochs == ladder[-1]:
+            return row
+    raise AssertionError("unreachable: the ladder's last budget returns")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    config_lib.add_dataclass_flags(p, TrainConfig)
+    p.add_argument("--seeds", type=int, default=1, help="independent runs, seeds --seed-start, --seed-start + 1, ...")
+    p.add_argument("--seed-start", type=int, default=0)
+    p.add_argument("--target", type=float, default=0.94, help="test accuracy the ladder stops at")
+    p.add_argument("--val-targets", default="0.93,0.94", help="validation levels whose first epoch is timed")
+    p.add_argument("--ladder", help="epoch budgets tried in order per seed until the test target is met "
+                                    "(default: the recipe's epochs only)")
+    p.add_argument("--data-dir")
+    args = p.parse_args(argv)
+    base = config_lib.pick(TrainConfig, args)
+    ladder = [int(e) for e in args.ladder.split(",")] if args.ladder else [base.epochs]
+    val_targets = [float(v) for v in args.val_targets.split(",") if v]
+    device = resolve_device(base.device)
+    data = load_fashion_mnist(args.data_dir, val_size=base.val_size, seed=base.data_seed).to(device)
+    machine = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU {cpu_line()}"
+    print(f"device {machine}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{'bf16 autocast' if use_bf16(base.amp, device) else 'fp32'}", flush=True)
+    print(f"recipe: {base.to_dict()}; seeds {args.seed_start}..{args.seed_start + args.seeds - 1}", flush=True)
+    rows = [run_seed(base, data, args.seed_start + i, ladder, args.target, val_targets, device)
+            for i in range(args.seeds)]
+
+    print(f"\ntest acc {interval([r['test'] for r in rows])} over seeds; target {args.target:.1%} "
+          f"{'met' if statistics.mean(r['test'] for r in rows) >= args.target else 'missed'} by the mean")
+    walls = [r["seconds"] for r in rows]
+    print(f"wall time per seed: {', '.join(f'{w:.0f}s' for w in walls)} (slowest {max(walls):.0f}s)")
+    for level in val_targets:
+        hit = [r["reached"].get(level) for r in rows]
+        times = [f"{h[1]:.0f}s (epoch {h[0]})" if h else "not reached" for h in hit]
+        print(f"time to {level:.1%} validation: {', '.join(times)}")
+    names = list(rows[0]["variants"])
+    if len(names) > 1:
+        chosen = variant_name(bool(base.ema), base.tta_flip)
+        print("\nvalidation accuracy with and without each ingredient (same runs; the recipe's own is marked *):")
+        for name in names:
+            vals = [r["variants"][name] for r in rows]
+            diff = [r["variants"][name] - r["variants"][chosen] for r in rows]
+            mark = "*" if name == chosen else " "
+            print(f" {mark} {name:<26} {interval(vals)}   minus the recipe's: "
+                  f"{', '.join(f'{100 * d:+.2f}' for d in diff)} points")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -57,6 +57,10 @@ class TrainConfig:
     warmup_epochs: float = 1.0
     warmup_steps: int = 0  # > 0 replaces warmup_epochs: the same warmup at every training-set size (with `steps`)
     label_smoothing: float = 0.1
+    # Weights evaluated and returned: an exponential moving average of the trained ones with this decay per step
+    # (0 = off; e.g. 0.99), its batch-norm statistics averaged alike. The raw weights are kept beside it.
+    ema: float = 0.0
+    tta_flip: bool = False  # evaluate (val and test) on the mean of the logits of each image and its mirror image
     aug_strength: float = 1.0  # scales every aug_* magnitude below; 0 = no augmentation
     aug_flip: float = 0.5
     aug_translate: int = 2  # pixels
@@ -88,6 +92,8 @@ class TrainConfig:
         if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or self.warmup_steps < 0:
             raise config_lib.ConfigError(f"warmup_steps must be an integer >= 0 (0 = use warmup_epochs), got "
                                          f"{self.warmup_steps!r}")
+        if not 0 <= self.ema < 1:
+            raise config_lib.ConfigError(f"ema must be in [0, 1) (a decay per step; 0 = off), got {self.ema}")
         if not 0 < self.data_fraction <= 1:
             raise config_lib.ConfigError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
         if self.model not in list_models():
@@ -118,6 +124,7 @@ class TrainResult:
     config: TrainConfig
     params: int
     flops: int  # forward FLOPs per image
+    raw_model: nn.Module | None = None  # the trained weights themselves, when `model` is their moving average
 
     @property
     def best_val_acc(self) -> float:
@@ -161,9 +168,10 @@ def normalize(x_uint8: torch.Tensor, data: FashionMNIST) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, data: FashionMNIST, split: str = "test", batch_size: int = 1024,
-             amp: bool = False, per_image: bool = False) -> dict[str, Any]:
+             amp: bool = False, per_image: bool = False, flip: bool = False) -> dict[str, Any]:
     """Loss and accuracy on one split, without augmentation. per_image: also `correct`, a bool tensor (CPU) with
-    one entry per image in split order, for paired tests (McNemar) between two models on the same images."""
+    one entry per image in split order, for paired tests (McNemar) between two models on the same images.
+    flip: score each image by the mean of its logits and those of its mirror image (test-time augmentation)."""
     x, y = data.split(split)
     device = next(model.parameters()).device
     x, y = x.to(device), y.to(device)
@@ -173,7 +181,10 @@ def evaluate(model: nn.Module, data: FashionMNIST, split: str = "test", batch_si
     hits = []
     for i in range(0, len(y), batch_size):
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(amp, device)):
-            logits = model(normalize(x[i:i + batch_size], data)).float()
+            xb = normalize(x[i:i + batch_size], data)
+            logits = model(xb).float()
+            if flip:
+                logits = (logits + model(xb.flip(3)).float()) / 2
         loss_sum += F.cross_entropy(logits, y[i:i + batch_size], reduction="sum")
         hit = logits.argmax(1) == y[i:i + batch_size]
         correct += hit.sum()
@@ -270,6 +281,9 @@ def train(cfg: TrainConfig, data: FashionMNIST,
         optimizer, lambda s: lr_factor(s, total_steps, warmup, cfg.lr_schedule))
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
+    ema = torch.optim.swa_utils.AveragedModel(
+        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    scored = ema.module if ema is not None else model  # what validation (and the caller) evaluates
 
     history: list[dict[str, float]] = []
     status, start_epoch = "completed", 0
@@ -288,6 +302,8 @@ def train(cfg: TrainConfig, data: FashionMNIST,
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"], device)
         history, status, start_epoch = state["history"], state["status"], state["epoch"]
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
 
     aug = cfg.augment_config()
     one_hot_eye = torch.eye(data.num_classes, device=device)
@@ -313,6 +329,8 @@ def train(cfg: TrainConfig, data: FashionMNIST,
             loss.backward()
             optimizer.step()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.detach()
             # Check every 50 steps, not every step: each check is a device sync on CUDA.
             if (step + 1) % 50 == 0 or step == epoch_steps - 1:
@@ -325,7 +343,7 @@ def train(cfg: TrainConfig, data: FashionMNIST,
         if status == "diverged":
             metrics = {"train_loss": DIVERGED_LOSS, "val_loss": DIVERGED_LOSS, "val_acc": 0.0}
         else:
-            val = evaluate(model, data, "val", cfg.eval_batch_size, use_amp)
+            val = evaluate(scored, data, "val", cfg.eval_batch_size, use_amp, flip=cfg.tta_flip)
             metrics = {"train_loss": loss_sum.item() / max(1, epoch_steps),
                        "val_loss": val["loss"], "val_acc": val["acc"]}
         # `steps` (optimizer steps so far) and `planned_epochs` let a tuner tell a run that ended from one it stopped
@@ -344,13 +362,15 @@ def train(cfg: TrainConfig, data: FashionMNIST,
                 "torch_rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "epoch": epoch, "history": history, "status": status, "config": cfg.to_dict(),
+                **({"ema": ema.state_dict()} if ema is not None else {}),
             })
         # The callback also gets the model's size, so a tuner need not build a second model to count it.
         report = dict(metrics, status=status, param_count=info["params"], flops=info["flops"],
                       setup_seconds=setup_seconds, checkpoint_seconds=time.perf_counter() - t_save)
         if on_epoch is not None and on_epoch(report) and status == "completed":
             status = "stopped"
-    return TrainResult(status, history, model, cfg, info["params"], info["flops"])
+    return TrainResult(status, history, scored, cfg, info["params"], info["flops"],
+                       raw_model=model if ema is not None else None)
 
 
 # ---------------------------------------------------------------- command line
@@ -400,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"done: status {result.status}, best val_acc {100 * result.best_val_acc:.2f}%, "
           f"{result.params:,} params, {result.flops / 1e6:.1f} MFLOPs/image, {elapsed:.0f}s")
     if args.test:
-        test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp)
+        test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, flip=cfg.tta_flip)
         print(f"test: acc {100 * test['acc']:.2f}%  loss {test['loss']:.4f}")
     if args.checkpoint:
         print(f"training state written to {args.checkpoint}")

@@ -35,7 +35,7 @@ def test_control_that_cannot_learn_fails_the_same_check(fmnist):
 
 @pytest.mark.numerics
 def test_resume_matches_uninterrupted_run(fmnist, tmp_path):
-    cfg = T.TrainConfig(**FAST, aug_mixup=0.2, aug_erase=0.5, model_kwargs={"width": 8, "dropout": 0.3})
+    cfg = T.TrainConfig(**FAST, aug_mixup=0.2, aug_erase=0.5, model_kwargs={"width": 8, "dropout": 0.3}, ema=0.9)
     full = T.train(cfg, fmnist)
     ckpt = tmp_path / "state.pt"
     first = T.train(cfg, fmnist, checkpoint=ckpt, on_epoch=lambda m: True)  # stop after epoch 1
@@ -45,7 +45,40 @@ def test_resume_matches_uninterrupted_run(fmnist, tmp_path):
     assert [h["val_acc"] for h in resumed.history] == [h["val_acc"] for h in full.history]
     assert resumed.history[-1]["train_loss"] == full.history[-1]["train_loss"]
     for a, b in zip(resumed.model.state_dict().values(), full.model.state_dict().values()):
+        assert torch.equal(a, b)  # the moving average too: it is part of the training state
+    for a, b in zip(resumed.raw_model.state_dict().values(), full.raw_model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_moving_average_is_what_validation_scores(fmnist):
+    cfg = T.TrainConfig(**{**FAST, "epochs": 1}, model_kwargs={"width": 8}, ema=0.99)
+    out = T.train(cfg, fmnist)
+    avg, raw = out.model.state_dict(), out.raw_model.state_dict()
+    assert avg.keys() == raw.keys() and any(not torch.equal(avg[k], raw[k]) for k in avg)
+    val = T.evaluate(out.model, fmnist, "val", cfg.eval_batch_size, cfg.amp)["acc"]
+    assert out.history[-1]["val_acc"] == pytest.approx(val)
+    # a vanishing decay follows the trained weights: the average is the last of them
+    nearly_raw = T.train(T.TrainConfig(**{**cfg.to_dict(), "ema": 1e-9}), fmnist)
+    for a, b in zip(nearly_raw.model.state_dict().values(), nearly_raw.raw_model.state_dict().values()):
+        if a.is_floating_point():
+            assert torch.allclose(a, b, atol=1e-6)
+    assert T.train(T.TrainConfig(**{**cfg.to_dict(), "ema": 0.0}), fmnist).raw_model is None
+    with pytest.raises(ConfigError, match=r"ema must be in \[0, 1\)"):
+        T.TrainConfig(ema=1.0)
+
+
+def test_flip_at_test_time_scores_the_mean_of_both_views(fmnist):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(28 * 28, 10))  # not mirror-symmetric
+    small = fmnist.subsample(0.05)
+    plain = T.evaluate(model, small, "val", 512)
+    both = T.evaluate(model, small, "val", 512, flip=True, per_image=True)
+    x, y = small.split("val")
+    with torch.no_grad():
+        xn = T.normalize(x, small)
+        mean = (model(xn) + model(xn.flip(3))) / 2
+    assert torch.equal(both["correct"], mean.argmax(1) == y)
+    assert both["acc"] != plain["acc"]
 
 
 def test_checkpoint_from_other_config_is_refused(fmnist, tmp_path):

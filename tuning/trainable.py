@@ -162,7 +162,8 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
                 "test_acc": classical.evaluate(fitted, data, "test")["acc"], "wall_time": time.perf_counter() - t0,
                 "config": cfg.to_dict()}
     result = train(cfg, data)
-    test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, per_image=correct_mask) \
+    test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, per_image=correct_mask,
+                    flip=cfg.tta_flip) \
         if result.status != "diverged" else {"acc": 0.0}
     own = data.subsample(cfg.data_fraction, cfg.data_seed)  # the images `train` drew for this run
     fit = evaluate(result.model, own, "train", cfg.eval_batch_size, cfg.amp)["acc"] \
