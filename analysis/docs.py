@@ -151,8 +151,9 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
     """The main comparison, one table per budget: per data fraction, the classical studies (one fit) beside the deep
     studies of one epoch limit. Studies whose data fraction varies per trial (scaling) are left out. A pipeline
     searched by several studies of one budget appears once: the study whose best full-budget validation accuracy
-    is highest (validation chooses, never test)."""
-    eligible = [s for s in studies if study_budget(s).fraction is not None]
+    is highest (validation chooses, never test). A headline study's search is left out: the headline reports it."""
+    # A headline study's search only proposes (a few short trials on part of the data); its table is the headline.
+    eligible = [s for s in studies if study_budget(s).fraction is not None and s.meta.get("space") != "headline"]
     fractions = list(dict.fromkeys(study_budget(s).fraction for s in eligible))
     tables = []
     for fraction in fractions:
