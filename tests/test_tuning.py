@@ -153,6 +153,7 @@ def test_trials_reuse_actors_and_record_their_overhead(smoke_study):
     (["--space", "smoke", "--confirm-seeds", "0"], "--confirm-seeds must be >= 1, got 0"),
     (["--space", "smoke", "--num-samples", "0"], "--num-samples must be >= 1, got 0"),
     (["--space", "smoke", "--reduction-factor", "1"], "--reduction-factor must be >= 2"),
+    (["--space", "smoke", "--val-size", "50"], "--val-size must be between 1000 and 30000 images, got 50"),
     (["--space", "smoke", "--startup-trials", "0"], "--startup-trials must be >= 1, got 0"),
     (["--space", "smoke", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray head answers there"),
     (["--space", "smoke", "--address", "head-node"], "expected HOST:PORT or auto"),

@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--num-samples", type=int, help="trials (default: the budget's)")
     p.add_argument("--max-epochs", type=int, help="epochs of a trial ASHA never stops (default: the budget's)")
     p.add_argument("--data-fraction", type=float, help="share of the training split (default: the budget's)")
+    p.add_argument("--val-size", type=int, help="images of the 60,000 held out for validation (default: the "
+                                                "budget's); the rest is the training split")
     p.add_argument("--grace-period", type=int, help="ASHA: epochs before a trial may be stopped")
     p.add_argument("--reduction-factor", type=int, help="ASHA: keep the top 1/rf at each rung")
     p.add_argument("--time-budget", type=float, help="wall-clock cap of the search, seconds")
@@ -106,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for flag in ("data_fraction", "confirm_data_fraction"):
         if (v := getattr(args, flag)) is not None and not 0 < v <= 1:
             p.error(f"--{flag.replace('_', '-')} must be in (0, 1], got {v}")
+    if args.val_size is not None and not 1_000 <= args.val_size <= 30_000:
+        p.error(f"--val-size must be between 1000 and 30000 images, got {args.val_size}")
     if args.calibration_trials is not None and args.calibration_trials < 0:
         p.error(f"--calibration-trials must be >= 0, got {args.calibration_trials}")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0 or args.final_eval < 0:
@@ -129,6 +133,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.name = args.space_obj.name
     budget = BUDGETS[args.budget].with_overrides(
         num_samples=args.num_samples, max_epochs=args.max_epochs, data_fraction=args.data_fraction,
+        val_size=args.val_size,
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, time_budget_s=args.time_budget,
         startup_trials=args.startup_trials, final_seeds=args.final_seeds, confirm_epochs=args.confirm_epochs,
         confirm_seeds=args.confirm_seeds, confirm_data_fraction=args.confirm_data_fraction,
