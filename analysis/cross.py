@@ -116,7 +116,8 @@ def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name
     training them again. Empty frames when that study has no such ablation."""
     a = arms[arms["param"] == param] if len(arms) else arms
     mine = runs[runs["arm_key"].isin(a["arm_key"])] if len(a) else runs.iloc[:0]
-    values = {float((c or {}).get(row_name, 1.0)) for c in mine["config"] if isinstance(c, dict)} if len(mine) else set()
+    configs = [c for c in mine["config"] if isinstance(c, dict)] if len(mine) else []
+    values = {float(c.get(row_name, 1.0)) for c in configs}
     if len(values) != 1:
         return arms.iloc[:0], runs.iloc[:0]
     value = values.pop()

@@ -26,6 +26,7 @@ from .paired import confirmed_tables, format_paired
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
 from .tables import ablation_table, formatted, main_comparison, to_markdown
+from .terms import terms_section
 
 ONE_FIT = "one fit per trial"
 
@@ -85,6 +86,17 @@ def _trial_counts(s: Study) -> str:
         done = f[f["test_acc"].notna()]
         text += (f"; final evaluation of {done['trial_id'].nunique()} configuration(s) over "
                  f"{done.groupby('trial_id')['seed'].nunique().max()} seed(s)")
+    _, runs = load_confirmation(s)
+    done = runs[runs["test_acc"].notna()] if len(runs) else runs
+    if len(done):  # the stage that decides trains at its own budget, not the search's
+        configs = [c for c in done["config"] if isinstance(c, dict)]
+        fractions = sorted({float(c.get("data_fraction", 1.0)) for c in configs})
+        images = ", ".join(f"{train_size(c):,}" for c in {c.get("data_fraction", 1.0): c for c in configs}.values())
+        epochs = sorted({int(e) for e in done["epochs"].dropna()})
+        text += (f"; confirmation: {done['arm_key'].nunique()} configuration(s) x "
+                 f"{done.groupby('arm_key')['seed'].nunique().max()} fresh seed(s), each trained without early "
+                 f"stopping on data fraction {'/'.join(f'{x:g}' for x in fractions)} ({images} training images) "
+                 f"for {'/'.join(map(str, epochs))} epochs")
     return text
 
 
@@ -132,8 +144,8 @@ def budget_paragraph(studies: list[Study]) -> str:
     if at_full:
         text += " Studies here that used it: " + ", ".join(f"`{n}`" for n in at_full) + "."
     if not deep_full:
-        text += (" No deep study here ran it, so how the deep models' accuracies and their ranking would change with "
-                 "more data and longer training is untested; the tables hold for their own budgets only.")
+        text += (" No deep study here ran it: deep results longer than the epochs their tables name are untested, "
+                 "and every table holds for its own budget only.")
     return text
 
 
@@ -173,6 +185,9 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
             cols = ["model", "augmentation", "study", "epochs", "trials", "best_val_full", "best_trial", "test_mean",
                     "test_ci95", "test_n"]
             table = rows[cols].copy()
+            # Validation's choice in this table (the stale `selected` of one study's frame indexes other rows).
+            table.attrs["selected"] = int(table["best_val_full"].idxmax()) if table["best_val_full"].notna().any() \
+                else None
             table.attrs.update(note="Ours, from the databases named under Runs. Best full-budget validation accuracy "
                                "over each row's trials (`trial`); a pipeline searched by several studies of this "
                                "budget appears once, from the study that is best on validation. Test: the row's best "
@@ -206,7 +221,8 @@ def headline_sections(studies: list[Study], out: Path) -> list[str]:
         epochs = f"deep {table.attrs['epochs']}" + (f"; classical {ONE_FIT}" if classical is not None else "")
         budget = caption(f"{table.attrs['fraction']:g} ({table.attrs['images']:,} training images)", epochs)
         md += ["", f"### Headline: classical against deep on {table.attrs['images']:,} training images "
-                   f"(`{deep.name}`)", "", budget, "", table.attrs["note"], "", to_markdown(formatted_headline(table))]
+                   f"(`{deep.name}`)", "", budget, "", table.attrs["note"], "", to_markdown(formatted_headline(table)),
+               "", table.attrs["reading"]]
         _small_png(md, headline_plot(table), out, f"{deep.name}_headline", "Headline: test accuracy per row",
                    budget)
     return md
@@ -388,7 +404,8 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
           "and never mixed with ours._", "",
           "## Runs", ""]
     md += [f"- {_budget_line(s)}" for s in studies]
-    md += ["", budget_paragraph(studies), ""]
+    md += ["", budget_paragraph(studies)]
+    md += terms_section(studies) + [""]
 
     md += ["## Classical computer vision against deep learning", "",
            "One table per budget: rows of different data fractions or epoch limits are never compared in one table."]

@@ -67,6 +67,13 @@ def ranked(study: Study) -> pd.DataFrame:
     return rank_trials(study.trials)
 
 
+def best_ranked(study: Study, group: pd.DataFrame) -> str:
+    """The group's trial that validation ranks first (`ranked`), ties broken as the leaderboard and the final
+    evaluation break them."""
+    ids = set(group["trial_id"])
+    return next(tid for tid in ranked(study)["trial_id"] if tid in ids)
+
+
 def selected_by_rank(study: Study, trial_ids: pd.Series) -> int | None:
     """Index of the entry whose trial validation ranks first (`ranked`): ties on accuracy go the way the
     leaderboard breaks them, so a table's bold row and the reference trial never disagree."""
@@ -375,7 +382,7 @@ def main_comparison(study: Study) -> pd.DataFrame:
         mean, half, n, test_trial = selected_test(grp, finals)
         rows.append({"model": family, "augmentation": aug, "trials": len(grp),
                      "best_val_full": grp["last_val_acc"].max(),
-                     "best_trial": grp.loc[grp["last_val_acc"].idxmax(), "trial_id"],
+                     "best_trial": best_ranked(study, grp),
                      "test_mean": mean, "test_ci95": half, "test_n": n, "test_trial": test_trial,
                      "params_median": float(grp["param_count"].median()) if grp["param_count"].notna().any()
                      else math.nan})

@@ -238,3 +238,31 @@ def test_docs_scaling_section_says_what_each_fit_identifies(tmp_path):
         else:
             assert "not identified (at 0)" in shown["c (95% CI)"] and shown["reading"].startswith("exploratory")
             assert f"the pure power law gives b = {shown['pure law b, c = 0 (95% CI)']}" in section
+
+
+def test_readme_results_cite_the_docs_and_match_them():
+    """The README's summary of results points at docs/experiments.md, and every number in it appears there: a
+    number typed into the README, or one left behind when the docs were regenerated, fails."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("\n## Results\n")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    assert "docs/experiments.md" in section
+    docs = (ROOT / "docs" / "experiments.md").read_text()
+    numbers = re.findall(r"\d+\.\d+", section)
+    assert len(numbers) >= 4, section
+    missing = [n for n in numbers if n not in docs]
+    assert not missing, f"README's results quote numbers docs/experiments.md does not hold: {missing}"
+
+
+def test_comparison_tables_bold_the_row_validation_chooses(docs_pair):
+    """In every comparison table the bold pipeline is the one with the best validation accuracy of that table
+    (rows from several studies are re-sorted: the bold must follow the rows, not one study's order)."""
+    comparison = [line for line in docs_pair[0].splitlines() if line.startswith("| ") and " | n/a (classical) |"
+                  in line or line.startswith("| **") or line.startswith("| mlp") or line.startswith("| cnn")]
+    tables = [t for t in ours(markdown_tables(docs_pair[0])) if t["header"][:2] == ["model", "augmentation"]]
+    assert tables and comparison
+    bold = {line.split("|")[1].strip().strip("*") for line in comparison if line.startswith("| **")}
+    for t in tables:
+        val = t["header"].index("best val (full) (%)")
+        best = max(t["rows"], key=lambda r: float(r[val]) if r[val] != "—" else -1)
+        assert best[0] in bold, (t["heading"], best[0], bold)

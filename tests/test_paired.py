@@ -76,7 +76,7 @@ def test_fewer_than_three_seeds_show_the_seeds_instead_of_an_interval():
     text = format_paired(df).set_index("aug")
     assert text.loc["b", "difference to reference (points)"] == "per seed: +1.00, +1.00"
     assert text.loc["b", "test acc (%)"] == "per seed: 86.00, 87.00 (n=2)"
-    assert "8 epochs on 0.1 of the training split, 2 seed(s) per arm" in df.attrs["note"]
+    assert "8 epochs on data fraction 0.1 of the training split, 2 seed(s) per arm" in df.attrs["note"]
     assert "fresh seeds" in df.attrs["note"]
 
 
