@@ -32,8 +32,8 @@ def ganrator_images_per_second(data, images: int, device: str, batch_size: int, 
                                amp: bool) -> float:
     def run(n: int) -> float:
         cfg = TrainConfig(epochs=1, batch_size=batch_size, data_fraction=min(1.0, n / len(data.y_train)),
-                          aug_translate=2, aug_flip=0.5, device=device, warmup_epochs=0, model_kwargs=model_kwargs,
-                          amp=amp)
+                          aug_strength=1.0, aug_translate=2, aug_flip=0.5, device=device, warmup_epochs=0,
+                          model_kwargs=model_kwargs, amp=amp, ema=0.0)  # the baselines' steps: augmented, no average
         # images_per_second times the training steps only (validation excluded), as the baseline does.
         return train(cfg, data).history[0]["images_per_second"]
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from . import config as config_lib
 from .augment import AugmentConfig, augment
 from .data import FashionMNIST, load_fashion_mnist
+from .ema import WeightAverage
 from .models import create_model, list_models, profile, settable_kwargs
 from .optim import OPTIMIZERS, SCHEDULES, lr_factor, make_optimizer
 
@@ -58,10 +59,11 @@ class TrainConfig:
     warmup_steps: int = 0  # > 0 replaces warmup_epochs: the same warmup at every training-set size (with `steps`)
     label_smoothing: float = 0.1
     # Weights evaluated and returned: an exponential moving average of the trained ones with this decay per step
-    # (0 = off; e.g. 0.99), its batch-norm statistics averaged alike. The raw weights are kept beside it.
+    # (0 = off; ramped up over the first steps, ganrator/ema.py), batch-norm statistics averaged alike. The
+    # trained weights are kept beside it (TrainResult.raw_model).
     ema: float = 0.0
     tta_flip: bool = False  # evaluate (val and test) on the mean of the logits of each image and its mirror image
-    aug_strength: float = 1.0  # scales every aug_* magnitude below; 0 = no augmentation
+    aug_strength: float = 0.0  # scales every aug_* magnitude below; 0 = no augmentation
     aug_flip: float = 0.5
     aug_translate: int = 2  # pixels
     aug_rotate: float = 0.0  # degrees
@@ -281,8 +283,7 @@ def train(cfg: TrainConfig, data: FashionMNIST,
         optimizer, lambda s: lr_factor(s, total_steps, warmup, cfg.lr_schedule))
     gen = torch.Generator(device=device)
     gen.manual_seed(cfg.seed)
-    ema = torch.optim.swa_utils.AveragedModel(
-        model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(cfg.ema), use_buffers=True) if cfg.ema else None
+    ema = WeightAverage(model, cfg.ema) if cfg.ema else None
     scored = ema.module if ema is not None else model  # what validation (and the caller) evaluates
 
     history: list[dict[str, float]] = []
@@ -330,7 +331,7 @@ def train(cfg: TrainConfig, data: FashionMNIST,
             optimizer.step()
             scheduler.step()
             if ema is not None:
-                ema.update_parameters(model)
+                ema.update(model)
             loss_sum += loss.detach()
             # Check every 50 steps, not every step: each check is a device sync on CUDA.
             if (step + 1) % 50 == 0 or step == epoch_steps - 1:

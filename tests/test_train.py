@@ -55,7 +55,7 @@ def test_moving_average_is_what_validation_scores(fmnist):
     out = T.train(cfg, fmnist)
     avg, raw = out.model.state_dict(), out.raw_model.state_dict()
     assert avg.keys() == raw.keys() and any(not torch.equal(avg[k], raw[k]) for k in avg)
-    val = T.evaluate(out.model, fmnist, "val", cfg.eval_batch_size, cfg.amp)["acc"]
+    val = T.evaluate(out.model, fmnist, "val", cfg.eval_batch_size, cfg.amp, flip=cfg.tta_flip)["acc"]
     assert out.history[-1]["val_acc"] == pytest.approx(val)
     # a vanishing decay follows the trained weights: the average is the last of them
     nearly_raw = T.train(T.TrainConfig(**{**cfg.to_dict(), "ema": 1e-9}), fmnist)
@@ -65,6 +65,27 @@ def test_moving_average_is_what_validation_scores(fmnist):
     assert T.train(T.TrainConfig(**{**cfg.to_dict(), "ema": 0.0}), fmnist).raw_model is None
     with pytest.raises(ConfigError, match=r"ema must be in \[0, 1\)"):
         T.TrainConfig(ema=1.0)
+
+
+def test_weight_average_ramps_up_so_short_runs_leave_their_init():
+    from ganrator.ema import WeightAverage
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    torch.nn.init.zeros_(model[0].weight)
+    avg = WeightAverage(model, decay=0.99)
+    with torch.no_grad():
+        model[0].weight.fill_(1.0)
+    for _ in range(3):
+        avg.update(model)
+    # 1 - (2/11)(3/12)(4/13) = 0.986; a fixed decay of 0.99 would give 1 - 0.99**3 = 0.030
+    assert torch.allclose(avg.module[0].weight, torch.full((2, 2), 1 - (2 / 11) * (3 / 12) * (4 / 13)))
+    for _ in range(1000):  # the decay then settles at its cap: the average lags a change by about 1/(1 - 0.99)
+        avg.update(model)
+    with torch.no_grad():
+        model[0].weight.fill_(2.0)
+    for _ in range(100):
+        avg.update(model)
+    assert torch.allclose(avg.module[0].weight, torch.full((2, 2), 2 - 0.99 ** 100), atol=1e-4)
 
 
 def test_flip_at_test_time_scores_the_mean_of_both_views(fmnist):
