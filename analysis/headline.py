@@ -91,7 +91,7 @@ def _unpaired(row: dict, runs: pd.Series, base: pd.Series) -> dict:
     seeds do not pair across families (a classical seed sets the pipeline's own random state, not the data)."""
     a, b = np.asarray(runs, dtype=float), np.asarray(base, dtype=float)
     if min(len(a), len(b)) < MIN_SEEDS_FOR_INTERVAL:
-        row["verdict"] = "fewer than 3 seeds on a side: no interval"
+        row["verdict"] = "its own interval (fewer than 3 seeds on a side: no unpaired interval)"
         return row
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     diff, se = a.mean() - b.mean(), math.sqrt(va + vb)

@@ -56,7 +56,7 @@ def variant_name(averaged: bool, flip: bool) -> str:
 
 
 def run_seed(base: TrainConfig, data, seed: int, ladder: list[int], target: float, val_targets: list[float],
-             device: torch.device) -> dict:
+             device: torch.device, ladder_mode: bool = False) -> dict:
     for epochs in ladder:
         cfg = TrainConfig(**{**base.to_dict(), "epochs": epochs, "seed": seed})
         reached: dict[float, tuple[int, float]] = {}
@@ -86,7 +86,7 @@ def run_seed(base: TrainConfig, data, seed: int, ladder: list[int], target: floa
                          else f"val {level:.1%} not reached" for level in val_targets)
         print(f"seed {seed}, {epochs} epochs: val acc {result.last_val_acc:.2%}  {seconds:6.1f}s wall  "
               f"{ips:6.0f} img/s  | {hits}", flush=True)
-        if test >= target and len(ladder) > 1:  # the ladder reads test to stop; a single budget reads it at the end
+        if test >= target and ladder_mode:  # the ladder reads test to stop; without one test is read at the end
             print(f"time to {target:.0%} test accuracy: {seconds:.1f}s ({epochs} epochs)", flush=True)
         if test >= target or epochs == ladder[-1]:
             return row
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device {machine}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{'bf16 autocast' if use_bf16(base.amp, device) else 'fp32'}", flush=True)
     print(f"recipe: {base.to_dict()}; seeds {args.seed_start}..{args.seed_start + args.seeds - 1}", flush=True)
-    rows = [run_seed(base, data, args.seed_start + i, ladder, args.target, val_targets, device)
+    rows = [run_seed(base, data, args.seed_start + i, ladder, args.target, val_targets, device, bool(args.ladder))
             for i in range(args.seeds)]
 
     walls = [r["seconds"] for r in rows]

@@ -55,3 +55,16 @@ def test_figure_has_a_point_per_row(studies):
     fig = headline_plot(headline_table(deep, classical))
     ax = fig.axes[0]
     assert len(ax.get_xticklabels()) == 4 and len([c for c in ax.containers]) == 4  # one error bar per row
+
+
+def test_classical_row_is_compared_by_an_unpaired_welch_interval():
+    from analysis.headline import _unpaired
+
+    base = [0.940, 0.945, 0.950]
+    worse = _unpaired({"verdict": ""}, [0.920, 0.925, 0.930], base)
+    assert worse["diff_mean"] == pytest.approx(-0.020) and worse["diff_high"] < 0 and worse["unpaired"]
+    assert worse["verdict"] == "worse than the CNN without augmentation (unpaired: Welch interval)"
+    # equal variances and n: Welch's degrees of freedom are 4, the interval t(0.975, 4) x sqrt(2 var / 3)
+    assert worse["diff_high"] - worse["diff_mean"] == pytest.approx(2.776 * (2 * 0.005 ** 2 / 3) ** 0.5, rel=1e-3)
+    same = _unpaired({"verdict": ""}, [0.941, 0.944, 0.950], base)
+    assert same["diff_low"] < 0 < same["diff_high"] and same["verdict"].startswith("no significant difference")
