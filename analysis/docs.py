@@ -25,7 +25,7 @@ from .load import Study, load_confirmation
 from .paired import confirmed_tables, format_paired
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
-from .tables import ablation_table, formatted, main_comparison, to_markdown
+from .tables import ablation_table, formatted, main_comparison, selected_row, to_markdown
 from .terms import terms_section
 
 ONE_FIT = "one fit per trial"
@@ -89,9 +89,9 @@ def _trial_counts(s: Study) -> str:
     _, runs = load_confirmation(s)
     done = runs[runs["test_acc"].notna()] if len(runs) else runs
     if len(done):  # the stage that decides trains at its own budget, not the search's
-        configs = [c for c in done["config"] if isinstance(c, dict)]
-        fractions = sorted({float(c.get("data_fraction", 1.0)) for c in configs})
-        images = ", ".join(f"{train_size(c):,}" for c in {c.get("data_fraction", 1.0): c for c in configs}.values())
+        by_fraction = {float(c.get("data_fraction", 1.0)): c for c in done["config"] if isinstance(c, dict)}
+        fractions = sorted(by_fraction)
+        images = ", ".join(f"{train_size(by_fraction[f]):,}" for f in fractions)
         epochs = sorted({int(e) for e in done["epochs"].dropna()})
         text += (f"; confirmation: {done['arm_key'].nunique()} configuration(s) x "
                  f"{done.groupby('arm_key')['seed'].nunique().max()} fresh seed(s), each trained without early "
@@ -186,8 +186,7 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
                     "test_ci95", "test_n"]
             table = rows[cols].copy()
             # Validation's choice in this table (the stale `selected` of one study's frame indexes other rows).
-            table.attrs["selected"] = int(table["best_val_full"].idxmax()) if table["best_val_full"].notna().any() \
-                else None
+            table.attrs["selected"] = selected_row(table)
             table.attrs.update(note="Ours, from the databases named under Runs. Best full-budget validation accuracy "
                                "over each row's trials (`trial`); a pipeline searched by several studies of this "
                                "budget appears once, from the study that is best on validation. Test: the row's best "

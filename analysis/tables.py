@@ -67,11 +67,11 @@ def ranked(study: Study) -> pd.DataFrame:
     return rank_trials(study.trials)
 
 
-def best_ranked(study: Study, group: pd.DataFrame) -> str:
-    """The group's trial that validation ranks first (`ranked`), ties broken as the leaderboard and the final
-    evaluation break them."""
+def best_ranked(order: pd.Series, group: pd.DataFrame) -> str:
+    """The group's trial that validation ranks first in `order` (`ranked(study)["trial_id"]`), ties broken as the
+    leaderboard and the final evaluation break them."""
     ids = set(group["trial_id"])
-    return next(tid for tid in ranked(study)["trial_id"] if tid in ids)
+    return next(tid for tid in order if tid in ids)
 
 
 def selected_by_rank(study: Study, trial_ids: pd.Series) -> int | None:
@@ -377,12 +377,13 @@ def main_comparison(study: Study) -> pd.DataFrame:
     if not len(t):
         return pd.DataFrame()
     finals = _finals_by_trial(study)
+    order = ranked(study)["trial_id"]
     rows = []
     for (family, aug), grp in t.groupby(["family", "augmentation"]):
         mean, half, n, test_trial = selected_test(grp, finals)
         rows.append({"model": family, "augmentation": aug, "trials": len(grp),
                      "best_val_full": grp["last_val_acc"].max(),
-                     "best_trial": best_ranked(study, grp),
+                     "best_trial": best_ranked(order, grp),
                      "test_mean": mean, "test_ci95": half, "test_n": n, "test_trial": test_trial,
                      "params_median": float(grp["param_count"].median()) if grp["param_count"].notna().any()
                      else math.nan})
