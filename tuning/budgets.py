@@ -3,6 +3,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+# What every study is ranked and searched by; here, not in tuning.search, so that checking a command line imports
+# neither Ray Tune nor Optuna.
+METRIC, MODE = "val_acc", "max"
+SAMPLERS = ("tpe", "qmc", "random")
+
 
 @dataclass(frozen=True)
 class Budget:

@@ -23,27 +23,37 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on the path, not the project
 
+# What checking the input needs. Ray Tune, Optuna and pandas are imported by search_machinery() once the input is
+# accepted, while Ray starts on a thread (tuning.ray_start): the two overlap instead of adding up.
 from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
-from tuning.budgets import BUDGETS, fresh_seeds  # noqa: E402
+from tuning.budgets import BUDGETS, METRIC, SAMPLERS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
 from tuning.db import epochs as epochs_table  # noqa: E402
 import tuning.db  # noqa: E402
 from tuning.command import portable_command  # noqa: E402
-from tuning.confirm import run_confirmation  # noqa: E402
+from tuning.ray_start import RayStart  # noqa: E402
 from tuning.retrain import RetrainInterrupted, retrain  # noqa: E402
-from tuning.selection import rank_trials, trials_frame  # noqa: E402
-from tuning.search import METRIC, SAMPLERS, make_scheduler, make_searcher  # noqa: E402  (imports, starts no Ray)
-from tuning.states import (COMPLETED, CUT, DIVERGED, EARLY_STOPPED, ERRORED, INTERRUPTED,  # noqa: E402
-                           close_unfinished)
+
+
+def import_search_machinery() -> None:
+    """Import what the search and its write-up use (the functions below import it where they need it)."""
+    import pandas  # noqa: F401
+    import tuning.confirm  # noqa: F401
+    import tuning.search  # noqa: F401
+    import tuning.selection  # noqa: F401
+    import tuning.states  # noqa: F401
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="tuning/run.py", description=__doc__.split("\n\n")[0],
@@ -180,6 +190,8 @@ def provenance() -> dict:
 
 def leaderboard(db: TrialDB, name: str, k: int) -> pd.DataFrame:
     """The top-k trials on validation, by the one ranking rule the analysis uses too (tuning.selection)."""
+    from tuning.selection import rank_trials, trials_frame
+
     return rank_trials(trials_frame(db.rows(trials, name))).head(k).reset_index(drop=True)
 
 
@@ -274,6 +286,8 @@ def _fresh_actors_on_resume(tuner) -> None:
 
 def interrupted(args, db: TrialDB, argv: list[str] | None, signum: int) -> int:
     """Close the in-flight trials as interrupted, print how to continue, and exit as a signalled process does."""
+    from tuning.states import INTERRUPTED, close_unfinished
+
     close_unfinished(db, args.name, INTERRUPTED)
     db.upsert_study(args.name, status=INTERRUPTED)
     rows = db.rows(trials, args.name)
@@ -292,6 +306,8 @@ def resume_command(argv: list[str] | None) -> str:
 def retrain_interrupted(args, db: TrialDB, argv: list[str] | None, e: RetrainInterrupted) -> int:
     """A signal during the confirmation or final evaluation: its finished runs are in the database, the running
     ones were cancelled and run again under --resume."""
+    from tuning.states import INTERRUPTED
+
     db.upsert_study(args.name, status=INTERRUPTED)
     print(f"\ninterrupted after {e.done} of {e.total} retraining runs (the search is finished); continue with:\n"
           f"  {resume_command(argv)}", flush=True)
@@ -330,6 +346,16 @@ def experiment_path(args) -> str:
     return f"{args.storage}/{args.name}"
 
 
+def find_data(args) -> None:
+    """The dataset's files exist (a cheap check before Ray starts; load_data reads and checks their contents)."""
+    from ganrator.data import DataError, find_files
+
+    try:
+        find_files(args.data_dir)
+    except DataError as e:
+        raise StudyError(str(e)) from None
+
+
 def load_data(args):
     from ganrator.data import DataError, load_fashion_mnist
 
@@ -351,25 +377,11 @@ def announce(args) -> None:
           f"trial database {redact(args.db_url)}", flush=True)
 
 
-def start_ray(args) -> dict[str, Any]:
-    """A local Ray instance, or the cluster at --address; what it offers and how many trials run at once."""
-    # Save the experiment state often, so a killed driver loses at most a few seconds of it.
-    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
-    # Every epoch checkpoints and num_to_keep forces a snapshot; that is intended here, not a bottleneck.
-    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-    # A trial skipped on resume (finished before the crash) returns without a result; ASHA and OptunaSearch
-    # ignore such a result, but the strict check would fail the study. Every real report carries val_acc.
-    os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-    import ray
-
-    if args.address is None:
-        # Workers inherit the driver's environment from the local Ray it starts. A runtime_env would instead make
-        # Ray start new workers for it, leaving the ones it prestarts idle; with inheritance the first trials'
-        # actors take those.
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-    # log_to_driver=False: trial errors land in the database and Tune's error files, not as worker log spam.
+def start_ray(args, starting: RayStart) -> dict[str, Any]:
+    """The local Ray instance or the cluster at --address, once `starting` is up: what it offers and how many
+    trials run at once."""
     try:
-        ray.init(address=args.address, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        ray = starting.result()
     except ConnectionError as e:  # --address auto with no cluster on this machine
         raise StudyError(f"--address {args.address}: {e}") from None
     resources = ray.cluster_resources()
@@ -422,6 +434,8 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
     from ray import tune
 
     from tuning.callbacks import SEEN, Progress, TrialRecorder
+    from tuning.search import make_scheduler, make_searcher
+    from tuning.states import COMPLETED, CUT, DIVERGED, EARLY_STOPPED, ERRORED, INTERRUPTED, close_unfinished
     from tuning.trainable import SharedDataset, train_trial
 
     space, budget = args.space_obj, args.budget_obj
@@ -486,6 +500,8 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
 
 def fidelity_check(args, db: TrialDB) -> list[str]:
     """Warnings when early stopping's rungs rank trials unlike their last epoch (calibration trials)."""
+    import pandas as pd
+
     from tuning.fidelity import fidelity_warnings, rung_correlation  # scipy: 0.5 s of start-up, needed only here
 
     study = db.study(args.name) or {}
@@ -522,21 +538,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scheduler: fifo, not asha: space {args.space_obj.name!r} fixes steps = "
               f"{args.space_obj.fixed['steps']} per trial, so epochs differ between training-set sizes")
         args.scheduler = "fifo"
+    starting = None
     try:
         db, existing = open_study(args)
+        find_data(args)
+        # The input is accepted: Ray starts on a thread while this one imports the search and loads the data.
+        starting = RayStart(args.address)
+        t = time.time()
+        import_search_machinery()
+        startup["search_imports"] = time.time() - t
         t = time.time()
         data = load_data(args)
         startup["data"] = time.time() - t
         announce(args)
         t = time.time()
-        cluster = start_ray(args)
-        startup["ray_init"] = time.time() - t
-    except StudyError as e:
+        cluster = start_ray(args, starting)
+        startup["ray_init"] = time.time() - t  # what was left to wait for once the rest was done
+    except BaseException as e:  # stop the Ray instance begun for input that failed later (or a Ctrl-C)
+        if starting is not None:
+            starting.cancel()
+        if not isinstance(e, StudyError):
+            raise
         print(f"error: {e}", file=sys.stderr)
         return 2
     info = record_study(args, db, existing, cluster)
     if (code := search(args, db, data, info, cluster["max_concurrent"], argv, startup)) is not None:
         return code
+    from tuning.confirm import run_confirmation
+
     try:
         run_confirmation(args, db, data, trial_overrides(args))
         run_final_eval(args, db, data, trial_overrides(args))

@@ -11,11 +11,10 @@ from ray.tune.search import ConcurrencyLimiter
 from ray.tune.search.optuna import OptunaSearch
 
 from . import db as _db
+from .budgets import METRIC, MODE, SAMPLERS  # noqa: F401  (SAMPLERS re-exported: the driver's vocabulary)
 from .schedulers import CalibratedASHA
 from .states import final_state
 
-METRIC, MODE = "val_acc", "max"
-SAMPLERS = ("tpe", "qmc", "random")
 # Seconds the searcher spent on each trial (proposing it, recording its reports and its end), and when it proposed
 # it (Tune creates the trial right after), by Ray trial id. Read by the driver's TrialRecorder into
 # ganrator_trials.search_seconds and queued_at; both live in the driver process.
