@@ -370,10 +370,10 @@ def _confirmed_sections(s: Study, out: Path) -> list[str]:
     md = ["", f"## Confirmed ablations (`{s.name}`)", "",
           "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
           "validation-selected reference seed by seed. These comparisons carry the ablation claims; the "
-          "search-based tables above show how the search saw them."]
+          "search-based tables above show how the search saw them.", "",
+          next(iter(tables.values())).attrs["protocol"]]  # said once: every table of the study shares it
     for param, df in tables.items():
-        md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line, "", df.attrs["note"], "",
-               to_markdown(format_paired(df))]
+        md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line, "", to_markdown(format_paired(df))]
         _small_png(md, F.confirmed_plot(df), out, f"{s.name}_confirmed_{param}",
                    f"Confirmed arms of {param}: test accuracy per seed and the paired difference", caption_line)
     return md

@@ -143,27 +143,36 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
     for param in dict.fromkeys(arms["param"]):
         df = paired_table(arms, runs, param)
         n = int(df["seeds"].max()) if len(df) else 0
-        df.attrs["note"] = (
-            f"Arms are chosen from the search (the best trial with {param} at each value among those whose other "
-            f"scientific parameters equal the reference's, compared at the highest rung it reached; the reference "
-            f"with only {param} changed where none exists) and retrained without early stopping on fresh seeds, "
-            f"never the search's: {'/'.join(map(str, epochs)) or '?'} epochs on data fraction "
-            f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "
-            f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
-            f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "
-            f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing "
-            f"(with {n} seeds, an interval that holds 0 is inconclusive, not evidence of no effect). "
-            f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all "
-            f"FAMILY comparisons of this study (every table's), so a difference with Holm p below 0.05 holds "
-            f"together with the others. McNemar: "
-            f"exact test on the test images between the two networks of one seed; it speaks of those two "
-            f"trained networks, not of the configurations. These verdicts hold at this budget and for arms "
-            f"found by this search: an arm drawn from fewer search trials had its nuisance parameters tuned less.")
+        df.attrs["note"] = _protocol(param, epochs, fractions, n, seeds)
+        df.attrs["protocol"] = _protocol(None, epochs, fractions, n, seeds)  # the same for every table of the study
         out[param] = df
     _add_holm(out)
     for df in out.values():
-        df.attrs["note"] = df.attrs["note"].replace("FAMILY", str(df.attrs["holm_family"]))
+        for key in ("note", "protocol"):
+            df.attrs[key] = df.attrs[key].replace("FAMILY", str(df.attrs["holm_family"]))
     return out
+
+
+def _protocol(param: str | None, epochs: list, fractions: list, n: int, seeds: list[int]) -> str:
+    """How a study's confirmed arms were chosen, run and compared; param None: worded for all its parameters."""
+    p = f"with {param}" if param else "with the parameter"
+    only = f"only {param}" if param else "only that parameter"
+    return (
+        f"Arms are chosen from the search (the best trial {p} at each value among those whose other "
+        f"scientific parameters equal the reference's, compared at the highest rung it reached; the reference "
+        f"with {only} changed where none exists) and retrained without early stopping on fresh seeds, "
+        f"never the search's: {'/'.join(map(str, epochs)) or '?'} epochs on data fraction "
+        f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "
+        f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
+        f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "
+        f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing "
+        f"(with {n} seeds, an interval that holds 0 is inconclusive, not evidence of no effect). "
+        f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all "
+        f"FAMILY comparisons of this study (every table's), so a difference with Holm p below 0.05 holds "
+        f"together with the others. McNemar: "
+        f"exact test on the test images between the two networks of one seed; it speaks of those two "
+        f"trained networks, not of the configurations. These verdicts hold at this budget and for arms "
+        f"found by this search: an arm drawn from fewer search trials had its nuisance parameters tuned less.")
 
 
 def _points(values, signed: bool = False) -> str:

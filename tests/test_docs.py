@@ -266,3 +266,13 @@ def test_comparison_tables_bold_the_row_validation_chooses(docs_pair):
         val = t["header"].index("best val (full) (%)")
         best = max(t["rows"], key=lambda r: float(r[val]) if r[val] != "—" else -1)
         assert best[0] in bold, (t["heading"], best[0], bold)
+
+
+def test_confirmed_protocol_is_said_once_per_study(docs_pair):
+    """The protocol of a study's confirmed arms is one paragraph under its section, not repeated per table."""
+    text = docs_pair[0]
+    sections = text.count("## Confirmed ablations (`")
+    tables = text.count(" (confirmed, `")
+    assert sections >= 1 and tables > sections  # a study with several confirmed parameters is planted
+    assert text.count("Arms are chosen from the search") == sections
+    assert "the best trial with the parameter at each value" in text
