@@ -54,6 +54,10 @@ class TrainConfig:
     # size then gets the same compute (epochs = ceil(steps / steps per epoch), the last one cut short), so a small
     # set is not left with a handful of steps (the lr schedule runs over exactly these steps).
     steps: int = 0
+    # With `steps`: validate (and report and checkpoint) at the end of the first epoch that completes at least this
+    # many steps since the last validation, and at the end; 0 = after every epoch. A small training set has few
+    # steps per epoch (6 at 1/32 of the data), and a validation pass of 5,000 images would cost more than them.
+    val_every_steps: int = 0
     lr_schedule: str = "onecycle"
     warmup_epochs: float = 1.0
     warmup_steps: int = 0  # > 0 replaces warmup_epochs: the same warmup at every training-set size (with `steps`)
@@ -91,6 +95,13 @@ class TrainConfig:
             raise config_lib.ConfigError(f"epochs and batch_size must be >= 1, got {self.epochs}, {self.batch_size}")
         if not isinstance(self.steps, int) or isinstance(self.steps, bool) or self.steps < 0:
             raise config_lib.ConfigError(f"steps must be an integer >= 0 (0 = train for `epochs`), got {self.steps!r}")
+        if not isinstance(self.val_every_steps, int) or isinstance(self.val_every_steps, bool) or \
+                self.val_every_steps < 0:
+            raise config_lib.ConfigError(f"val_every_steps must be an integer >= 0 (0 = every epoch), got "
+                                         f"{self.val_every_steps!r}")
+        if self.val_every_steps and not self.steps:
+            raise config_lib.ConfigError(f"val_every_steps={self.val_every_steps} needs a step budget (steps > 0); a "
+                                         "run of `epochs` validates after every epoch (early stopping's rungs)")
         if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or self.warmup_steps < 0:
             raise config_lib.ConfigError(f"warmup_steps must be an integer >= 0 (0 = use warmup_epochs), got "
                                          f"{self.warmup_steps!r}")
@@ -252,13 +263,14 @@ def train(cfg: TrainConfig, data: FashionMNIST,
           checkpoint: str | os.PathLike | None = None) -> TrainResult:
     """Train `cfg.model` on `data`; return the per-epoch history and the model.
 
-    on_epoch(metrics) runs after each epoch (and after its state is saved) with that epoch's metrics, the run's
-    status, param_count and flops (forward, per image), and where the time outside the training steps went:
+    on_epoch(metrics) runs after each validated epoch (every epoch unless cfg.val_every_steps groups them; the
+    history holds the same entries), after its state is saved, with that epoch's metrics, the run's status,
+    param_count and flops (forward, per image), and where the time outside the training steps went:
     setup_seconds (data, model and optimizer built, state loaded: once per call) and checkpoint_seconds (this
-    epoch's state written); returning True stops the run. Each epoch's metrics hold train_seconds and val_seconds,
+    epoch's state written); returning True stops the run. Each entry's metrics hold train_seconds and val_seconds,
     the two parts of epoch_seconds.
     checkpoint: a file for the training state. If it exists, training resumes from it; it is rewritten
-    after every epoch.
+    after every validated epoch.
     """
     t_setup = time.perf_counter()
     device = resolve_device(cfg.device)
@@ -312,11 +324,15 @@ def train(cfg: TrainConfig, data: FashionMNIST,
     epoch = start_epoch
     setup_seconds = time.perf_counter() - t_setup
     done_steps = int(history[-1].get("steps", steps_per_epoch * epoch)) if history else 0
+    validated_at = done_steps  # a checkpoint is written at validated epochs only
+    round_start = None  # the epochs since the last validation (one, unless cfg.val_every_steps groups them)
     while epoch < planned_epochs and status == "completed":
+        if round_start is None:
+            round_start, round_train, round_steps = time.perf_counter(), 0.0, 0
+            loss_sum = torch.zeros((), device=device)
         model.train()
         t0 = time.perf_counter()
         perm = torch.randperm(n, generator=gen, device=device)
-        loss_sum = torch.zeros((), device=device)
         epoch_steps = min(steps_per_epoch, total_steps - done_steps)
         for step in range(epoch_steps):
             idx = perm[step * batch_size:(step + 1) * batch_size]
@@ -338,22 +354,28 @@ def train(cfg: TrainConfig, data: FashionMNIST,
                 if not torch.isfinite(loss_sum):
                     status = "diverged"
                     break
-        train_seconds = time.perf_counter() - t0
+        round_train += time.perf_counter() - t0
         epoch += 1
         done_steps += epoch_steps
+        round_steps += epoch_steps
+        if status == "completed" and epoch < planned_epochs and done_steps - validated_at < cfg.val_every_steps:
+            continue
+        validated_at = done_steps
         if status == "diverged":
             metrics = {"train_loss": DIVERGED_LOSS, "val_loss": DIVERGED_LOSS, "val_acc": 0.0}
         else:
             val = evaluate(scored, data, "val", cfg.eval_batch_size, use_amp, flip=cfg.tta_flip)
-            metrics = {"train_loss": loss_sum.item() / max(1, epoch_steps),
+            metrics = {"train_loss": loss_sum.item() / max(1, round_steps),
                        "val_loss": val["loss"], "val_acc": val["acc"]}
         # `steps` (optimizer steps so far) and `planned_epochs` let a tuner tell a run that ended from one it stopped
-        # when the epoch count depends on the training-set size (cfg.steps).
-        epoch_seconds = time.perf_counter() - t0
+        # when the epoch count depends on the training-set size (cfg.steps). With val_every_steps the timings and
+        # the training loss cover every epoch since the last validation.
+        epoch_seconds = time.perf_counter() - round_start
+        round_start = None
         metrics.update(epoch=epoch, steps=done_steps, planned_epochs=planned_epochs,
                        lr=optimizer.param_groups[0]["lr"], epoch_seconds=epoch_seconds,
-                       train_seconds=train_seconds, val_seconds=epoch_seconds - train_seconds,
-                       images_per_second=epoch_steps * batch_size / max(train_seconds, 1e-9))
+                       train_seconds=round_train, val_seconds=epoch_seconds - round_train,
+                       images_per_second=round_steps * batch_size / max(round_train, 1e-9))
         history.append(metrics)
         t_save = time.perf_counter()
         if ckpt_path is not None:

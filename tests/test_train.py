@@ -234,6 +234,39 @@ def test_a_step_budget_gives_every_training_set_size_the_same_steps(fmnist):
     assert [h["steps"] for h in plain.history] == [8]
 
 
+def test_validation_every_n_steps_groups_epochs_and_trains_the_same(fmnist, tmp_path):
+    """1,100 images are 8 steps per epoch: val_every_steps=12 validates at steps 16, 32 and 40 (the end) instead of
+    after each of the 5 epochs, and trains exactly the same weights; a resume from its checkpoint matches too."""
+    cfg = dict(**{**FAST, "data_fraction": 0.02, "amp": False}, steps=40, warmup_steps=4, model_kwargs={"width": 4})
+    every = T.train(T.TrainConfig(**cfg), fmnist)
+    grouped = T.train(T.TrainConfig(**cfg, val_every_steps=12), fmnist)
+    assert [h["steps"] for h in every.history] == [8, 16, 24, 32, 40]
+    assert [(h["epoch"], h["steps"]) for h in grouped.history] == [(2, 16), (4, 32), (5, 40)]
+    assert grouped.status == "completed" and grouped.history[-1]["planned_epochs"] == 5
+    for a, b in zip(every.model.state_dict().values(), grouped.model.state_dict().values()):
+        assert torch.equal(a, b)
+    assert grouped.history[-1]["val_acc"] == every.history[-1]["val_acc"]
+    # the grouped entry's training loss and time cover both of its epochs
+    assert grouped.history[0]["train_loss"] == pytest.approx(
+        (every.history[0]["train_loss"] + every.history[1]["train_loss"]) / 2, rel=1e-5)
+    assert grouped.history[0]["train_seconds"] > 0 and grouped.history[0]["val_seconds"] > 0
+
+    ckpt = tmp_path / "state.pt"
+    first = T.train(T.TrainConfig(**cfg, val_every_steps=12), fmnist, checkpoint=ckpt, on_epoch=lambda m: True)
+    assert first.status == "stopped" and [h["epoch"] for h in first.history] == [2]
+    resumed = T.train(T.TrainConfig(**cfg, val_every_steps=12), fmnist, checkpoint=ckpt)
+    assert [h["epoch"] for h in resumed.history] == [2, 4, 5]
+    for a, b in zip(grouped.model.state_dict().values(), resumed.model.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_validation_every_n_steps_needs_a_step_budget():
+    with pytest.raises(ConfigError, match=r"^val_every_steps=100 needs a step budget \(steps > 0\)"):
+        T.TrainConfig.from_dict({"val_every_steps": 100})
+    with pytest.raises(ConfigError, match=r"^val_every_steps must be an integer >= 0"):
+        T.TrainConfig.from_dict({"steps": 100, "val_every_steps": -1})
+
+
 def test_a_negative_step_budget_names_the_key():
     for bad in (-5, 2.5, "600"):
         with pytest.raises(ConfigError, match=r"^steps must be an integer >= 0 \(0 = train for `epochs`\), got "):

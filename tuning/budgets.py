@@ -80,7 +80,7 @@ BUDGETS = {
     # Augmentation against data size (search_spaces/aug_size.yaml): the space fixes the steps, so each size trains
     # as long as the others; a short random search tunes lr and weight decay, then the confirmation trains the
     # cross (2 sizes x 3 strengths) on 3 fresh seeds; the full-data row is the headline study's. 8 + 18 runs of
-    # 1,500 steps of 256 images, each with a validation pass per epoch (70 epochs at 10%).
+    # 1,500 steps of 256 images, validated about every 100 steps (the space's val_every_steps).
     "aug_size": Budget("aug_size", num_samples=8, max_epochs=1, grace_period=1, reduction_factor=2,
                        startup_trials=8, data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1,
                        final_seeds=3,
