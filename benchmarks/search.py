@@ -75,6 +75,7 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
         "epochs": mean(lambda r: r["epochs_s"]), "all_epochs": sum(r["epochs_s"] or 0 for r in rows),
         "startup": first - launched_at, "driver_imports": startup["imports"],
         "search_imports": startup.get("search_imports", 0.0), "driver_data": startup["data"],
+        "searcher": startup.get("searcher", 0.0),
         "ray_init": startup["ray_init"], "tune_start": first - startup["ready_at"],
         "wind_down": exited_at - max(last, last_epoch),
         "trial_overhead": mean(lambda r: r["ended_at"] - r["queued_at"] - r["epochs_s"]),
@@ -90,7 +91,8 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
     known = ("actor_start", "dispatch", "data", "setup", "checkpoint", "report", "end")
     parts["other"] = parts["trial_overhead"] - sum(parts[k] for k in known)
     parts["startup_other"] = parts["startup"] - sum(parts[k] for k in ("driver_imports", "search_imports",
-                                                                      "driver_data", "ray_init", "tune_start"))
+                                                                      "driver_data", "searcher", "ray_init",
+                                                                      "tune_start"))
     parts["slot_share"] = 1 - parts["all_epochs"] / (parts["span"] * parts["slots"])
     return parts
 
@@ -100,7 +102,8 @@ ROWS = (  # (key, label); times in seconds, per trial unless said
     ("startup", "fixed start-up: launch to first trial created"),
     ("driver_imports", "  of which driver imports (input checks)"),
     ("search_imports", "  of which search imports (Ray starting)"),
-    ("driver_data", "  of which dataset loaded (Ray starting)"), ("ray_init", "  of which waiting for Ray"),
+    ("driver_data", "  of which dataset loaded (Ray starting)"),
+    ("searcher", "  of which Optuna's storage and sampler (Ray starting)"), ("ray_init", "  of which waiting for Ray"),
     ("tune_start", "  of which Tune set up, first trial proposed"),
     ("startup_other", "  of which other (interpreter, study row)"),
     ("wind_down", "fixed wind-down: last trial ended to exit"),

@@ -28,8 +28,9 @@ studies = sa.Table(
     sa.Column("command", sa.Text), sa.Column("git_commit", sa.String(64)), sa.Column("versions", sa.JSON),
     sa.Column("hardware", sa.JSON), sa.Column("status", sa.String(20)),
     sa.Column("created_at", sa.Float), sa.Column("updated_at", sa.Float),
-    # the driver's fixed start-up of its latest run, seconds: {"imports", "search_imports", "data", "ray_init"
-    # (the wait for Ray left once the search imports and the data, which overlap its start, were done), "ready_at"}
+    # the driver's fixed start-up of its latest run, seconds: {"imports", "search_imports", "data", "searcher",
+    # "ray_init" (the wait for Ray left once the search imports, the data and the searcher, which overlap its
+    # start, were done), "ready_at"}
     sa.Column("startup", sa.JSON),
 )
 trials = sa.Table(

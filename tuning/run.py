@@ -427,10 +427,11 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
 
 
 def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, argv: list[str] | None,
-           startup: dict[str, float]) -> int | None:
+           startup: dict[str, float], searcher=None) -> int | None:
     """The search on Ray Tune; None when it ended (all trials, or the time cap), else the exit code of an
     interrupted one (its resume command printed). startup: the driver's start-up so far, stored with the study
-    once the search is ready to begin (its `ready_at`, seconds since the epoch)."""
+    once the search is ready to begin (its `ready_at`, seconds since the epoch). searcher: a new study's
+    searcher, built while Ray started (tuning.search.make_optuna_search)."""
     from ray import tune
 
     from tuning.callbacks import SEEN, Progress, TrialRecorder
@@ -453,13 +454,14 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                                    resume_errored=False)
         _fresh_actors_on_resume(tuner)
     else:
-        max_epochs = budget.max_epochs if space.kind == "deep" else 1
+        max_epochs = search_epochs(args)
         calibration = budget.calibration_trials if args.scheduler == "asha" else 0
         recorder = TrialRecorder(db, args.name, space, overrides, max_epochs, info, calibration)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,
-                                                                 max_concurrent, budget.startup_trials, max_epochs),
+                                                                 max_concurrent, budget.startup_trials, max_epochs,
+                                                                 search=searcher),
                                         scheduler=make_scheduler(args.scheduler, budget.max_epochs,
                                                                  budget.grace_period, budget.reduction_factor,
                                                                  calibration),
@@ -496,6 +498,11 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
         print(f"the time cap (--time-budget) cut {len(cut)} trial(s) before their last epoch: {', '.join(cut)}")
     print_leaderboard(leaderboard(db, args.name, 10), space)
     return None
+
+
+def search_epochs(args) -> int:
+    """Epochs of a search trial that runs to the end (a classical fit is one)."""
+    return args.budget_obj.max_epochs if args.space_obj.kind == "deep" else 1
 
 
 def fidelity_check(args, db: TrialDB) -> list[str]:
@@ -551,6 +558,13 @@ def main(argv: list[str] | None = None) -> int:
         data = load_data(args)
         startup["data"] = time.time() - t
         announce(args)
+        from tuning.search import make_optuna_search
+
+        t = time.time()
+        searcher = None if args.resume else make_optuna_search(
+            args.space_obj, args.sampler, args.seed, args.name, args.db_url, args.budget_obj.startup_trials,
+            search_epochs(args))
+        startup["searcher"] = time.time() - t
         t = time.time()
         cluster = start_ray(args, starting)
         startup["ray_init"] = time.time() - t  # what was left to wait for once the rest was done
@@ -562,7 +576,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     info = record_study(args, db, existing, cluster)
-    if (code := search(args, db, data, info, cluster["max_concurrent"], argv, startup)) is not None:
+    if (code := search(args, db, data, info, cluster["max_concurrent"], argv, startup, searcher)) is not None:
         return code
     from tuning.confirm import run_confirmation
 

@@ -140,13 +140,20 @@ def make_sampler(name: str, seed: int, startup_trials: int = 10) -> optuna.sampl
     raise ValueError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")
 
 
-def make_searcher(space, sampler: str, seed: int, study_name: str, db_url: str, max_concurrent: int,
-                  startup_trials: int = 10, max_epochs: int = 1):
-    """max_epochs: epochs of a trial that ran to the end (1 for a classical fit), to tell completed from stopped."""
+def make_optuna_search(space, sampler: str, seed: int, study_name: str, db_url: str, startup_trials: int = 10,
+                       max_epochs: int = 1) -> ResumableOptunaSearch:
+    """The searcher on the study's storage (needs no Ray: the driver builds it while Ray starts).
+    max_epochs: epochs of a trial that ran to the end (1 for a classical fit), to tell completed from stopped."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    search = ResumableOptunaSearch(space=space.sample, metric=METRIC, mode=MODE,
-                                   sampler=make_sampler(sampler, seed, startup_trials), study_name=study_name,
-                                   storage=StudyStorage(db_url), max_epochs=max_epochs)
+    return ResumableOptunaSearch(space=space.sample, metric=METRIC, mode=MODE,
+                                 sampler=make_sampler(sampler, seed, startup_trials), study_name=study_name,
+                                 storage=StudyStorage(db_url), max_epochs=max_epochs)
+
+
+def make_searcher(space, sampler: str, seed: int, study_name: str, db_url: str, max_concurrent: int,
+                  startup_trials: int = 10, max_epochs: int = 1, search: ResumableOptunaSearch | None = None):
+    """make_optuna_search's searcher (or `search`, built already), proposing at most max_concurrent at once."""
+    search = search or make_optuna_search(space, sampler, seed, study_name, db_url, startup_trials, max_epochs)
     return ConcurrencyLimiter(search, max_concurrent=max_concurrent)
 
 
