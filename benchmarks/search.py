@@ -8,7 +8,7 @@
    reported over seeds 0-4: best validation accuracy, epochs spent, and epochs until each first reached
    FIFO + random's median best (about 35 minutes on 2 cores).
 
-    python benchmarks/search.py [--only overhead,scaling,efficiency] [--out runs/bench]
+    python benchmarks/search.py [--only overhead,scaling,efficiency] [--out runs/bench]   # --out: kept, and reused
     python benchmarks/search.py --only laptop     # the same breakdown for the search `make run` runs (10 minutes)
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -195,7 +196,11 @@ def asha_tpe(grace: int, rf: int, startup: int) -> tuple[str, list[str]]:
 def search_run(tmp: Path, label: str, extra: list[str], seed: int) -> dict:
     """One study: its best validation accuracy, the epochs it spent, and every epoch in the order it finished."""
     name = f"{re.sub(r'[^A-Za-z0-9]+', '_', label).strip('_')}_seed{seed}"
-    _, db = study([*EFFICIENCY, *extra, "--seed", str(seed), "--name", name], tmp / "efficiency")
+    db = tmp / "efficiency" / name / "trials.db"
+    # With --out a rerun reuses the studies an earlier run finished (a study is rerun whole otherwise).
+    if not (db.exists() and one(db, "select status from ganrator_studies")[0] == "finished"):
+        shutil.rmtree(db.parent, ignore_errors=True)
+        _, db = study([*EFFICIENCY, *extra, "--seed", str(seed), "--name", name], tmp / "efficiency")
     with sqlite3.connect(db) as conn:
         order = [v for (v,) in conn.execute("select val_acc from ganrator_epochs order by timestamp")]
         stopped = conn.execute("select count(*) from ganrator_trials where status = 'early_stopped'").fetchone()[0]

@@ -386,11 +386,16 @@ def test_multi_node_cluster(tmp_path):
         assert address, "the cluster did not start"
         out = run_cli("--space", "smoke", "--budget", "smoke", "--address", address,
                       "--storage-path", str(tmp_path), env=env)
+        # Without --address a study starts its own Ray, even with this cluster recorded on the machine as the
+        # last one started (ray.init's default would join it; 1 CPU per node there, 2 CPUs here).
+        local = run_cli("--space", "smoke", "--budget", "smoke", "--num-samples", "1", "--max-epochs", "1",
+                        "--grace-period", "1", "--no-confirm", "--storage-path", str(tmp_path / "local"))
     finally:
         cluster.stdin.close()
         cluster.wait(timeout=120)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "ray: 2 node(s), 2 CPUs" in out.stdout
+    assert local.returncode == 0 and "ray: 1 node(s), 2 CPUs" in local.stdout, local.stdout[-2000:] + local.stderr
     rows = assert_consistent(tmp_path / "smoke" / "trials.db", max_epochs=3)
     assert len({r["node"] for r in rows.values()}) == 2
 

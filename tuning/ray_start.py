@@ -30,7 +30,12 @@ class RayStart:
     """
 
     def __init__(self, address: str | None):
-        self.address = address
+        # No --address: the cluster of a `ray job submit` (RAY_ADDRESS), else a new local instance. Not ray.init's
+        # own default, which joins whatever cluster `ray start` last recorded on this machine (/tmp/ray), such as
+        # one being torn down, instead of starting one.
+        self.address = address or os.environ.get("RAY_ADDRESS") or "local"
+        self.where = f"--address {address}" if address else (
+            f"RAY_ADDRESS={self.address}" if self.address != "local" else "the local Ray instance")
         self.error: BaseException | None = None
         self.started = threading.Event()
         self._release = threading.Event()  # set only by cancel(), after the instance is stopped
@@ -41,7 +46,7 @@ class RayStart:
         # A trial skipped on resume (finished before the crash) returns without a result; ASHA and OptunaSearch
         # ignore such a result, but the strict check would fail the study. Every real report carries val_acc.
         os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
-        if address is None:
+        if self.address == "local":
             # Workers inherit the driver's environment from the local Ray it starts. A runtime_env would instead make
             # Ray start new workers for it, leaving the ones it prestarts idle; with inheritance the first trials'
             # actors take those.

@@ -383,7 +383,7 @@ def start_ray(args, starting: RayStart) -> dict[str, Any]:
     try:
         ray = starting.result()
     except ConnectionError as e:  # --address auto with no cluster on this machine
-        raise StudyError(f"--address {args.address}: {e}") from None
+        raise StudyError(f"{starting.where}: {e}") from None
     resources = ray.cluster_resources()
     if args.max_concurrent:
         max_concurrent = args.max_concurrent
