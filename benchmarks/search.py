@@ -198,7 +198,7 @@ def search_run(tmp: Path, label: str, extra: list[str], seed: int) -> dict:
     name = f"{re.sub(r'[^A-Za-z0-9]+', '_', label).strip('_')}_seed{seed}"
     db = tmp / "efficiency" / name / "trials.db"
     # With --out a rerun reuses the studies an earlier run finished (a study is rerun whole otherwise).
-    if not (db.exists() and one(db, "select status from ganrator_studies")[0] == "finished"):
+    if not (db.exists() and one(db, "select status from ganrator_studies") == ("finished",)):
         shutil.rmtree(db.parent, ignore_errors=True)
         _, db = study([*EFFICIENCY, *extra, "--seed", str(seed), "--name", name], tmp / "efficiency")
     with sqlite3.connect(db) as conn:
