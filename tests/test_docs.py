@@ -36,6 +36,13 @@ def test_docs_from_databases(smoke_study, tmp_path):
         assert (tmp_path / "docs" / ref).is_file()
     for png in (tmp_path / "docs" / "figures").glob("*.png"):
         assert png.stat().st_size < 300_000
+    # written again with one study fewer: that study's figures go, the other's stay
+    again = subprocess.run([sys.executable, "-m", "analysis", "docs", "--db", str(other), "--out",
+                            str(tmp_path / "docs")], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert again.returncode == 0, again.stderr
+    left = {p.name for p in (tmp_path / "docs" / "figures").glob("*.png")}
+    assert left and not any(name.startswith("smoke_") for name in left), left
+    assert left == set(re.findall(r"\(figures/([^)]+\.png)\)", (tmp_path / "docs" / "experiments.md").read_text()))
 
 
 def test_docs_bad_database_is_one_error(tmp_path):
@@ -276,3 +283,23 @@ def test_confirmed_protocol_is_said_once_per_study(docs_pair):
     assert sections >= 1 and tables > sections  # a study with several confirmed parameters is planted
     assert text.count("Arms are chosen from the search") == sections
     assert "the best trial with the parameter at each value" in text
+
+
+def test_docs_say_when_the_confirmation_contradicts_the_reference(tmp_path):
+    """planted headline: aug_strength 1.0 beats the reference 0.5 on test (+0.5 points, paired) but not on
+    validation, so nothing is said; once its validation is higher too, the study's sections say so up front."""
+    import sqlite3
+
+    from analysis.docs import overturned_reference
+
+    db = planted.build_headline(tmp_path / "headline.db")
+    assert overturned_reference(load_study(db)) == []
+    with sqlite3.connect(db) as conn:
+        conn.execute("update ganrator_confirm_runs set val_acc = val_acc + 0.01 where arm_key in (select arm_key "
+                     "from ganrator_confirm_arms where param = 'aug_strength' and value = '1.0')")
+    (said,) = overturned_reference(load_study(db))
+    assert said.startswith("**The confirmation contradicts this study's reference on aug_strength.** "
+                           "aug_strength = 1.0 is better than the reference's 0.5 on test, +0.50 [")
+    assert "compares values with aug_strength = 0.5 and says nothing about aug_strength = 1.0" in said
+    text = write_docs([load_study(db)], tmp_path / "docs").read_text()
+    assert text.count("The confirmation contradicts") == 1
