@@ -192,15 +192,22 @@ def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     ref = sl.reference
     where = sl.sentence() + " "
+    # Said only where it holds: a space without nuisance parameters tunes nothing per value, and a FIFO study
+    # stops no trial early.
+    best = ("the best validation accuracy over the nuisance parameters (isolation)" if study.nuisance() else
+            "the best validation accuracy of its trials (this space tunes no nuisance parameter: a row with one "
+            "trial is that trial, not a tuned optimum)")
+    scheduler = (study.meta.get("search") or {}).get("scheduler")
+    stopped = (f"ASHA-stopped trials are compared with all others at epoch {g}, the first rung, which every trial "
+               f"reached. ") if scheduler != "fifo" or (t["status"] == "early_stopped").any() else \
+        "No trial was stopped early (FIFO scheduler). "
     out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
                      selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
                      reference=None if ref is None else ref["trial_id"], note=(
-        where + f"Each row: the best validation accuracy over the nuisance parameters (isolation) and the trial it "
-        f"comes from; a value with no trial in this slice is shown as missing, with its trial count over all "
-        f"slices (`trials_at_value`). 'full' ranks only trials that ran all {study.max_epochs} epochs; "
-        f"ASHA-stopped trials are compared with all others at epoch {g}, the first rung, which every trial "
-        f"reached. Test: the row's best final-evaluated configuration on validation (`test_trial`), mean ± 95% "
-        f"CI over its seeds (n); it is reported, never used to choose."))
+        where + f"Each row: {best} and the trial it comes from; a value with no trial in this slice is shown as "
+        f"missing, with its trial count over all slices (`trials_at_value`). 'full' ranks only trials that ran "
+        f"all {study.max_epochs} epochs. {stopped}Test: the row's best final-evaluated configuration on "
+        f"validation (`test_trial`), mean ± 95% CI over its seeds (n); it is reported, never used to choose."))
     return out
 
 

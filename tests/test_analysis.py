@@ -53,6 +53,22 @@ def test_ablation_shows_planted_augmentation_effect(study):
     assert table.loc[2, "test_mean"] == pytest.approx(planted.planted_acc(1.0, "sgd", 0.03) - 0.004)
     assert table["test_ci95"].gt(0).all()
     assert "ASHA-stopped trials are compared with all others at epoch 1" in table.attrs["note"]
+    assert "over the nuisance parameters (isolation)" in table.attrs["note"]  # lr is tuned per value
+
+
+def test_ablation_note_says_only_what_holds_for_the_study(tmp_path):
+    """A FIFO study without nuisance parameters: no ASHA sentence, no 'isolation' (nothing was tuned per value)."""
+    from tuning.db import TrialDB
+
+    db = planted.build_headline(tmp_path / "h.db")
+    s = load_study(db)
+    assert s.nuisance() == []
+    note = ablation_table(s, "model").attrs["note"]
+    assert "isolation" not in note and "this space tunes no nuisance parameter" in note
+    assert "ASHA-stopped" in note  # its search ran ASHA
+    TrialDB(f"sqlite:///{db}").upsert_study(s.name, search={**s.meta["search"], "scheduler": "fifo"})
+    note = ablation_table(load_study(db), "model").attrs["note"]
+    assert "ASHA-stopped" not in note and "No trial was stopped early (FIFO scheduler)." in note
 
 
 def test_ablation_shows_no_optimizer_effect(study):
