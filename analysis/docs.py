@@ -142,7 +142,18 @@ def budget_paragraph(studies: list[Study]) -> str:
     at_full = [s.name for s in studies if (s.meta.get("budget") or {}).get("name") == "full"]
     deep_full = [s.name for s in studies if not is_classical(s) and (s.meta.get("budget") or {}).get("name") == "full"]
     if at_full:
-        text += " Studies here that used it: " + ", ".join(f"`{n}`" for n in at_full) + "."
+        used = []
+        for st in studies:
+            b = st.meta.get("budget") or {}
+            if b.get("name") != "full":
+                continue
+            # what the command line changed: a study is reported with the budget it ran, not the preset's
+            changed = [f"{b[k]} {label} instead of {getattr(full, k)}"
+                       for k, label in (("num_samples", "trials"), ("final_seeds", "final seeds"),
+                                        ("max_epochs", "epochs at most"))
+                       if k in b and b[k] != getattr(full, k) and not (k == "max_epochs" and is_classical(st))]
+            used.append(f"`{st.name}`" + (f" (with {', '.join(changed)})" if changed else ""))
+        text += " Studies here that used it: " + ", ".join(used) + "."
     if not deep_full:
         text += (" No deep study here ran it: deep results longer than the epochs their tables name are untested, "
                  "and every table holds for its own budget only.")
@@ -188,10 +199,12 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
             # Validation's choice in this table (the stale `selected` of one study's frame indexes other rows).
             table.attrs["selected"] = selected_row(table)
             table.attrs.update(note="Ours, from the databases named under Runs. Best full-budget validation accuracy "
-                               "over each row's trials (`trial`); a pipeline searched by several studies of this "
-                               "budget appears once, from the study that is best on validation. Test: the row's best "
-                               "final-evaluated configuration on validation, mean ± 95% CI over seeds (n); reported, "
-                               "never used to choose.")
+                               "over each row's trials (`trial`: one search run, the validation a search ranks by; "
+                               "a mean over the final evaluation's seeds, as in the headline, can differ from it); "
+                               "`trials` counts the row's trials that ran their full budget. A pipeline searched by "
+                               "several studies of this budget appears once, from the study that is best on "
+                               "validation. Test: the row's best final-evaluated configuration on validation, "
+                               "mean ± 95% CI over seeds (n); reported, never used to choose.")
             deep = StudyBudget(fraction, limit, study_budget(at[0]).val_size) if limit is not None else None
             tables.append((study_budget(classical[0]) if classical else None, deep, table))
     return tables

@@ -303,3 +303,8 @@ def test_docs_say_when_the_confirmation_contradicts_the_reference(tmp_path):
     assert "compares values with aug_strength = 0.5 and says nothing about aug_strength = 1.0" in said
     text = write_docs([load_study(db)], tmp_path / "docs").read_text()
     assert text.count("The confirmation contradicts") == 1
+
+
+def test_docs_say_how_a_study_departed_from_the_full_preset(docs_pair):
+    """A study run as `--budget full` with fewer trials is listed with the budget it ran, not the preset's."""
+    assert "Studies here that used it: `classical_full` (with 0 trials instead of 200" in docs_pair[0]
