@@ -130,7 +130,10 @@ def budget_paragraph(studies: list[Study]) -> str:
         names = ", ".join(f"`{s.name}`" for s in members)
         sb = study_budget(members[0])
         fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
-        parts.append(f"{names}: data fraction {fraction}, {sb.epochs_text}")
+        steps = _trial_steps(members[0]) if not is_classical(members[0]) else []
+        length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
+                  else sb.epochs_text)
+        parts.append(f"{names}: data fraction {fraction}, {length}")
     text = ("The runs above fall into these budgets: " + "; ".join(parts) + ". Results of different budgets are "
             "shown in different tables below, each table naming its data fraction and epochs.") if parts else ""
     full = BUDGETS["full"]
@@ -340,7 +343,8 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
     crosses = cross_params(arms)
     # A study whose data size is crossed (aug_size) gets its cross below: a search-based ablation of its other
     # parameters would pool trials of different data sizes.
-    if sections is None and not is_classical(s) and space != "scaling" and not crosses:
+    if sections is None and not is_classical(s) and space != "scaling" and not crosses \
+            and "data_fraction" not in s.scientific():  # (before its confirmation has crossed it, too)
         sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
     warnings = overturned_reference(s)
     for param, title in sections or []:
