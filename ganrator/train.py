@@ -147,6 +147,11 @@ class TrainResult:
     def last_val_acc(self) -> float:
         return self.history[-1]["val_acc"] if self.history else 0.0
 
+    @property
+    def epochs(self) -> int:
+        """Epochs trained (not entries of the history: with val_every_steps one entry covers several)."""
+        return int(self.history[-1]["epoch"]) if self.history else 0
+
 
 def run_length(cfg: TrainConfig, n_train: int) -> tuple[int, int, int]:
     """(epochs, optimizer steps, steps per full epoch) of a run on `n_train` training images."""

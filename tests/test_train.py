@@ -242,6 +242,7 @@ def test_validation_every_n_steps_groups_epochs_and_trains_the_same(fmnist, tmp_
     grouped = T.train(T.TrainConfig(**cfg, val_every_steps=12), fmnist)
     assert [h["steps"] for h in every.history] == [8, 16, 24, 32, 40]
     assert [(h["epoch"], h["steps"]) for h in grouped.history] == [(2, 16), (4, 32), (5, 40)]
+    assert grouped.epochs == every.epochs == 5  # epochs trained, not validations
     assert grouped.status == "completed" and grouped.history[-1]["planned_epochs"] == 5
     for a, b in zip(every.model.state_dict().values(), grouped.model.state_dict().values()):
         assert torch.equal(a, b)

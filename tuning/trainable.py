@@ -168,7 +168,7 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
     own = data.subsample(cfg.data_fraction, cfg.data_seed)  # the images `train` drew for this run
     fit = evaluate(result.model, own, "train", cfg.eval_batch_size, cfg.amp)["acc"] \
         if result.status != "diverged" else None
-    out = {"status": result.status, "epochs": len(result.history), "val_acc": result.last_val_acc,
+    out = {"status": result.status, "epochs": result.epochs, "val_acc": result.last_val_acc,
            "test_acc": test["acc"], "train_acc": fit, "wall_time": time.perf_counter() - t0,
            "config": cfg.to_dict()}
     if correct_mask:
