@@ -143,3 +143,16 @@ def test_a_cross_confirms_every_data_size_with_every_augmentation(tmp_path):
     assert empty.config == {"data_fraction": 0.1, "aug_strength": 1.0, "lr": 0.05}
     assert empty.value == "data_fraction = 0.1, aug_strength = 1.0"
     assert len({a.key for a in arms}) == 9
+
+
+def test_completed_trials_of_a_step_budget_rank_by_validation_alone():
+    """A step budget gives 10% of the data 72 epochs and 25% 29: both trials completed their budget, so the epoch
+    count must not rank the first above a better second (it did: 'full-budget trials first' read epochs)."""
+    from tuning.selection import rank_trials
+
+    frame = trials_frame([
+        {"trial_id": "small", "status": "completed", "epochs": 72, "last_val_acc": 0.911},
+        {"trial_id": "large", "status": "completed", "epochs": 29, "last_val_acc": 0.930},
+        {"trial_id": "stopped", "status": "early_stopped", "epochs": 2, "rung": 2, "last_val_acc": 0.95},
+    ])
+    assert rank_trials(frame)["trial_id"].tolist() == ["large", "small", "stopped"]

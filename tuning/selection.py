@@ -17,9 +17,12 @@ import pandas as pd
 LIVE = ("completed", "early_stopped", "diverged", "cut", "interrupted", "running")
 
 
-def rung_reached(status: str, epochs) -> int:
-    """Epochs a trial was judged at: all of them when completed, its rung when ASHA stopped it, else none."""
-    if status in ("completed", "early_stopped") and epochs is not None and not pd.isna(epochs):
+def rung_reached(status: str, epochs) -> float:
+    """How far a trial got before it was judged: the whole budget when completed (whatever its epoch count, which a
+    step budget makes depend on the training-set size), its rung's epochs when ASHA stopped it, else none."""
+    if status == "completed":
+        return math.inf
+    if status == "early_stopped" and epochs is not None and not pd.isna(epochs):
         return int(epochs)
     return 0
 
