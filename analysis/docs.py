@@ -100,15 +100,19 @@ def _trial_counts(s: Study) -> str:
     return text
 
 
+def _trial_length(s: Study, sb: StudyBudget) -> str:
+    """How long a trial of the study trains: its step budget, or the budget's epochs."""
+    steps = _trial_steps(s) if not is_classical(s) else []
+    return (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
+            else sb.epochs_text)
+
+
 def _budget_line(s: Study) -> str:
     b = s.meta.get("budget") or {}
     sb = study_budget(s)
     fraction = _study_fractions(s) if sb.fraction is None else sb.fraction_text
-    steps = _trial_steps(s) if not is_classical(s) else []
-    length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
-              else sb.epochs_text)
     return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials "
-            f"asked, data fraction {fraction}, {length}); "
+            f"asked, data fraction {fraction}, {_trial_length(s, sb)}); "
             f"{_trial_counts(s)}; command: `{portable_command(s.meta.get('command'))}`")
 
 
@@ -130,10 +134,7 @@ def budget_paragraph(studies: list[Study]) -> str:
         names = ", ".join(f"`{s.name}`" for s in members)
         sb = study_budget(members[0])
         fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
-        steps = _trial_steps(members[0]) if not is_classical(members[0]) else []
-        length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
-                  else sb.epochs_text)
-        parts.append(f"{names}: data fraction {fraction}, {length}")
+        parts.append(f"{names}: data fraction {fraction}, {_trial_length(members[0], sb)}")
     text = ("The runs above fall into these budgets: " + "; ".join(parts) + ". Results of different budgets are "
             "shown in different tables below, each table naming its data fraction and epochs.") if parts else ""
     full = BUDGETS["full"]
@@ -142,14 +143,11 @@ def budget_paragraph(studies: list[Study]) -> str:
              f"{full.data_fraction:g} ({images:,} training images), up to {full.max_epochs} epochs each (ASHA grace "
              f"period {full.grace_period}, reduction factor {full.reduction_factor}), and retrains each final "
              f"configuration for {full.final_epochs} epochs over {full.final_seeds} seeds.")
-    at_full = [s.name for s in studies if (s.meta.get("budget") or {}).get("name") == "full"]
-    deep_full = [s.name for s in studies if not is_classical(s) and (s.meta.get("budget") or {}).get("name") == "full"]
+    at_full = [s for s in studies if (s.meta.get("budget") or {}).get("name") == "full"]
     if at_full:
         used = []
-        for st in studies:
-            b = st.meta.get("budget") or {}
-            if b.get("name") != "full":
-                continue
+        for st in at_full:
+            b = st.meta["budget"]
             # what the command line changed: a study is reported with the budget it ran, not the preset's
             changed = [f"{b[k]} {label} instead of {getattr(full, k)}"
                        for k, label in (("num_samples", "trials"), ("final_seeds", "final seeds"),
@@ -157,7 +155,7 @@ def budget_paragraph(studies: list[Study]) -> str:
                        if k in b and b[k] != getattr(full, k) and not (k == "max_epochs" and is_classical(st))]
             used.append(f"`{st.name}`" + (f" (with {', '.join(changed)})" if changed else ""))
         text += " Studies here that used it: " + ", ".join(used) + "."
-    if not deep_full:
+    if all(is_classical(st) for st in at_full):
         text += (" No deep study here ran it: deep results longer than the epochs their tables name are untested, "
                  "and every table holds for its own budget only.")
     return text
@@ -346,7 +344,8 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
     if sections is None and not is_classical(s) and space != "scaling" and not crosses \
             and "data_fraction" not in s.scientific():  # (before its confirmation has crossed it, too)
         sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
-    warnings = overturned_reference(s)
+    confirmed = confirmed_tables(arms, runs)
+    warnings = overturned_reference(confirmed)
     for param, title in sections or []:
         params = [param] if param else s.scientific()
         md += ["", f"## {title} (`{s.name}`)"]
@@ -363,7 +362,7 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
                        budget)
     for param in crosses:
         md += _cross_section(s, sb, confirmed_cross(*_with_reused_rows(s, studies, arms, runs, param), param), out)
-    md += _confirmed_sections(s, out, warnings)
+    md += _confirmed_sections(s, out, confirmed, warnings)
     if space == "scaling":
         table = scaling_table(s)
         steps = _trial_steps(s)
@@ -377,12 +376,13 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
     return md
 
 
-def overturned_reference(s: Study) -> list[str]:
+def overturned_reference(tables: dict[str, pd.DataFrame]) -> list[str]:
     """A sentence for each confirmed arm better than the study's reference on test and on validation: the search's
     low-fidelity ranking chose a reference its own confirmation contradicts, so the study's other ablations, which
-    compare values within the reference's setting, say nothing about the better one. Reported, not acted on."""
+    compare values within the reference's setting, say nothing about the better one. Reported, not acted on.
+    tables: the study's confirmed_tables."""
     out = []
-    for param, df in confirmed_tables(*load_confirmation(s)).items():
+    for param, df in tables.items():
         refs = df[df["reference"].astype(bool)]
         if not len(refs):
             continue
@@ -400,10 +400,10 @@ def overturned_reference(s: Study) -> list[str]:
     return out
 
 
-def _confirmed_sections(s: Study, out: Path, warnings: list[str] = ()) -> list[str]:
-    """The study's confirmed ablations (analysis.paired): each value retrained without early stopping on fresh
-    seeds shared by every arm; these, not the search-based tables, carry the ablation claims."""
-    tables = confirmed_tables(*load_confirmation(s))
+def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
+                        warnings: list[str]) -> list[str]:
+    """The study's confirmed ablations (analysis.paired, `tables`): each value retrained without early stopping on
+    fresh seeds shared by every arm; these, not the search-based tables, carry the ablation claims."""
     if not tables:
         return []
     budget = s.meta.get("budget") or {}

@@ -291,13 +291,18 @@ def test_docs_say_when_the_confirmation_contradicts_the_reference(tmp_path):
     import sqlite3
 
     from analysis.docs import overturned_reference
+    from analysis.load import load_confirmation
+    from analysis.paired import confirmed_tables
+
+    def said_of(db):
+        return overturned_reference(confirmed_tables(*load_confirmation(load_study(db))))
 
     db = planted.build_headline(tmp_path / "headline.db")
-    assert overturned_reference(load_study(db)) == []
+    assert said_of(db) == []
     with sqlite3.connect(db) as conn:
         conn.execute("update ganrator_confirm_runs set val_acc = val_acc + 0.01 where arm_key in (select arm_key "
                      "from ganrator_confirm_arms where param = 'aug_strength' and value = '1.0')")
-    (said,) = overturned_reference(load_study(db))
+    (said,) = said_of(db)
     assert said.startswith("**The confirmation contradicts this study's reference on aug_strength.** "
                            "aug_strength = 1.0 is better than the reference's 0.5 on test, +0.50 [")
     assert "compares values with aug_strength = 0.5 and says nothing about aug_strength = 1.0" in said

@@ -427,11 +427,12 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
 
 
 def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, argv: list[str] | None,
-           startup: dict[str, float], searcher=None) -> int | None:
+           startup: dict[str, float], searcher) -> int | None:
     """The search on Ray Tune; None when it ended (all trials, or the time cap), else the exit code of an
     interrupted one (its resume command printed). startup: the driver's start-up so far, stored with the study
     once the search is ready to begin (its `ready_at`, seconds since the epoch). searcher: a new study's
-    searcher, built while Ray started (tuning.search.make_optuna_search)."""
+    searcher, built while Ray started (tuning.search.make_optuna_search); None on --resume, which restores its
+    own."""
     from ray import tune
 
     from tuning.callbacks import SEEN, Progress, TrialRecorder
@@ -454,14 +455,11 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                                    resume_errored=False)
         _fresh_actors_on_resume(tuner)
     else:
-        max_epochs = search_epochs(args)
         calibration = budget.calibration_trials if args.scheduler == "asha" else 0
-        recorder = TrialRecorder(db, args.name, space, overrides, max_epochs, info, calibration)
+        recorder = TrialRecorder(db, args.name, space, overrides, search_epochs(args), info, calibration)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=make_searcher(space, args.sampler, args.seed, args.name, args.db_url,
-                                                                 max_concurrent, budget.startup_trials, max_epochs,
-                                                                 search=searcher),
+            tune_config=tune.TuneConfig(search_alg=make_searcher(searcher, max_concurrent),
                                         scheduler=make_scheduler(args.scheduler, budget.max_epochs,
                                                                  budget.grace_period, budget.reduction_factor,
                                                                  calibration),

@@ -150,10 +150,8 @@ def make_optuna_search(space, sampler: str, seed: int, study_name: str, db_url: 
                                  storage=StudyStorage(db_url), max_epochs=max_epochs)
 
 
-def make_searcher(space, sampler: str, seed: int, study_name: str, db_url: str, max_concurrent: int,
-                  startup_trials: int = 10, max_epochs: int = 1, search: ResumableOptunaSearch | None = None):
-    """make_optuna_search's searcher (or `search`, built already), proposing at most max_concurrent at once."""
-    search = search or make_optuna_search(space, sampler, seed, study_name, db_url, startup_trials, max_epochs)
+def make_searcher(search: ResumableOptunaSearch, max_concurrent: int) -> ConcurrencyLimiter:
+    """make_optuna_search's searcher, proposing at most max_concurrent trials at once."""
     return ConcurrencyLimiter(search, max_concurrent=max_concurrent)
 
 

@@ -31,12 +31,11 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     """`trials` (columns trial_id, status, epochs, last_val_acc) ranked best first; rows without a result are
     dropped. The first row is the validation-selected configuration."""
     t = trials[trials["status"].isin(LIVE) & trials["last_val_acc"].notna()].copy()
-    t["_full"] = t["status"] == "completed"
+    # completed trials first (rung_reached is infinite for them), then by the rung reached
     t["_reached"] = [rung_reached(s, e) for s, e in zip(t["status"], t["epochs"])]
     # trial_id last: equal accuracies rank the same way every time the table is read.
-    t = t.sort_values(["_full", "_reached", "last_val_acc", "trial_id"], ascending=[False, False, False, True],
-                      kind="stable")
-    return t.drop(columns=["_full", "_reached"])
+    t = t.sort_values(["_reached", "last_val_acc", "trial_id"], ascending=[False, False, True], kind="stable")
+    return t.drop(columns=["_reached"])
 
 
 def buckets(low: float, high: float, log: bool, n: int) -> list[tuple[str, float, float, float]]:
