@@ -66,3 +66,27 @@ def test_a_trial_that_restarts_after_a_crash_keeps_only_its_new_epochs(tmp_path)
     # A worker crash within this driver restores it from its epoch-1 checkpoint: epoch 1's row stays.
     rec.on_trial_result(0, [], trial, {"epoch": 2, "val_acc": 0.3})
     assert rows() == ([(1, 0.4), (2, 0.3)], [(2, 0.4)])
+
+
+def test_a_resumed_trial_on_another_node_updates_the_optuna_attribute(tmp_path):
+    """A driver killed mid-trial and resumed runs the trial again on the new Ray instance's node; the recorder's
+    row follows it, so Optuna's `node` attribute must too (it was written once per trial, which left the
+    first node in Optuna and the second in the table)."""
+    import optuna
+
+    from search_spaces.loader import load_space
+    from tuning.search import make_optuna_search
+
+    url = f"sqlite:///{tmp_path / 'trials.db'}"
+    search = make_optuna_search(load_space("smoke"), "random", 0, "s", url, max_epochs=3)
+    assert search.suggest("t1") is not None
+    search.on_trial_result("t1", {"epoch": 1, "val_acc": 0.5, "node": "first", "seed": 7})
+    search.save(str(tmp_path / "searcher.pkl"))  # Ray's snapshot of the searcher, before the driver dies
+
+    resumed = make_optuna_search(load_space("smoke"), "random", 0, "s", url, max_epochs=3)
+    resumed.restore(str(tmp_path / "searcher.pkl"))
+    resumed.on_trial_result("t1", {"epoch": 2, "val_acc": 0.6, "node": "second", "seed": 7})
+    resumed.on_trial_result("t1", {"epoch": 3, "val_acc": 0.7, "node": "second", "seed": 7})
+    (trial,) = optuna.load_study(study_name="s", storage=url).trials
+    assert trial.user_attrs["node"] == "second" and trial.user_attrs["seed"] == 7
+    assert trial.intermediate_values == {1: 0.5, 2: 0.6, 3: 0.7}

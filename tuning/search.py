@@ -50,7 +50,9 @@ class ResumableOptunaSearch(OptunaSearch):
     def __init__(self, *args, max_epochs: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
-        self._attrs_written: dict[int, set[str]] = {}  # one write per attribute and trial, not one per epoch
+        # The node and seed last written to each Optuna trial: a write when they change (a trial resumed by a new
+        # driver runs on another node), not one per epoch.
+        self._attr_values: dict[int, dict[str, object]] = {}
 
     def suggest(self, trial_id: str):
         t0 = time.perf_counter()
@@ -94,11 +96,11 @@ class ResumableOptunaSearch(OptunaSearch):
             return
         try:
             ot_trial.report(float(result[METRIC]), step=int(result["epoch"]))
+            written = self._attr_values.setdefault(ot_trial.number, {})
             for key in ("node", "seed"):
-                written = self._attrs_written.setdefault(ot_trial.number, set())
-                if key in result and key not in written:
+                if key in result and written.get(key) != result[key]:
                     ot_trial.set_user_attr(key, result[key])
-                    written.add(key)
+                    written[key] = result[key]
         except optuna.exceptions.UpdateFinishedTrialError:
             pass
 
