@@ -407,10 +407,12 @@ def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
     if not tables:
         return []
     budget = s.meta.get("budget") or {}
-    fraction = float(budget.get("confirm_data_fraction") or 1.0)
-    images = train_size({"data_fraction": fraction, "val_size": budget.get("val_size") or 5000})
-    caption_line = caption(f"{fraction:g} ({images:,} training images)", f"{budget.get('confirm_epochs')} epochs, "
-                           f"every run (no early stopping)")
+    first = next(iter(tables.values())).attrs  # the runs' own configs: a scientific data fraction varies by arm
+    val_size = budget.get("val_size") or 5000
+    fractions = first.get("fractions") or [float(budget.get("confirm_data_fraction") or 1.0)]
+    caption_line = caption(", ".join(f"{f:g} ({train_size({'data_fraction': f, 'val_size': val_size}):,} training "
+                                     f"images)" for f in fractions),
+                           f"{first.get('length', '?')}, every run (no early stopping)")
     md = ["", f"## Confirmed ablations (`{s.name}`)", "",
           "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
           "validation-selected reference seed by seed. These comparisons carry the ablation claims; the "

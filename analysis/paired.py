@@ -136,15 +136,16 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
     if not len(arms):
         return {}
     cfg = [c for c in runs["config"] if isinstance(c, dict)] if len(runs) else []
-    epochs = sorted({c.get("epochs") for c in cfg if c.get("epochs") is not None})
+    length = run_length(cfg)
     seeds = sorted(int(x) for x in runs["seed"].dropna().unique()) if len(runs) else []
     fractions = sorted({c.get("data_fraction") for c in cfg if c.get("data_fraction") is not None})
     out = {}
     for param in dict.fromkeys(arms["param"]):
         df = paired_table(arms, runs, param)
         n = int(df["seeds"].max()) if len(df) else 0
-        df.attrs["note"] = _protocol(param, epochs, fractions, n, seeds)
-        df.attrs["protocol"] = _protocol(None, epochs, fractions, n, seeds)  # the same for every table of the study
+        df.attrs["note"] = _protocol(param, length, fractions, n, seeds)
+        df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds)  # the same for every table of the study
+        df.attrs["length"], df.attrs["fractions"] = length, fractions  # for the tables' budget lines
         out[param] = df
     _add_holm(out)
     for df in out.values():
@@ -153,7 +154,17 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
     return out
 
 
-def _protocol(param: str | None, epochs: list, fractions: list, n: int, seeds: list[int]) -> str:
+def run_length(configs: list[dict]) -> str:
+    """How long the runs of these stored configs trained: their step budget (TrainConfig.steps, the same compute
+    at every training-set size) or their epochs; '?' when no config says."""
+    steps = sorted({int(c.get("steps") or 0) for c in configs})
+    if steps and steps[0] > 0:
+        return f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps (epochs varying with the training-set size)"
+    epochs = sorted({c.get("epochs") for c in configs if c.get("epochs") is not None})
+    return f"{'/'.join(map(str, epochs))} epochs" if epochs else "?"
+
+
+def _protocol(param: str | None, length: str, fractions: list, n: int, seeds: list[int]) -> str:
     """How a study's confirmed arms were chosen, run and compared; param None: worded for all its parameters."""
     p = f"with {param}" if param else "with the parameter"
     only = f"only {param}" if param else "only that parameter"
@@ -161,7 +172,7 @@ def _protocol(param: str | None, epochs: list, fractions: list, n: int, seeds: l
         f"Arms are chosen from the search (the best trial {p} at each value among those whose other "
         f"scientific parameters equal the reference's, compared at the highest rung it reached; the reference "
         f"with {only} changed where none exists) and retrained without early stopping on fresh seeds, "
-        f"never the search's: {'/'.join(map(str, epochs)) or '?'} epochs on data fraction "
+        f"never the search's: {length} on data fraction "
         f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "
         f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
         f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "

@@ -99,8 +99,11 @@ def _space_text(study: Study) -> list[str]:
                 "`ganrator_trials.config`."]
     b = study.meta.get("budget") or {}
     if b.get("confirm"):
-        out += ["", f"Confirmation stage: each arm retrained for {b.get('confirm_epochs')} epochs on "
-                    f"{b.get('confirm_data_fraction')} of the training split over {b.get('confirm_seeds')} fresh "
+        length = (f"the space's {int(fixed['steps']):,} optimizer steps" if int(fixed.get("steps") or 0) > 0
+                  else f"{b.get('confirm_epochs')} epochs")
+        fraction = ("each arm's data fraction" if "data_fraction" in study.scientific()
+                    else f"{b.get('confirm_data_fraction')} of the training split")
+        out += ["", f"Confirmation stage: each arm retrained for {length} on {fraction} over {b.get('confirm_seeds')} fresh "
                     f"seeds, without early stopping; {b.get('calibration_trials', 0)} calibration trial(s) that ASHA "
                     f"never stops."]
     return out
@@ -239,9 +242,10 @@ def _confirmed_findings(study: Study, tables: dict[str, pd.DataFrame]) -> list[s
     if not tables:
         return ["", "The study ran no confirmation stage: the tables below show how the search saw each value, at "
                     "its low fidelity, and support no claim of an effect."]
-    budget = study.meta.get("budget") or {}
+    first = next(iter(tables.values())).attrs  # from the runs' configs, not the budget: a step budget or a
+    fractions = "/".join(f"{f:g}" for f in first.get("fractions") or []) or "?"  # crossed data fraction differ
     out = ["", f"**Confirmed findings** (each value retrained without early stopping for "
-               f"{budget.get('confirm_epochs', '?')} epochs on {budget.get('confirm_data_fraction', '?')} of the "
+               f"{first.get('length', '?')} on data fraction {fractions} of the "
                f"training split, fresh seeds shared by all arms; test accuracy, seed-paired difference to the "
                f"validation-selected reference with its 95% t-interval):", ""]
     for param, df in tables.items():

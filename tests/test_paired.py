@@ -80,6 +80,21 @@ def test_fewer_than_three_seeds_show_the_seeds_instead_of_an_interval():
     assert "fresh seeds" in df.attrs["note"]
 
 
+def test_a_step_budget_is_named_in_steps_not_the_budget_epochs():
+    """Runs that trained for a step budget (scaling, aug_size) carry the budget's epochs = 1 in their config,
+    which says nothing of how long they trained: the protocol names the steps."""
+    from analysis.paired import run_length
+
+    assert run_length([{"epochs": 8}, {"epochs": 8}]) == "8 epochs"
+    assert run_length([{"epochs": 1, "steps": 1500}, {"epochs": 1, "steps": 1500}]) == \
+        "1,500 optimizer steps (epochs varying with the training-set size)"
+    arms, runs = frames({"ref": REF, "b": [r + 0.01 for r in REF]})
+    runs["config"] = [{**c, "epochs": 1, "steps": 1000} for c in runs["config"]]
+    note = confirmed_tables(arms, runs)["aug"].attrs["note"]
+    assert "1,000 optimizer steps (epochs varying with the training-set size) on data fraction 0.1" in note
+    assert "1 epochs" not in note
+
+
 def test_holm_and_the_paired_p():
     from scipy import stats
 

@@ -515,6 +515,12 @@ def test_step_budget_study_with_a_confirmed_cross(tmp_path):
         assert r["epochs"] == {0.5: 3, 1.0: 2}[json.loads(r["params"])["data_fraction"]]
     arms = query(db, "select param, point from ganrator_confirm_arms")
     assert len(arms) == 4 and {p for p, _ in arms} == {"data_fraction x aug_strength"}
-    runs = query(db, "select status, epochs, train_acc, config from ganrator_confirm_runs")
-    assert len(runs) == 4 and all(st == "completed" and 0 < fit <= 1 for st, _, fit, _ in runs)
-    assert sorted(e for _, e, _, _ in runs) == [2, 2, 3, 3] and all('"steps": 12' in c for *_, c in runs)
+    runs = query(db, "select status, epochs, train_acc, config, data_fraction from ganrator_confirm_runs")
+    assert len(runs) == 4 and all(st == "completed" and 0 < fit <= 1 for st, _, fit, _, _ in runs)
+    assert sorted(e for _, e, *_ in runs) == [2, 2, 3, 3] and all('"steps": 12' in c for _, _, _, c, _ in runs)
+    # each run's row holds the data fraction it trained on (the smoke budget's share times the cell's), and the
+    # confirmation says how long its runs train: the space's steps, not the budget's epochs
+    assert sorted(f for *_, f in runs) == [0.01, 0.01, 0.02, 0.02]
+    assert all(json.loads(c)["data_fraction"] == f for _, _, _, c, f in runs)
+    assert "retrained without early stopping for the space's 12 optimizer steps on each arm's data fraction" \
+        in out.stdout

@@ -207,9 +207,13 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
         distinct.setdefault(a.key, a)
         names.setdefault(a.key, []).append(f"{a.param} = {a.value}")
     seeds = fresh_seeds(args.seed, b.confirm_seeds)
+    steps = int(space.fixed.get("steps") or 0)
+    length = f"the space's {steps:,} optimizer steps" if steps > 0 else f"{b.confirm_epochs} epochs"
+    fraction = ("each arm's data fraction" if any("data_fraction" in a.config for a in arms)
+                else f"{b.confirm_data_fraction:g} of the training split")
     print(f"\nconfirmation: {len(arms)} arms over {len({a.param for a in arms})} scientific parameter(s), "
-          f"{len(distinct)} distinct configurations, each retrained without early stopping for {b.confirm_epochs} "
-          f"epochs on {b.confirm_data_fraction:g} of the training split, seeds {', '.join(map(str, seeds))}")
+          f"{len(distinct)} distinct configurations, each retrained without early stopping for {length} on "
+          f"{fraction}, seeds {', '.join(map(str, seeds))}")
     for a in arms:
         print(f"  {a.param} = {a.value}: {a.source}{' [reference]' if a.is_reference else ''}")
 
@@ -223,7 +227,8 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
     def record(job: tuple[str, int], out: dict, error: str | None) -> None:
         key, seed = job
         db.upsert_confirm_run(name, key, seed, status=out["status"], epochs=out["epochs"],
-                              data_fraction=b.confirm_data_fraction, val_acc=out["val_acc"],
+                              data_fraction=out["config"].get("data_fraction", b.confirm_data_fraction),
+                              val_acc=out["val_acc"],
                               test_acc=out["test_acc"], train_acc=out.get("train_acc"),
                               test_correct=out.get("test_correct"), config=out["config"],
                               wall_time=out["wall_time"], error=error)
