@@ -524,3 +524,42 @@ def test_step_budget_study_with_a_confirmed_cross(tmp_path):
     assert all(json.loads(c)["data_fraction"] == f for _, _, _, c, f in runs)
     assert "retrained without early stopping for the space's 12 optimizer steps on each arm's data fraction" \
         in out.stdout
+
+
+IDLE_SPACE = """
+description: equal trials, to see a slot go idle at the end
+scientific:
+  aug_strength: {feasible_points: [0.0, 0.5]}
+nuisance:
+  lr: {min: 0.05, max: 0.2, scaling: log}
+fixed:
+  model: cnn
+  cnn.width: 8
+  batch_size: 128
+  eval_batch_size: 1000
+"""
+
+
+def test_a_finished_search_lends_idle_cores_to_the_running_trial(tmp_path):
+    """3 equal trials, 2 at once, no early stopping: the third starts when one of the first two ends and runs on
+    alone once the other ends, with nothing left to propose. From then its epochs run with the idle slot's core
+    too (2 threads), at least for the epochs that try the loan (tests/test_idle_cores.py: it keeps them only if
+    they train faster); no epoch ran with more threads than its CPUs while another trial of the study ran."""
+    space = tmp_path / "idle.yaml"
+    space.write_text(IDLE_SPACE)
+    out = run_cli("--space", str(space), "--budget", "smoke", "--num-samples", "3", "--max-epochs", "8",
+                  "--scheduler", "fifo", "--sampler", "random", "--max-concurrent", "2", "--cpus-per-trial", "1",
+                  "--storage-path", str(tmp_path), "--no-confirm")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    db = tmp_path / "idle" / "trials.db"
+    rows = trial_rows(db)
+    assert len(rows) == 3 and all(r["status"] == "completed" for r in rows.values()), rows
+    last = max(rows, key=lambda t: rows[t]["started_at"])
+    others_ended = max(r["ended_at"] for t, r in rows.items() if t != last)
+    epochs = query(db, "select trial_id, epoch, threads, timestamp - epoch_seconds from ganrator_epochs")
+    assert len(epochs) == 24 and all(threads in (1, 2) for _, _, threads, _ in epochs), epochs
+    lent = [(t, e, began) for t, e, threads, began in epochs if threads == 2]
+    assert lent and {t for t, _, _ in lent} == {last}, epochs
+    # the driver lends only after it saw the other trial end; the epoch began after that (ended_at is written
+    # in the same driver step, so allow for the write)
+    assert all(began >= others_ended - 1.0 for *_, began in lent), (lent, others_ended)

@@ -19,7 +19,7 @@ from .search import SEARCH_SECONDS, SUGGESTED_AT
 from .states import DIVERGED, RUNNING, final_state
 
 EPOCH_KEYS = ("train_loss", "val_loss", "val_acc", "lr", "epoch_seconds", "images_per_second", "train_seconds",
-              "val_seconds", "checkpoint_seconds")
+              "val_seconds", "checkpoint_seconds", "threads")
 TRIAL_KEYS = ("node", "hostname", "pid", "seed", "param_count", "flops", "entered_at", "import_seconds",
               "data_seconds", "setup_seconds", "report_seconds")
 

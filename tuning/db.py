@@ -70,6 +70,7 @@ epochs = sa.Table(
     # epoch_seconds = train_seconds (the steps) + val_seconds (the whole validation set); checkpoint_seconds: the
     # training state written after it
     sa.Column("train_seconds", sa.Float), sa.Column("val_seconds", sa.Float), sa.Column("checkpoint_seconds", sa.Float),
+    sa.Column("threads", sa.Integer),  # torch's CPU threads; more than the trial's CPUs when idle cores were lent
 )
 final_evals = sa.Table(
     "ganrator_final_evals", metadata,

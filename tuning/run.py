@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gpus-per-trial", type=float, default=0.0, help="fractional packs trials on a GPU, e.g. 0.25")
     p.add_argument("--max-concurrent", type=int, help="trials at once (default: as many as the resources allow)")
     p.add_argument("--max-failures", type=int, default=2, help="retries of a trial whose worker died")
+    p.add_argument("--lend-idle-cores", action=argparse.BooleanOptionalAction, default=True,
+                   help="once every trial has been created, the cores of ended trials go to the running ones on "
+                        "their node as torch threads (CPU trials; tuning/idle_cores.py)")
     p.add_argument("--reuse-actors", action=argparse.BooleanOptionalAction, default=True,
                    help="run a worker's next trial in the same process (default), which pays imports and the "
                         "dataset once; --no-reuse-actors starts a fresh process per trial")
@@ -420,7 +423,7 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
                     search={"sampler": args.sampler, "scheduler": args.scheduler, "seed": args.seed,
                             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                             "max_concurrent": cluster["max_concurrent"], "address": args.address, "metric": METRIC,
-                            "reuse_actors": args.reuse_actors,
+                            "reuse_actors": args.reuse_actors, "lend_idle_cores": args.lend_idle_cores,
                             "storage_path": str(args.storage), "params": space.param_specs, "fixed": space.fixed},
                     **session, **info)
     return info
@@ -436,6 +439,7 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
     from ray import tune
 
     from tuning.callbacks import SEEN, Progress, TrialRecorder
+    from tuning.idle_cores import IdleCores
     from tuning.search import make_scheduler, make_searcher
     from tuning.states import COMPLETED, CUT, DIVERGED, EARLY_STOPPED, ERRORED, INTERRUPTED, close_unfinished
     from tuning.trainable import SharedDataset, train_trial
@@ -467,7 +471,9 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                                         reuse_actors=args.reuse_actors),
             run_config=tune.RunConfig(
                 name=args.name, storage_path=str(args.storage), verbose=0,
-                callbacks=[recorder, Progress(budget.num_samples, budget.time_budget_s)],
+                callbacks=[recorder, Progress(budget.num_samples, budget.time_budget_s),
+                           *([IdleCores(budget.num_samples, args.cpus_per_trial)]
+                             if args.lend_idle_cores and not args.gpus_per_trial else [])],
                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )

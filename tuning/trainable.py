@@ -30,6 +30,7 @@ from ganrator.data import FashionMNIST  # noqa: E402
 from ganrator.train import evaluate, load_state, train  # noqa: E402
 from search_spaces.loader import SearchSpace  # noqa: E402
 from tuning.db import pack_mask  # noqa: E402
+from tuning.idle_cores import ThreadLoan, lent_threads  # noqa: E402
 
 STATE_FILE = "state.pt"
 TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
@@ -113,10 +114,17 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
     workdir = Path(tempfile.mkdtemp(prefix="ganrator-trial-"))
     state = workdir / STATE_FILE
 
+    trial_id = tune.get_context().get_trial_id()
+    # cores of ended trials, lent once the search has no trial left to start (tuning/idle_cores.py)
+    loan = ThreadLoan(torch.get_num_threads(), lambda: lent_threads(trial_id))
+
     def on_epoch(metrics: dict[str, float]) -> None:
         # `train` has already written this epoch's state to `state`; Ray copies the folder to storage.
         t = time.perf_counter()
-        tune.report({**metrics, **where, **startup}, checkpoint=tune.Checkpoint.from_directory(workdir))
+        threads = torch.get_num_threads()  # what the epochs since the last report ran with
+        tune.report({**metrics, **where, **startup, "threads": threads},
+                    checkpoint=tune.Checkpoint.from_directory(workdir))
+        loan.after_report(threads, metrics["images_per_second"])
         startup["report_seconds"] += time.perf_counter() - t
 
     try:
