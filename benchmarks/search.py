@@ -57,6 +57,11 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
         study = conn.execute("select startup, search from ganrator_studies").fetchone()
         rows = [dict(r) for r in conn.execute(
             "select t.*, (select sum(epoch_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as epochs_s,"
+            # an epoch that ran on lent idle cores (tuning/idle_cores.py) used more than its trial's slot
+            " (select sum(epoch_seconds * max(coalesce(threads, 1), t.cpus) / t.cpus) from ganrator_epochs e"
+            "  where e.trial_id = t.trial_id) as slot_epochs_s,"
+            " (select sum(epoch_seconds) from ganrator_epochs e where e.trial_id = t.trial_id"
+            "  and coalesce(threads, 1) > t.cpus) as lent_s,"
             " (select sum(val_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as val_s,"
             " (select sum(checkpoint_seconds) from ganrator_epochs e where e.trial_id = t.trial_id) as ckpt_s,"
             " (select max(timestamp) from ganrator_epochs e where e.trial_id = t.trial_id) as last_result_at"
@@ -74,6 +79,7 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
         "trials": len(rows), "ended": n, "slots": json.loads(study["search"])["max_concurrent"],
         "cli_wall": exited_at - launched_at, "span": max(last, last_epoch) - first,
         "epochs": mean(lambda r: r["epochs_s"]), "all_epochs": sum(r["epochs_s"] or 0 for r in rows),
+        "slot_epochs": sum(r["slot_epochs_s"] or 0 for r in rows), "lent": sum(r["lent_s"] or 0 for r in rows),
         "startup": first - launched_at, "driver_imports": startup["imports"],
         "search_imports": startup.get("search_imports", 0.0), "driver_data": startup["data"],
         "searcher": startup.get("searcher", 0.0),
@@ -94,7 +100,7 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
     parts["startup_other"] = parts["startup"] - sum(parts[k] for k in ("driver_imports", "search_imports",
                                                                       "driver_data", "searcher", "ray_init",
                                                                       "tune_start"))
-    parts["slot_share"] = 1 - parts["all_epochs"] / (parts["span"] * parts["slots"])
+    parts["slot_share"] = 1 - parts["slot_epochs"] / (parts["span"] * parts["slots"])
     return parts
 
 
@@ -115,6 +121,7 @@ ROWS = (  # (key, label); times in seconds, per trial unless said
     ("checkpoint", "  checkpoints written"), ("report", "  inside Tune's report (upload, driver)"),
     ("end", "  last result to trial end"), ("other", "  other (unattributed)"),
     ("db", "  driver: database writes (inside the above)"), ("search", "  driver: Optuna (inside the above)"),
+    ("lent", "whole study: epoch seconds on lent idle cores"),
 )
 
 
@@ -139,14 +146,26 @@ def overhead(tmp: Path) -> None:
           f" CLI wall {fresh['cli_wall'] / reused['cli_wall']:.2f}x")
 
 
-def laptop(tmp: Path, cap: int | None = None) -> None:
-    """The search of the study `make run` runs (its confirmation left out: it is not a trial), or a shorter one."""
-    _, db = study(["--space", "cnn_aug", "--budget", "laptop", "--no-confirm",
-                   *(["--time-budget", str(cap)] if cap else [])], tmp / "laptop")
-    c = overhead_parts(db, study.launched_at, study.exited_at)  # type: ignore[attr-defined]
-    print(f"laptop overhead: cnn_aug, laptop budget{f' capped at {cap} s of search' if cap else ''}, {c['trials']} "
-          f"trials ({c['ended']} ended on their own, the rest cut by the time cap), {c['slots']} at once")
-    print_parts({"reused actors": c})
+def laptop(tmp: Path, cap: int | None = None, baseline: bool = True) -> None:
+    """The search of the study `make run` runs (its confirmation left out: it is not a trial), or a shorter one;
+    with `baseline`, first the same study without lending a finished search's idle cores (--no-lend-idle-cores).
+    The two runs propose the same first trials (same seed); TPE's later ones depend on which trials ended first."""
+    columns = {}
+    arms = ((("no lending", ["--no-lend-idle-cores", "--name", "laptop_nolend"]),) if baseline else ()) + \
+        (("idle cores lent", []),)
+    for label, extra in arms:
+        _, db = study(["--space", "cnn_aug", "--budget", "laptop", "--no-confirm", *extra,
+                       *(["--time-budget", str(cap)] if cap else [])], tmp / "laptop")
+        columns[label] = overhead_parts(db, study.launched_at, study.exited_at)  # type: ignore[attr-defined]
+    for label, c in columns.items():
+        print(f"laptop overhead ({label}): cnn_aug, laptop budget{f' capped at {cap} s of search' if cap else ''}, "
+              f"{c['trials']} trials ({c['ended']} ended on their own, the rest cut by the time cap), "
+              f"{c['slots']} at once")
+    print_parts(columns)
+    if baseline:
+        before, after = columns.values()
+        print(f"  search span, lent / not lent: {after['span'] / before['span']:.2f}x; share outside epochs "
+              f"{100 * before['slot_share']:.1f}% -> {100 * after['slot_share']:.1f}%")
 
 
 def cluster(nodes: int, env: dict) -> subprocess.Popen:
@@ -259,13 +278,15 @@ def main() -> None:
     p.add_argument("--out", help="keep the study databases here (e.g. for `python -m analysis docs --system-db`)")
     p.add_argument("--efficiency-seeds", type=int, default=5, help="efficiency: seeds per arm, tuning and report")
     p.add_argument("--laptop-cap", type=int, help="laptop: seconds of search (default: the budget's, as make run)")
+    p.add_argument("--laptop-baseline", action=argparse.BooleanOptionalAction, default=True,
+                   help="laptop: also run the study without lending idle cores, first (twice the time)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="ganrator-bench-") as d:
         root = Path(args.out).resolve() if args.out else Path(d)
         for part in ("overhead", "scaling", "efficiency", "laptop"):
             if part in args.only.split(","):
                 if part == "laptop":
-                    laptop(root, args.laptop_cap)
+                    laptop(root, args.laptop_cap, args.laptop_baseline)
                 elif part == "efficiency":
                     efficiency(root, args.efficiency_seeds)
                 else:
