@@ -50,7 +50,8 @@ def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, f
             "test_mean": test,
             "test_ci95": test_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
             "test_per_seed": list(runs["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
-            "diff_high": math.nan, "diff_per_seed": [], "verdict": ""}
+            "diff_high": math.nan, "diff_per_seed": [], "verdict": "",
+            "wall": [float(w) for w in runs.get("wall_time", pd.Series(dtype=float)).dropna()]}
 
 
 def _paired(row: dict, runs: pd.DataFrame, base: pd.DataFrame) -> dict:
@@ -157,9 +158,22 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
                  f"never the data, so its interval is narrower than the deep rows', and seeds do not pair across "
                  f"families: its difference to the {BASELINE} is unpaired (Welch's interval). "
                  if classical is not None else "No classical study at this data size was given. ")
-              + f"With {len(b['runs'])} seeds an interval that holds 0 is inconclusive, not evidence of no effect."),
+              + f"With {len(b['runs'])} seeds an interval that holds 0 is inconclusive, not evidence of no effect. "
+              + _compute_note(deep, classical)),
         reading=_reading(rows))
     return out
+
+
+def _compute_note(deep: Study, classical: Study | None) -> str:
+    """What the wall-time column measured, from each study's stored set-up."""
+    def where(study: Study) -> str:
+        search, hw = study.meta.get("search") or {}, study.meta.get("hardware") or {}
+        return (f"{float(search.get('cpus_per_trial') or 1):g} CPU per run, up to {search.get('max_concurrent', '?')} runs at "
+                f"once on {hw.get('cpus', 0):g} CPUs")
+    studies = [(deep, "deep")] + ([(classical, "classical")] if classical is not None else [])
+    return ("Wall time per run: training and its evaluations, median [min, max] over the seeds (" +
+            "; ".join(f"{kind}: {where(s)}" for s, kind in studies) + "); it moves with what else ran on the "
+            "machine, so it compares the rows' compute roughly, not as a benchmark.")
 
 
 def _reading(rows: list[dict]) -> str:
@@ -187,8 +201,15 @@ def formatted_headline(table: pd.DataFrame) -> pd.DataFrame:
         "training images": [f"{n:,}" for n in table["training images"]], "epochs": table["epochs"],
         "val acc (%)": [fmt_pct(m, h) for m, h in zip(table["val_mean"], table["val_ci95"])],
         "test acc (%)": [fmt_pct(m, h, n) for m, h, n in zip(table["test_mean"], table["test_ci95"], table["seeds"])],
+        "wall time per run (s)": [_wall(w) for w in table["wall"]] if "wall" in table else "—",
         f"difference to {BASELINE} (points)": [diff(r) for r in table.to_dict("records")],
         "verdict": table["verdict"]})
+
+
+def _wall(seconds: list[float]) -> str:
+    if not seconds:
+        return "—"
+    return f"{np.median(seconds):,.0f} [{min(seconds):,.0f}, {max(seconds):,.0f}]"
 
 
 def headline_plot(table: pd.DataFrame):

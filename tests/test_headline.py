@@ -39,6 +39,9 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
     shown = formatted_headline(t)
     assert shown.loc[2, "difference to CNN without augmentation (points)"].startswith("+1.0")
     assert "(n=3)" in shown.loc[1, "test acc (%)"] and shown.loc[1, "training images"] == "55,000"
+    # compute beside accuracy: each row's wall time per run, from its runs (the planted deep runs took 100 s)
+    assert shown.loc[1, "wall time per run (s)"] == "100 [100, 100]"
+    assert "Wall time per run" in t.attrs["note"] and "1 CPU per run, up to" in t.attrs["note"]
 
 
 def test_unequal_data_is_refused(studies, tmp_path):
