@@ -58,9 +58,10 @@ def _seed_errorbar(ax, x: float, mean: float, half: float, n: int, label: str | 
 
 
 def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, counts: list[int],
-               tests: list[tuple[float, float, int]]) -> None:
+               tests: list[tuple[float, float, int]]) -> str:
     """One column per row of a table: every full-budget trial as a faint point, the row's validation-selected
-    trial emphasized with its n, the selected configuration's test over seeds beside it, a missing row as an 'x'."""
+    trial emphasized with its n, the selected configuration's test over seeds beside it, a missing row as an 'x'.
+    Returns the y-axis label, which names the test bar only where one is drawn."""
     x = np.arange(len(labels))
     missing, test_label = [], "its test, mean ± 95% CI (n: seeds)"
     for i, (vals, best, count, (mean, half, n)) in enumerate(zip(trials, selected, counts, tests)):
@@ -91,6 +92,7 @@ def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, c
     ax.scatter([], [], color="0.6", s=14, label="other full-budget trial")
     ax.scatter([], [], color=SELECTED, s=60, label="selected on validation (n: trials)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # clear of the points
+    return "validation accuracy (%)" + ("" if test_label else "; test: bar beside")
 
 
 def ablation_plot(study: Study, param: str, bins: int = 4):
@@ -106,12 +108,12 @@ def ablation_plot(study: Study, param: str, bins: int = 4):
     full = t[t["status"] == "completed"]
     style()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    _rows_plot(ax, [format_value(v) for v in table[param]],
+    ylabel = _rows_plot(ax, [format_value(v) for v in table[param]],
                [full[value[full.index] == v]["last_val_acc"].tolist() for v in table[param]],
                table["best_val_full"].tolist(), table["full_budget"].astype(int).tolist(),
                list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
     ax.set_xlabel(param)
-    ax.set_ylabel("validation accuracy (%); test: bar beside")
+    ax.set_ylabel(ylabel)
     ax.set_title(f"Ablation: {param}" + (f"\nwithin {sl.describe()}" if sl.fixed else ""), fontsize=9)
     return fig
 
@@ -128,12 +130,13 @@ def main_comparison_plot(study: Study):
     groups = comparison_groups(study)
     style()
     fig, ax = plt.subplots(figsize=(1.1 * len(table) + 3, 3.6))
-    _rows_plot(ax, [f"{m}\n{a}" if a != "n/a" else str(m) for m, a in zip(table["model"], table["augmentation"])],
+    ylabel = _rows_plot(ax, [f"{m}\n{a}" if a != "n/a" else str(m)
+                             for m, a in zip(table["model"], table["augmentation"])],
                [groups[(groups["family"] == m) & (groups["augmentation"] == a)]["last_val_acc"].tolist()
                 for m, a in zip(table["model"], table["augmentation"])],
                table["best_val_full"].tolist(), table["trials"].astype(int).tolist(),
                list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
-    ax.set_ylabel("validation accuracy (%); test: bar beside")
+    ax.set_ylabel(ylabel)
     ax.set_title("Main comparison (augmentation: strength > 0)", fontsize=9)
     return fig
 

@@ -110,6 +110,10 @@ def test_figures_mark_missing_values_and_cut_intervals(study, tmp_path):
     tops = [seg[:, 1].max() for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
     assert tops and max(tops) <= 100.0 + 1e-9  # the planted 97.45 ± 31 interval is cut at 100%
     assert {t.get_text() for t in ax.texts} >= {"n=2"}  # every point carries its n
+    assert ax.get_ylabel() == "validation accuracy (%); test: bar beside"  # a test bar is drawn, so named
+    untested = F.ablation_plot(study, "cnn.width").axes[0]
+    assert not any(t.get_text().startswith("n=") and t.get_color() == F.TEST for t in untested.texts)
+    assert untested.get_ylabel() == "validation accuracy (%)"  # no test bar: the axis does not promise one
     png, _pdf = F.save_figure(fig, tmp_path / "aug")
     with Image.open(png) as im:
         assert np.round(im.info["dpi"][0]) >= 150
