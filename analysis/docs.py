@@ -346,6 +346,7 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
         sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
     confirmed = confirmed_tables(arms, runs)
     warnings = overturned_reference(confirmed)
+    said: set[str] = set()  # how the study's search-based rows read, said once
     for param, title in sections or []:
         params = [param] if param else s.scientific()
         md += ["", f"## {title} (`{s.name}`)"]
@@ -357,7 +358,11 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
             if not len(table):
                 continue
             budget = caption(sb.fraction_text, sb.epochs_text)
-            md += ["", budget, "", table.attrs["note"], "", to_markdown(formatted(table))]
+            rows_note = table.attrs.get("rows_note")
+            note = (f"{table.attrs['where']} Rows read as in the first table of `{s.name}` above."
+                    if rows_note in said else table.attrs["note"])
+            said.add(rows_note)
+            md += ["", budget, "", note, "", to_markdown(formatted(table))]
             _small_png(md, F.ablation_plot(s, p), out, f"{s.name}_{p}", title if p in title else f"{title}: {p}",
                        budget)
     for param in crosses:

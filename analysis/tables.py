@@ -203,11 +203,12 @@ def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
         "No trial was stopped early (FIFO scheduler). "
     out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
                      selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
-                     reference=None if ref is None else ref["trial_id"], note=(
-        where + f"Each row: {best} and the trial it comes from; a value with no trial in this slice is shown as "
+                     reference=None if ref is None else ref["trial_id"], where=where.strip(), rows_note=(
+        f"Each row: {best} and the trial it comes from; a value with no trial in this slice is shown as "
         f"missing, with its trial count over all slices (`trials_at_value`). 'full' ranks only trials that ran "
         f"all {study.max_epochs} epochs. {stopped}Test: the row's best final-evaluated configuration on "
         f"validation (`test_trial`), mean ± 95% CI over its seeds (n); it is reported, never used to choose."))
+    out.attrs["note"] = where + out.attrs["rows_note"]
     return out
 
 

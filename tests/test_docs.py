@@ -34,6 +34,9 @@ def test_docs_from_databases(smoke_study, tmp_path):
     assert stored.startswith("python tuning/run.py --space smoke") and "/tmp/" not in stored, stored
     for ref in re.findall(r"\]\(([^)]+)\)", text):
         assert (tmp_path / "docs" / ref).is_file()
+    # how a study's search-based ablation rows read is said once, then each table names only its slice
+    assert text.count("Each row: the best validation accuracy") == 2  # once per study with ablation tables
+    assert text.count("Rows read as in the first table of") >= 1
     for png in (tmp_path / "docs" / "figures").glob("*.png"):
         assert png.stat().st_size < 300_000
     # written again with one study fewer: that study's figures go, the other's stay
