@@ -80,7 +80,7 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
         "cli_wall": exited_at - launched_at, "span": max(last, last_epoch) - first,
         "epochs": mean(lambda r: r["epochs_s"]), "all_epochs": sum(r["epochs_s"] or 0 for r in rows),
         "slot_epochs": sum(r["slot_epochs_s"] or 0 for r in rows), "lent": sum(r["lent_s"] or 0 for r in rows),
-        "startup": first - launched_at, "driver_imports": startup["imports"],
+        "startup": first - launched_at, "driver_imports": startup["imports"], "space": startup.get("space", 0.0),
         "search_imports": startup.get("search_imports", 0.0), "driver_data": startup["data"],
         "searcher": startup.get("searcher", 0.0),
         "ray_init": startup["ray_init"], "tune_start": first - startup["ready_at"],
@@ -97,7 +97,7 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
     }
     known = ("actor_start", "dispatch", "data", "setup", "checkpoint", "report", "end")
     parts["other"] = parts["trial_overhead"] - sum(parts[k] for k in known)
-    parts["startup_other"] = parts["startup"] - sum(parts[k] for k in ("driver_imports", "search_imports",
+    parts["startup_other"] = parts["startup"] - sum(parts[k] for k in ("driver_imports", "space", "search_imports",
                                                                       "driver_data", "searcher", "ray_init",
                                                                       "tune_start"))
     parts["slot_share"] = 1 - parts["slot_epochs"] / (parts["span"] * parts["slots"])
@@ -107,7 +107,8 @@ def overhead_parts(db: Path, launched_at: float, exited_at: float) -> dict[str, 
 ROWS = (  # (key, label); times in seconds, per trial unless said
     ("cli_wall", "CLI wall time, whole study"), ("span", "search span (first trial created to last ended)"),
     ("startup", "fixed start-up: launch to first trial created"),
-    ("driver_imports", "  of which driver imports (input checks)"),
+    ("driver_imports", "  of which driver imports, flags checked"),
+    ("space", "  of which search space and study checked (Ray starting)"),
     ("search_imports", "  of which search imports (Ray starting)"),
     ("driver_data", "  of which dataset loaded (Ray starting)"),
     ("searcher", "  of which Optuna's storage and sampler (Ray starting)"), ("ray_init", "  of which waiting for Ray"),

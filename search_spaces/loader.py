@@ -27,8 +27,8 @@ import yaml
 
 from ganrator.models import list_models, settable_kwargs
 from ganrator.train import TrainConfig
+from search_spaces.files import SPACES_DIR, SpaceError, space_file  # noqa: F401  (SpaceError: the loader's API)
 
-SPACES_DIR = Path(__file__).resolve().parent
 ROLES = ("scientific", "nuisance", "fixed")
 TOP_KEYS = ("description", "kind", *ROLES, "confirm")
 CONFIRM_KEYS = ("cross",)
@@ -39,10 +39,6 @@ PARAMETRIZATIONS: dict[str, tuple[str, Callable[[float], float]]] = {
     "one_minus_beta2": ("beta2", lambda v: 1.0 - v),
     "one_minus_momentum": ("momentum", lambda v: 1.0 - v),
 }
-
-
-class SpaceError(ValueError):
-    """A search-space file that does not validate; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -217,12 +213,7 @@ def _parse_param(path: Path, name: str, role: str, spec: Any) -> Param:
 
 def load_space(name_or_path: str | Path) -> SearchSpace:
     """Load `search_spaces/<name>.yaml` (or a file path) and validate every key against TrainConfig."""
-    path = Path(name_or_path)
-    if path.suffix not in (".yaml", ".yml"):
-        path = SPACES_DIR / f"{name_or_path}.yaml"
-    if not path.is_file():
-        names = ", ".join(sorted(p.stem for p in SPACES_DIR.glob("*.yaml")))
-        raise SpaceError(f"no search space {str(name_or_path)!r} (looked for {path}); available: {names}")
+    path = space_file(name_or_path)
     try:
         doc = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:

@@ -183,7 +183,7 @@ def _ray_processes() -> set[str]:
 
 
 @pytest.mark.parametrize("files, message", [
-    ({}, "lacks train-images-idx3-ubyte[.gz]"),  # checked before Ray starts
+    ({}, "lacks train-images-idx3-ubyte[.gz]"),  # checked before the search starts
     # present but truncated: found only when read, while Ray is starting; that Ray is stopped again
     ({"train-images-idx3-ubyte": b"\0\0\x08\x03", "train-labels-idx1-ubyte": b"", "t10k-images-idx3-ubyte": b"",
       "t10k-labels-idx1-ubyte": b""}, "the file is truncated"),

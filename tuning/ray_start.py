@@ -20,6 +20,15 @@ class _NotMainThread(logging.Filter):
         return "SIGTERM handler is not set" not in record.getMessage()
 
 
+class _AuthOnByDefault(logging.Filter):
+    """Drops the notice that a new local instance enabled Ray's token authentication, the safe default, printed at
+    every start (and before an error that rejects the input while Ray starts, which should be one line); the
+    notice that it is disabled stays."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
+
+
 class RayStart:
     """ray.init(address) on a thread, begun at construction; result() waits for it and re-raises its error.
 
@@ -57,6 +66,7 @@ class RayStart:
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
         logging.getLogger("ray._private.worker").addFilter(_NotMainThread())
+        logging.getLogger("ray._private.authentication.authentication_token_setup").addFilter(_AuthOnByDefault())
         self.thread = threading.Thread(target=self._start, name="ray-init", daemon=True)
         self.thread.start()
 

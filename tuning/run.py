@@ -33,9 +33,9 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on the path, not the project
 
-# What checking the input needs. Ray Tune, Optuna and pandas are imported by search_machinery() once the input is
-# accepted, while Ray starts on a thread (tuning.ray_start): the two overlap instead of adding up.
-from search_spaces.loader import SpaceError, list_spaces, load_space  # noqa: E402
+# What checking the command line needs. The search space's loader (torch, through the model registry it checks
+# against) is imported once the flags are accepted, and Ray Tune, Optuna and pandas once the study is, all while a
+# local Ray starts on a thread (tuning.ray_start): they overlap instead of adding up.
 from tuning.budgets import BUDGETS, METRIC, SAMPLERS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
@@ -55,7 +55,9 @@ def import_search_machinery() -> None:
     import tuning.states  # noqa: F401
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
+    """The flags, the budget and the study's name and storage: all that can be checked before the search space's
+    contents are (which needs torch)."""
     p = argparse.ArgumentParser(prog="tuning/run.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
     p.add_argument("--space", help="search space name (see --list-spaces) or a .yaml path")
@@ -108,8 +110,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
 
     if args.list_spaces:
-        return args
+        return args, p
     if not args.space:
+        from search_spaces.loader import list_spaces
+
         p.error("--space is required (one of: " + ", ".join(list_spaces()) + ")")
     for flag in ("num_samples", "max_epochs", "grace_period", "final_seeds", "max_concurrent", "startup_trials",
                  "confirm_epochs", "confirm_seeds"):
@@ -135,15 +139,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--address {args.address}: no Ray head answers there ({problem}); start one with `ray start --head` "
                 f"or `ray up cluster.yaml`, use --address auto on a cluster node, or leave --address out to start "
                 f"Ray locally")
+    from search_spaces.files import SpaceError, space_file
+
     try:
-        args.space_obj = load_space(args.space)
+        stem = space_file(args.space).stem  # a missing space is refused at once; its contents with the study
     except SpaceError as e:
         p.error(str(e))
     if args.name is None:
-        if problem := study_name_problem(args.space_obj.name):
+        if problem := study_name_problem(stem):
             p.error(f"--space {args.space}: the study would be named after the file, but {problem}; rename the "
                     f"file or pass --name")
-        args.name = args.space_obj.name
+        args.name = stem
     budget = BUDGETS[args.budget].with_overrides(
         num_samples=args.num_samples, max_epochs=args.max_epochs, data_fraction=args.data_fraction,
         val_size=args.val_size,
@@ -158,7 +164,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         else args.storage_path
     args.db_url = db_url(args.db, Path(args.storage) / args.name / "trials.db" if isinstance(args.storage, Path)
                          else ROOT / "runs" / args.name / "trials.db")
-    return args
+    return args, p
+
+
+def load_study_space(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
+    """The search space the flags name, validated against the trainer's config and the model registry (torch):
+    args.space_obj, or p.error naming the file and the key."""
+    from search_spaces.loader import SpaceError, load_space
+
+    try:
+        args.space_obj = load_space(args.space)
+    except SpaceError as e:
+        p.error(str(e))
 
 
 def unreachable(address: str, timeout: float = 5.0) -> str | None:
@@ -535,26 +552,36 @@ def report(args, warnings: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args, parser = parse_flags(argv)
     if args.list_spaces:
+        from search_spaces.loader import list_spaces
+
         for name, desc in list_spaces().items():
             print(f"{name:<12} {desc}")
         return 0
-    if args.space_obj.kind == "classical" and args.scheduler == "asha":
-        args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
     startup = {"imports": time.time() - STARTED_AT}
-    if args.space_obj.fixed.get("steps") and args.scheduler == "asha":
-        # A step budget gives each training-set size its own number of epochs: ASHA's rungs (in epochs) would
-        # compare trials at unequal compute and cut long runs at max_epochs.
-        print(f"scheduler: fifo, not asha: space {args.space_obj.name!r} fixes steps = "
-              f"{args.space_obj.fixed['steps']} per trial, so epochs differ between training-set sizes")
-        args.scheduler = "fifo"
     starting = None
     try:
+        if not args.address and not os.environ.get("RAY_ADDRESS"):
+            # A new local instance starts now, on a thread, while this one loads the space (torch), checks the
+            # study, imports the search and loads the data; input rejected meanwhile stops it again. A cluster
+            # is joined only once the input is accepted.
+            starting = RayStart(None)
+        t = time.time()
+        load_study_space(args, parser)
+        if args.space_obj.kind == "classical" and args.scheduler == "asha":
+            args.scheduler = "fifo"  # a classical fit reports once: there are no epochs to stop early at
+        if args.space_obj.fixed.get("steps") and args.scheduler == "asha":
+            # A step budget gives each training-set size its own number of epochs: ASHA's rungs (in epochs) would
+            # compare trials at unequal compute and cut long runs at max_epochs.
+            print(f"scheduler: fifo, not asha: space {args.space_obj.name!r} fixes steps = "
+                  f"{args.space_obj.fixed['steps']} per trial, so epochs differ between training-set sizes")
+            args.scheduler = "fifo"
         db, existing = open_study(args)
         find_data(args)
-        # The input is accepted: Ray starts on a thread while this one imports the search and loads the data.
-        starting = RayStart(args.address)
+        startup["space"] = time.time() - t  # the space, the study's database and the dataset's files checked
+        if starting is None:  # the input is accepted: join the cluster while the search is imported
+            starting = RayStart(args.address)
         t = time.time()
         import_search_machinery()
         startup["search_imports"] = time.time() - t
