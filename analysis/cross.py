@@ -194,7 +194,15 @@ def cross_plot(df: pd.DataFrame):
             if r["n"]:
                 ax.annotate(f"n={r['n']}", (x, 100 * r["diff_mean"]), textcoords="offset points",
                             xytext=(5, 3 - 10 * k), fontsize=7, color=f"C{k}")
-        ax.plot(xs, 100 * cells["diff_mean"], "-", color=f"C{k}", label=f"{col_name} = {point_text(v)}")
+        # a segment to a row of another study (another protocol: the reused full-data row) is dashed
+        own = (cells["study"] == df.attrs["studies"][0]).to_numpy() if "study" in cells and df.attrs.get("studies") \
+            else np.ones(len(cells), dtype=bool)
+        ys = 100 * cells["diff_mean"].to_numpy()
+        for i in range(len(xs) - 1):
+            ax.plot(xs[i:i + 2], ys[i:i + 2], "-" if own[i] and own[i + 1] else "--", color=f"C{k}")
+        ax.plot([], [], "-", color=f"C{k}", label=f"{col_name} = {point_text(v)}")
+    if "study" in df and df["study"].nunique() > 1:
+        ax.plot([], [], "--", color="0.4", label="to a row of another study (its own protocol)")
     ax.axhline(0, color="0.3", lw=1, ls=":")
     ax.set_xscale("log")
     values = sorted(dict.fromkeys(df[row_name].astype(float)))

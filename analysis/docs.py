@@ -9,6 +9,7 @@ epoch limits go to different tables.
 from __future__ import annotations
 
 import datetime
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -256,7 +257,9 @@ def _small_png(md: list[str], fig, out: Path, stem: str, title: str, budget: str
     """A PNG (docs stay small in git: no PDF) that states its budget in the image and in its caption."""
     if fig is None:
         return
-    fig.text(0.5, -0.02, budget.strip("_"), ha="center", va="top", fontsize=7)
+    # wrapped to the figure's width: a long budget line would otherwise widen the saved image around a small plot
+    width = max(40, int(fig.get_figwidth() * 72 / 7 * 1.6))  # characters of 7-pt text across the figure
+    fig.text(0.5, -0.02, textwrap.fill(budget.strip("_"), width), ha="center", va="top", fontsize=7)
     # a dotted parameter (cnn.width) would lose its tail to the file suffix
     png, pdf = F.save_figure(fig, out / "figures" / stem.replace(".", "_"), dpi=150)
     pdf.unlink()

@@ -96,3 +96,19 @@ def test_docs_take_the_full_data_row_from_the_headline(tmp_path):
     full = load_study(planted.build_aug_size(tmp_path / "aug_size_full.db"))
     docs = write_docs([headline, full], tmp_path / "docs_full").read_text()
     assert "## Augmentation against data size (`aug_size`)" in docs and "reuses the confirmed runs" not in docs
+
+
+def test_the_figure_dashes_the_segment_to_another_studys_row(tmp_path):
+    """The full-data row taken from the headline ran its own protocol: the line to it is dashed, not drawn as if
+    it continued the crossing study's own rows."""
+    from analysis.docs import _with_reused_rows
+
+    small = load_study(planted.build_aug_size(tmp_path / "aug_size.db", fractions=(0.1, 0.25)))
+    headline = load_study(planted.build_headline(tmp_path / "headline.db"))
+    df = confirmed_cross(*_with_reused_rows(small, [headline, small], *load_confirmation(small), AUG_BY_SIZE),
+                         AUG_BY_SIZE)
+    ax = cross_plot(df).axes[0]
+    drawn = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_linestyle() != ":"]  # segments
+    styles = sorted((float(min(line.get_xdata())), line.get_linestyle()) for line in drawn)
+    assert {s for x, s in styles if x < 0.2} == {"-"} and {s for x, s in styles if x > 0.2} == {"--"}, styles
+    assert "to a row of another study (its own protocol)" in [t.get_text() for t in ax.get_legend().get_texts()]
