@@ -14,13 +14,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tuning.db import unpack_mask
+
 from .load import Study, load_confirmation
-from .paired import MIN_SEEDS_FOR_INTERVAL, paired_difference
+from .paired import MIN_SEEDS_FOR_INTERVAL, p_text, mcnemar_exact, paired_difference
 from .scaling import train_size
 from .stats import fmt_pct, mean_ci
 from .tables import format_value, main_comparison
 
 BASELINE = "CNN without augmentation"
+N_TEST = 10_000  # Fashion-MNIST's test images, in the order every stored correctness mask follows
 
 
 class HeadlineError(ValueError):
@@ -51,14 +54,28 @@ def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, f
             "test_ci95": test_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
             "test_per_seed": list(runs["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
             "diff_high": math.nan, "diff_per_seed": [], "verdict": "",
-            "wall": [float(w) for w in runs.get("wall_time", pd.Series(dtype=float)).dropna()]}
+            "wall": [float(w) for w in runs.get("wall_time", pd.Series(dtype=float)).dropna()], "mcnemar_p": []}
+
+
+def _mcnemar(row: dict, runs: pd.DataFrame, base: pd.DataFrame, by_order: bool = False) -> dict:
+    """McNemar's exact p between a run of the row and a run of the baseline on the 10,000 test images: seed by
+    seed, or (by_order: a classical row, whose seeds do not pair) its i-th seed against the baseline's i-th. Rows
+    whose runs stored no per-image correctness get none."""
+    if "test_correct" not in runs or "test_correct" not in base:
+        return row
+    pairs = list(zip(runs["test_correct"], base["test_correct"])) if by_order else \
+        [(runs.at[s, "test_correct"], base.at[s, "test_correct"]) for s in runs.index if s in base.index]
+    if pairs and all(isinstance(a, str) and isinstance(b, str) for a, b in pairs):
+        row["mcnemar_p"] = [mcnemar_exact(unpack_mask(a, N_TEST), unpack_mask(b, N_TEST)) for a, b in pairs]
+        row["mcnemar_by_order"] = by_order
+    return row
 
 
 def _paired(row: dict, runs: pd.DataFrame, base: pd.DataFrame) -> dict:
     diff = paired_difference(runs, base)
     diff.pop("common")
     row.update(diff, verdict=diff["verdict"].replace("the reference", "the " + BASELINE))
-    return row
+    return _mcnemar(row, runs, base)
 
 
 def _classical_row(study: Study) -> tuple[dict, float]:
@@ -75,8 +92,10 @@ def _classical_row(study: Study) -> tuple[dict, float]:
     fraction = float((study.meta.get("budget") or {}).get("data_fraction", 1.0))
     val_size = (study.meta.get("budget") or {}).get("val_size") or 5000
     images = train_size({"data_fraction": fraction, "val_size": val_size})
+    runs = finals.set_index("seed").sort_index()
     row = _row("best classical pipeline", f"{best['model']}: {config} (trial {best['test_trial']})", images,
-               "one fit", finals.set_index("seed").sort_index(), "classical")
+               "one fit", runs, "classical")
+    row["_runs"] = runs  # for McNemar against the CNN's runs, taken out again by headline_table
     row["tuning"] = (f"`{study.name}` chose it among {len(study.trials)} trials "
                      f"({_distinct_configs(study)} distinct configurations) on validation")
     return row, fraction
@@ -140,7 +159,8 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
             raise HeadlineError(f"classical study {classical.name!r} trained on {row['training images']:,} images "
                                 f"(data fraction {c_fraction:g}), the deep study {deep.name!r} on {images:,}: a "
                                 f"headline never compares unequal data")
-        rows.insert(0, _unpaired(row, row["test_per_seed"], b["runs"]["test_acc"]))
+        rows.insert(0, _mcnemar(_unpaired(row, row["test_per_seed"], b["runs"]["test_acc"]), row.pop("_runs"),
+                                b["runs"], by_order=True))
     out = pd.DataFrame(rows)
     search = deep.meta.get("budget") or {}
     out.attrs.update(
@@ -159,6 +179,9 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
                  f"families: its difference to the {BASELINE} is unpaired (Welch's interval). "
                  if classical is not None else "No classical study at this data size was given. ")
               + f"With {len(b['runs'])} seeds an interval that holds 0 is inconclusive, not evidence of no effect. "
+              + f"McNemar: the exact test on the {N_TEST:,} test images between one run of the row and one run of the "
+              f"{BASELINE} (seed by seed; for the classical row, its i-th seed against the CNN's i-th): it speaks "
+              f"of those two trained models, the test images paired, not of the configurations. "
               + _compute_note(deep, classical)),
         reading=_reading(rows))
     return out
@@ -203,7 +226,16 @@ def formatted_headline(table: pd.DataFrame) -> pd.DataFrame:
         "test acc (%)": [fmt_pct(m, h, n) for m, h, n in zip(table["test_mean"], table["test_ci95"], table["seeds"])],
         "wall time per run (s)": [_wall(w) for w in table["wall"]] if "wall" in table else "—",
         f"difference to {BASELINE} (points)": [diff(r) for r in table.to_dict("records")],
-        "verdict": table["verdict"]})
+        "verdict": table["verdict"],
+        "McNemar p (test images)": [_mcnemar_text(r) for r in table.to_dict("records")]})
+
+
+def _mcnemar_text(r: dict) -> str:
+    ps = r.get("mcnemar_p")
+    if not isinstance(ps, list) or not ps:
+        return "—"
+    return ("per seed pair, i-th with i-th: " if r.get("mcnemar_by_order") is True else "per seed: ") + \
+        ", ".join(p_text(p) for p in ps)
 
 
 def _wall(seconds: list[float]) -> str:

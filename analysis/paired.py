@@ -190,7 +190,7 @@ def _points(values, signed: bool = False) -> str:
     return ", ".join((f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}") for v in values) or "—"
 
 
-def _p_text(p: float) -> str:
+def p_text(p: float) -> str:
     if not np.isfinite(p):
         return "n/a"  # a run without a correctness mask (it diverged)
     return "<0.001" if p < 1e-3 else f"{p:.2g}"
@@ -215,12 +215,12 @@ def format_paired(df: pd.DataFrame) -> pd.DataFrame:
             diff = f"per seed: {_points(r['diff_per_seed'], signed=True)}"
         ps = list(r["mcnemar_p"])
         mcn = "—" if r["reference"] or not ps else \
-            "p per seed: " + ", ".join(_p_text(p) for p in ps)
+            "p per seed: " + ", ".join(p_text(p) for p in ps)
         val = fmt_pct(r["val_mean"], r["val_ci95"] if np.isfinite(r["val_ci95"]) else None)
         rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "val acc (%)": val,
                      "test acc (%)": test,
                      "difference to reference (points)": diff, "verdict": r["verdict"],
-                     "Holm p": "—" if r["reference"] or "p_holm" not in r else _p_text(r["p_holm"]),
+                     "Holm p": "—" if r["reference"] or "p_holm" not in r else p_text(r["p_holm"]),
                      "McNemar": mcn})
     out = pd.DataFrame(rows)
     out.attrs.update({k: v for k, v in df.attrs.items() if k != "bold"})

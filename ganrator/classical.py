@@ -293,9 +293,12 @@ def predict(pipeline, cfg: ClassicalConfig, images) -> np.ndarray:
     return pipeline.classes_[(score(x) + score(extract_features(mirror(images), cfg))).argmax(1)]
 
 
-def evaluate(result: ClassicalResult, data: FashionMNIST, split: str = "test") -> dict[str, float]:
+def evaluate(result: ClassicalResult, data: FashionMNIST, split: str = "test", per_image: bool = False) -> dict:
+    """Accuracy on `split`; per_image: also `correct`, a bool per image in the split's order (as the deep
+    trainer's evaluate), for paired tests against another model on the same images."""
     x, y = data.split(split)
-    return {"acc": float((predict(result.pipeline, result.config, x) == y.cpu().numpy()).mean())}
+    correct = predict(result.pipeline, result.config, x) == y.cpu().numpy()
+    return {"acc": float(correct.mean()), **({"correct": correct} if per_image else {})}
 
 
 def main(argv: list[str] | None = None) -> int:

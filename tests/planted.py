@@ -5,6 +5,8 @@ import math
 import time
 from pathlib import Path
 
+import numpy as np
+
 from tuning.db import TrialDB
 
 AUG = [0.0, 0.5, 1.0]
@@ -143,6 +145,14 @@ CLASSICAL_SPECS = {
 CLASSICAL_PIPELINES = {("pixels", "svm_rbf"): 0.84, ("hog", "svm_rbf"): 0.87, ("pixels", "logreg"): 0.82}
 
 
+def first_correct(acc: float, n: int = 10_000) -> str:
+    """A stored test-correctness mask with accuracy `acc`: the first images right, the rest wrong. Two such masks
+    disagree only on the images between their counts, all one way, which McNemar's test reads exactly."""
+    from tuning.db import pack_mask  # noqa: PLC0415
+
+    return pack_mask(np.arange(n) < round(acc * n))
+
+
 def build_classical(path: Path, name: str = "classical", data_fraction: float = 0.1, shift: float = 0.0,
                     budget: str = "test") -> Path:
     """Every pipeline at C = 1 and C = 0.1 (`shift` added to each accuracy), the best pipeline final-evaluated."""
@@ -170,7 +180,7 @@ def build_classical(path: Path, name: str = "classical", data_fraction: float = 
     for seed, delta in enumerate((-0.003, 0.001)):
         val = CLASSICAL_PIPELINES[best] + shift
         db.upsert_final_eval(name, f"{best[0]}-{best[1]}-C1", seed, rank=1, status="completed", epochs=1,
-                             val_acc=val, test_acc=val + delta)
+                             val_acc=val, test_acc=val + delta, test_correct=first_correct(val + delta))
     return path
 
 
@@ -223,6 +233,7 @@ def build_headline(path: Path, name: str = "headline", confirm_fraction: float =
             wobble = 0.001 * ((k + s) % 3 - 1)
             db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=10, data_fraction=confirm_fraction,
                                   val_acc=val + noise + wobble, test_acc=test + noise - wobble, wall_time=100.0,
+                                  test_correct=first_correct(test + noise - wobble),
                                   config={"model": model, "aug_strength": aug, "epochs": 10,
                                           "data_fraction": confirm_fraction, "val_size": 5000, "seed": 1000 + s})
     return path

@@ -39,6 +39,13 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
     shown = formatted_headline(t)
     assert shown.loc[2, "difference to CNN without augmentation (points)"].startswith("+1.0")
     assert "(n=3)" in shown.loc[1, "test acc (%)"] and shown.loc[1, "training images"] == "55,000"
+    # McNemar on the test images: the planted masks differ only between their counts, all one way, so the exact
+    # p is 2 * 0.5 ** (difference in correct images); the classical row pairs its i-th seed with the CNN's i-th
+    mcn = shown["McNemar p (test images)"]
+    assert mcn[0].startswith("per seed pair, i-th with i-th: ") and len(mcn[0].split(": ")[1].split(", ")) == 2
+    assert mcn[1] == "—" and mcn[3] == "per seed: <0.001, <0.001, <0.001"
+    assert rows["CNN with augmentation"]["mcnemar_p"][0] == pytest.approx(
+        2 * 0.5 ** abs(round(aug["test_per_seed"][0] * 10_000) - round(t.iloc[1]["test_per_seed"][0] * 10_000)))
     # compute beside accuracy: each row's wall time per run, from its runs (the planted deep runs took 100 s)
     assert shown.loc[1, "wall time per run (s)"] == "100 [100, 100]"
     assert "Wall time per run" in t.attrs["note"] and "1 CPU per run, up to" in t.attrs["note"]

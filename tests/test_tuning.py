@@ -409,8 +409,14 @@ def test_classical_study_end_to_end(tmp_path):
     assert len(rows) == 6 and all(r["status"] == "completed" and r["epochs"] == 1 for r in rows.values())
     assert all(0 < r["best_val_acc"] <= 1 for r in rows.values())  # learning itself: tests/claims.py
     assert '"classifier"' in next(iter(rows.values()))["config"]
-    finals = query(db, "select test_acc from ganrator_final_evals")
-    assert len(finals) == 2 and all(0 < a <= 1 for (a,) in finals)
+    finals = query(db, "select test_acc, test_correct from ganrator_final_evals")
+    assert len(finals) == 2 and all(0 < a <= 1 for a, _ in finals)
+    # each run's per-image test correctness, for McNemar against a deep run on the same images (the headline)
+    from tuning.db import unpack_mask
+
+    for acc, mask in finals:
+        correct = unpack_mask(mask, 10_000)
+        assert correct.mean() == pytest.approx(acc)
 
 
 def test_confirmation_end_to_end(smoke_study, tmp_path):

@@ -81,6 +81,7 @@ final_evals = sa.Table(
     sa.Column("wall_time", sa.Float),
     # accuracy on the run's own training images, unaugmented, after its last epoch: did the run fit its set?
     sa.Column("train_acc", sa.Float),
+    sa.Column("test_correct", sa.Text),  # as in ganrator_confirm_runs: paired tests against other runs' images
 )
 
 # The confirmation stage (tuning/confirm.py): per scientific parameter, one arm per value, each retrained on

@@ -245,8 +245,10 @@ def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:
     each = f"{b.final_epochs} epochs each" if args.space_obj.kind == "deep" else "one fit each"
     print(f"\nfinal evaluation: {len(board)} configurations x {b.final_seeds} seeds, {each} ({len(jobs)} runs to do)",
           flush=True)
+    # with each run's per-image test correctness, for paired tests against other studies' runs (the headline)
     retrain(args, data, jobs, label=lambda job: f"rank {ranks[job[0]]} {job[0]} seed {job[1]}",
-            record=lambda job, out, error: db.upsert_final_eval(args.name, *job, rank=ranks[job[0]], **out))
+            record=lambda job, out, error: db.upsert_final_eval(args.name, *job, rank=ranks[job[0]], **out),
+            correct_mask=True)
     for trial_id in ranks:
         accs = [r["test_acc"] for r in db.rows(final_evals, args.name)
                 if r["trial_id"] == trial_id and r["test_acc"] is not None]

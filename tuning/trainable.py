@@ -154,10 +154,10 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
                data: SharedDataset, correct_mask: bool = False) -> dict[str, Any]:
     """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end.
     Deep spaces also report `train_acc`, the accuracy on the run's own training images without augmentation, so
-    a reader can see whether the training length fits the training-set size. correct_mask (deep spaces): also
+    a reader can see whether the training length fits the training-set size. correct_mask: also
     `test_correct`, the per-image test correctness packed as text (tuning.db.pack_mask), for paired tests between
-    configurations. The dataset is mapped from the object store once per worker process, not unpickled into a
-    copy for every run."""
+    configurations (classical spaces too). The dataset is mapped from the object store once per worker process,
+    not unpickled into a copy for every run."""
     data = data.get()
     _use_assigned_cpus()
     cfg = space.config(params, {**overrides, "seed": seed})
@@ -166,9 +166,10 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
         from ganrator import classical
 
         fitted = classical.fit(cfg, data)
-        return {"status": fitted.status, "epochs": 1, "val_acc": fitted.val_acc,
-                "test_acc": classical.evaluate(fitted, data, "test")["acc"], "wall_time": time.perf_counter() - t0,
-                "config": cfg.to_dict()}
+        test = classical.evaluate(fitted, data, "test", per_image=correct_mask)
+        return {"status": fitted.status, "epochs": 1, "val_acc": fitted.val_acc, "test_acc": test["acc"],
+                "wall_time": time.perf_counter() - t0, "config": cfg.to_dict(),
+                **({"test_correct": pack_mask(test["correct"])} if correct_mask else {})}
     result = train(cfg, data)
     test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, per_image=correct_mask,
                     flip=cfg.tta_flip) \
