@@ -82,6 +82,9 @@ class IdleCores(Callback):
         self.slots: dict[str, int] = {}  # the most trials of this study seen running at once on each node
         self.lent: dict[str, int] = {}  # threads written per trial
 
+    def setup(self, **info):
+        self.lent.clear()  # a resumed study's Ray is new, and so is its key-value store
+
     def on_step_end(self, iteration, trials, **info):
         by_node: defaultdict[str, list[str]] = defaultdict(list)
         placed = True
