@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 
@@ -507,11 +508,12 @@ confirm: {cross: [data_fraction, aug_strength]}
 def test_step_budget_study_with_a_confirmed_cross(tmp_path):
     """A space with a step budget runs FIFO (ASHA's epoch rungs would compare unequal compute), and every trial
     completes although the two data sizes need different epochs (550 images: 4 steps an epoch, 3 epochs;
-    1,100: 8 steps an epoch, 2 epochs, the second cut short); the confirmation trains all 4 cells."""
+    1,100: 8 steps an epoch, 2 epochs, the second cut short); the confirmation trains all 4 cells on 3 seeds, and
+    the augmentation-by-size table of this real study has a paired interval in every cell."""
     space = tmp_path / "steps_cross.yaml"
     space.write_text(STEP_CROSS_SPACE)
     out = run_cli("--space", str(space), "--budget", "smoke", "--num-samples", "3", "--storage-path",
-                  str(tmp_path), "--confirm", "--confirm-seeds", "1")
+                  str(tmp_path), "--confirm", "--confirm-seeds", "3")
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "scheduler: fifo, not asha: space 'steps_cross' fixes steps = 12 per trial" in out.stdout
     db = tmp_path / "steps_cross" / "trials.db"
@@ -522,14 +524,22 @@ def test_step_budget_study_with_a_confirmed_cross(tmp_path):
     arms = query(db, "select param, point from ganrator_confirm_arms")
     assert len(arms) == 4 and {p for p, _ in arms} == {"data_fraction x aug_strength"}
     runs = query(db, "select status, epochs, train_acc, config, data_fraction from ganrator_confirm_runs")
-    assert len(runs) == 4 and all(st == "completed" and 0 < fit <= 1 for st, _, fit, _, _ in runs)
-    assert sorted(e for _, e, *_ in runs) == [2, 2, 3, 3] and all('"steps": 12' in c for _, _, _, c, _ in runs)
+    assert len(runs) == 12 and all(st == "completed" and 0 < fit <= 1 for st, _, fit, _, _ in runs)
+    assert sorted(e for _, e, *_ in runs) == [2] * 6 + [3] * 6 and all('"steps": 12' in c for _, _, _, c, _ in runs)
     # each run's row holds the data fraction it trained on (the smoke budget's share times the cell's), and the
     # confirmation says how long its runs train: the space's steps, not the budget's epochs
-    assert sorted(f for *_, f in runs) == [0.01, 0.01, 0.02, 0.02]
+    assert sorted(f for *_, f in runs) == [0.01] * 6 + [0.02] * 6
     assert all(json.loads(c)["data_fraction"] == f for _, _, _, c, f in runs)
     assert "retrained without early stopping for the space's 12 optimizer steps on each arm's data fraction" \
         in out.stdout
+    from analysis.cross import AUG_BY_SIZE, confirmed_cross
+    from analysis.load import load_confirmation, load_study
+
+    table = confirmed_cross(*load_confirmation(load_study(db)), AUG_BY_SIZE)
+    cells = table[table["aug_strength"] != 0.0]
+    assert len(cells) == 2 and all(n == 3 for n in cells["n"]), table
+    assert np.isfinite(cells["diff_low"]).all() and np.isfinite(cells["diff_high"]).all(), table
+    assert (cells["diff_low"] <= cells["diff_mean"]).all() and (cells["diff_mean"] <= cells["diff_high"]).all()
 
 
 IDLE_SPACE = """
