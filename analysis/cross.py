@@ -95,6 +95,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
                   f"within each row is unaffected.")
     df.attrs.update(
         title=f"Confirmed cross: {row_name} x {col_name}", param=param, row=row_name, col=col_name, baseline=base,
+        fit=_fit_sentence(df, row_name, col_name),
         note=(f"Every cell of {row_name} x {col_name} retrained without early stopping on the same fresh seeds "
               f"({', '.join(map(str, seeds)) or '—'}); each row compares its {col_name} values with "
               f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy "
@@ -104,8 +105,27 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"after its last epoch; near 100% means the run fitted (or memorised) its training set, well below "
               f"means it stopped while still learning, where regularisation such as augmentation has less to do. "
               f"Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
-              f"optimizer steps.{reused}"), studies=studies if len(studies) > 1 else [])
+              f"optimizer steps.{reused} {_fit_sentence(df, row_name, col_name)}"),
+        studies=studies if len(studies) > 1 else [])
     return df
+
+
+FITTED = 0.99  # mean training accuracy from which a cell's runs count as having fitted their training set
+
+
+def _fit_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
+    """Which cells' runs ended still learning (mean training accuracy below FITTED), from the table itself."""
+    if not len(df) or not np.isfinite(df["train_acc_mean"]).any():
+        return "No run recorded its training accuracy."
+    short = df[np.isfinite(df["train_acc_mean"]) & (df["train_acc_mean"] < FITTED)]
+    if not len(short):
+        return (f"Every cell's runs ended at {100 * FITTED:g}% training accuracy or more: each training length "
+                f"fitted its training set.")
+    cells = "; ".join(f"{row_name} = {point_text(r[row_name])} with {col_name} = {point_text(r[col_name])} "
+                      f"({100 * r['train_acc_mean']:.1f}%)" for r in short.to_dict("records"))
+    return (f"Cells whose runs ended below {100 * FITTED:g}% training accuracy, still learning at their training "
+            f"length: {cells}. A difference in such a row is measured before its runs fitted their training set, "
+            f"so it does not say what augmentation does once they have.")
 
 
 def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name: str, study: str,

@@ -36,6 +36,12 @@ def test_aug_by_size_recovers_the_planted_interaction(aug_size):
     # training accuracy per run, and the epochs the step budget gave each size
     assert cells.loc[(0.1, 0.0), "train_acc_mean"] == pytest.approx(0.998)
     assert cells.loc[(0.1, 0.0), "epochs"] == [72] and cells.loc[(1.0, 0.0), "epochs"] == [8]
+    # the note names the cells whose runs had not fitted their training set (planted: below 99% training accuracy
+    # everywhere but 10% without augmentation, which ended at 99.8%)
+    fit = df.attrs["fit"]
+    assert fit.startswith("Cells whose runs ended below 99% training accuracy") and fit in df.attrs["note"]
+    assert "data_fraction = 0.1 with aug_strength = 0.5 (96.9%)" in fit and "aug_strength = 0 (99.8%)" not in fit
+    assert "data_fraction = 1 with aug_strength = 0 (93.9%)" in fit
 
 
 def test_aug_by_size_formatted_and_plotted(aug_size):
