@@ -12,9 +12,12 @@ import math
 import numpy as np
 import pandas as pd
 
+from ganrator.train import TrainConfig
+
 from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed
 from .scaling import train_size
 from .stats import fmt_pct, mean_ci
+from .tables import format_value
 
 AUG_BY_SIZE = "data_fraction x aug_strength"
 
@@ -67,7 +70,11 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
                "test_per_seed": list(mine["test_acc"]), "train_acc_per_seed": train_acc,
                "train_acc_mean": float(np.mean(train_acc)) if train_acc else math.nan,
                "diff_mean": math.nan, "diff_low": math.nan, "diff_high": math.nan, "diff_per_seed": [], "n": 0,
-               "verdict": "", "source": arm["source"], "study": arm.get("study") or ""}
+               "verdict": "", "source": arm["source"], "study": arm.get("study") or "", "arm_key": arm["arm_key"],
+               "settings": {k: v for k, v in (arm.get("config") if isinstance(arm.get("config"), dict) else {}).items()
+                            if k not in (row_name, col_name)},
+               "model": configs[0].get("model") if configs else None,
+               "batch_size": int(configs[0].get("batch_size") or TrainConfig.batch_size) if configs else None}
         if row["baseline"]:
             row["verdict"] = f"baseline ({col_name} = {point_text(base)})"
         elif base_key is None:
@@ -83,6 +90,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
             row["verdict"] = _verdict(row["diff_low"], row["diff_high"], col_name, base) if d_n else "no paired seed"
         out.append(row)
     df = pd.DataFrame(out)
+    runs_by_key = {k: _runs_by_seed(runs, k) for k in a["arm_key"]}
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique()) if len(runs) else []
     studies = list(dict.fromkeys(df["study"])) if len(df) else []
     reused = ""
@@ -102,10 +110,11 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"in points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
               f"selects nothing. Each interval covers its own comparison. Test accuracy: mean ± 95% t-interval over "
               f"seeds. Training accuracy: each run's accuracy on its own training images without augmentation, "
-              f"after its last epoch; near 100% means the run fitted (or memorised) its training set, well below "
-              f"means it stopped while still learning, where regularisation such as augmentation has less to do. "
-              f"Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
-              f"optimizer steps.{reused} {_fit_sentence(df, row_name, col_name)}"),
+              f"after its last epoch (mean over seeds); near 100% means the run fitted (or memorised) its training "
+              f"set. Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
+              f"optimizer steps.{reused} {_fit_sentence(df, row_name, col_name)} "
+              f"{_settings_sentence(df, row_name, col_name)} "
+              f"{_interaction_sentence(df, runs_by_key, row_name, col_name, base)}").strip(),
         studies=studies if len(studies) > 1 else [])
     return df
 
@@ -123,9 +132,57 @@ def _fit_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
                 f"fitted its training set.")
     cells = "; ".join(f"{row_name} = {point_text(r[row_name])} with {col_name} = {point_text(r[col_name])} "
                       f"({100 * r['train_acc_mean']:.1f}%)" for r in short.to_dict("records"))
-    return (f"Cells whose runs ended below {100 * FITTED:g}% training accuracy, still learning at their training "
-            f"length: {cells}. A difference in such a row is measured before its runs fitted their training set, "
-            f"so it does not say what augmentation does once they have.")
+    return (f"Cells whose runs ended below {100 * FITTED:g}% training accuracy: {cells}. Their runs had not fitted "
+            f"their training images as seen without augmentation: either still learning at this length, or held "
+            f"below by the augmentation's regularisation; these runs stored no learning curve to tell which.")
+
+
+def _settings_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
+    """Each cell's settings besides the cross: where it came from and its tuned (nuisance) values, which differ
+    between the cells of a row when the search found each cell's best separately."""
+    models = sorted({str(m) for m in df["model"] if m})
+    parts = []
+    for r in df.to_dict("records"):
+        values = ", ".join(f"{k} {format_value(v)}" for k, v in sorted(r["settings"].items()))
+        parts.append(f"{row_name} = {point_text(r[row_name])}, {col_name} = {point_text(r[col_name])}: "
+                     f"{r['source']}{f' ({values})' if values else ''}")
+    model = f"Model: {', '.join(models)}. " if models else ""
+    return (f"{model}Each cell's settings besides the cross, from the search trial it came from (or the "
+            f"validation-selected reference's, where the search ran none in that cell): " + "; ".join(parts) +
+            f". Where they differ within a row, its paired difference compares {col_name} values each at its own "
+            f"settings, not {col_name} alone.")
+
+
+def _interaction_sentence(df: pd.DataFrame, runs_by_key: dict, row_name: str, col_name: str, base) -> str:
+    """The interaction as a number: for consecutive rows of the crossing study itself, each value's gain over the
+    baseline at one row minus its gain at the next, paired by seed (the same seeds in every cell)."""
+    own = df[(df["study"] == (df.attrs.get("studies") or [df["study"].iloc[0]])[0]) |
+             (df["study"] == "")] if len(df) and "study" in df else df
+    rows = sorted(dict.fromkeys(own[row_name]), key=float)
+    out = []
+    for lo, hi in zip(rows, rows[1:]):
+        for v in dict.fromkeys(own[col_name]):
+            if v == base:
+                continue
+            gains = []
+            for r in (lo, hi):
+                cell = own[(own[row_name] == r) & (own[col_name] == v)]
+                ref = own[(own[row_name] == r) & (own[col_name] == base)]
+                if not len(cell) or not len(ref):
+                    break
+                gains.append(runs_by_key[cell["arm_key"].iloc[0]]["test_acc"] -
+                             runs_by_key[ref["arm_key"].iloc[0]]["test_acc"])
+            if len(gains) != 2:
+                continue
+            d = (gains[0] - gains[1]).dropna()
+            mean, half, n = mean_ci(d.to_numpy(dtype=float))
+            text = (f"{100 * mean:+.2f} [{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}]"
+                    if n >= MIN_SEEDS_FOR_INTERVAL else f"{100 * mean:+.2f} (no interval)")
+            out.append(f"{col_name} = {point_text(v)}'s gain at {row_name} = {point_text(lo)} minus its gain at "
+                       f"{point_text(hi)}: {text} points (n = {n} seeds)")
+    if not out:
+        return ""
+    return ("Interaction, paired by seed within the crossing study (95% t-interval): " + "; ".join(out) + ".")
 
 
 def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name: str, study: str,
@@ -171,8 +228,14 @@ def format_cross(df: pd.DataFrame) -> pd.DataFrame:
             out["study"] = first.get("study") or df.attrs["studies"][0]
         steps = sorted({s for c in cells for s in c["steps"]})
         epochs = sorted({e for c in cells for e in c["epochs"]})
-        out["training length"] = (f"{'/'.join(f'{s:,}' for s in steps)} steps = " if steps and steps[0] else "") + \
-            (f"{'/'.join(map(str, epochs))} epochs" if epochs else "—")
+        if epochs and not (steps and steps[0]) and np.isfinite(first["images"]) and first.get("batch_size"):
+            # an epoch budget, in the steps it made (the trainer drops the ragged last batch), to compare with a
+            # step budget's rows
+            per_epoch = int(first["images"]) // min(int(first["batch_size"]), int(first["images"]))
+            out["training length"] = "/".join(f"{e} epochs = {e * per_epoch:,} steps" for e in epochs)
+        else:
+            out["training length"] = (f"{'/'.join(f'{s:,}' for s in steps)} steps = " if steps and steps[0]
+                                      else "") + (f"{'/'.join(map(str, epochs))} epochs" if epochs else "—")
         for c in cells:
             label = f"{col_name} = {point_text(c[col_name])}"
             if c["baseline"]:
@@ -228,7 +291,7 @@ def cross_plot(df: pd.DataFrame):
     values = sorted(dict.fromkeys(df[row_name].astype(float)))
     ax.set_xticks(values, [point_text(v) for v in values])
     ax.minorticks_off()
-    ax.set_xlabel(row_name)
+    ax.set_xlabel(f"{row_name} (log scale)")
     ax.set_ylabel(f"test accuracy minus {col_name} = {point_text(base)} (points)")
     ax.set_title(f"{col_name} against {row_name}: seed-paired difference\n(95% paired t-interval; grey: each seed)",
                  fontsize=9)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tuning.budgets import BUDGETS
 from tuning.db import unpack_mask
 
 from .load import Study, load_confirmation
@@ -66,7 +67,10 @@ def _mcnemar(row: dict, runs: pd.DataFrame, base: pd.DataFrame, by_order: bool =
     pairs = list(zip(runs["test_correct"], base["test_correct"])) if by_order else \
         [(runs.at[s, "test_correct"], base.at[s, "test_correct"]) for s in runs.index if s in base.index]
     if pairs and all(isinstance(a, str) and isinstance(b, str) for a, b in pairs):
-        row["mcnemar_p"] = [mcnemar_exact(unpack_mask(a, N_TEST), unpack_mask(b, N_TEST)) for a, b in pairs]
+        masks = [(unpack_mask(a, N_TEST), unpack_mask(b, N_TEST)) for a, b in pairs]
+        row["mcnemar_p"] = [mcnemar_exact(a, b) for a, b in masks]
+        # the discordant images, which way: only this row right, only the baseline right
+        row["mcnemar_counts"] = [(int((a & ~b).sum()), int((~a & b).sum())) for a, b in masks]
         row["mcnemar_by_order"] = by_order
     return row
 
@@ -96,8 +100,12 @@ def _classical_row(study: Study) -> tuple[dict, float]:
     row = _row("best classical pipeline", f"{best['model']}: {config} (trial {best['test_trial']})", images,
                "one fit", runs, "classical")
     row["_runs"] = runs  # for McNemar against the CNN's runs, taken out again by headline_table
+    asked = int(((study.meta.get("budget") or {}).get("num_samples")) or len(study.trials))
+    preset = BUDGETS.get((study.meta.get("budget") or {}).get("name"))
     row["tuning"] = (f"`{study.name}` chose it among {len(study.trials)} trials "
-                     f"({_distinct_configs(study)} distinct configurations) on validation")
+                     f"({_distinct_configs(study)} distinct configurations) on validation"
+                     + (f", a small search: its `{preset.name}` preset asks {preset.num_samples:,}"
+                        if preset is not None and preset.num_samples > asked else ""))
     return row, fraction
 
 
@@ -180,8 +188,10 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
                  if classical is not None else "No classical study at this data size was given. ")
               + f"With {len(b['runs'])} seeds an interval that holds 0 is inconclusive, not evidence of no effect. "
               + f"McNemar: the exact test on the {N_TEST:,} test images between one run of the row and one run of the "
-              f"{BASELINE} (seed by seed; for the classical row, its i-th seed against the CNN's i-th): it speaks "
-              f"of those two trained models, the test images paired, not of the configurations. "
+              f"{BASELINE} (seed by seed; for the classical row, its i-th seed against the CNN's i-th, an "
+              f"arbitrary pairing since its seeds do not pair), with the images only the row got right vs only "
+              f"the {BASELINE} got right: it speaks of those two trained models, not of the configurations, "
+              f"whose comparison is the difference's interval; its p values are not adjusted for their number. "
               + _compute_note(deep, classical)),
         reading=_reading(rows))
     return out
@@ -234,8 +244,9 @@ def _mcnemar_text(r: dict) -> str:
     ps = r.get("mcnemar_p")
     if not isinstance(ps, list) or not ps:
         return "—"
+    counts = r.get("mcnemar_counts") if isinstance(r.get("mcnemar_counts"), list) else [None] * len(ps)
     return ("per seed pair, i-th with i-th: " if r.get("mcnemar_by_order") is True else "per seed: ") + \
-        ", ".join(p_text(p) for p in ps)
+        ", ".join(p_text(p) + (f" ({c[0]:,} vs {c[1]:,})" if c else "") for p, c in zip(ps, counts))
 
 
 def _wall(seconds: list[float]) -> str:
