@@ -52,9 +52,10 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
     points = [p for p in a["point"]]
     cols = list(dict.fromkeys(p[col_name] for p in points))
     base = cols[0] if cols else None
+    runs_by_key = {k: _runs_by_seed(runs, k) for k in a["arm_key"]}  # each cell's runs by seed, read once
     out = []
     for (_, arm), point in zip(a.iterrows(), points):
-        mine = _runs_by_seed(runs, arm["arm_key"])
+        mine = runs_by_key[arm["arm_key"]]
         mean, half, n = mean_ci(mine["test_acc"])
         base_key = next((k for k, p in zip(a["arm_key"], points)
                          if p[row_name] == point[row_name] and p[col_name] == base), None)
@@ -80,7 +81,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
         elif base_key is None:
             row["verdict"] = f"no {col_name} = {point_text(base)} cell at this {row_name}"
         else:
-            ref = _runs_by_seed(runs, base_key)
+            ref = runs_by_key[base_key]
             common = mine.index.intersection(ref.index)
             diffs = (mine.loc[common, "test_acc"] - ref.loc[common, "test_acc"]).to_numpy(dtype=float)
             d_mean, d_half, d_n = mean_ci(diffs)
@@ -90,7 +91,6 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
             row["verdict"] = _verdict(row["diff_low"], row["diff_high"], col_name, base) if d_n else "no paired seed"
         out.append(row)
     df = pd.DataFrame(out)
-    runs_by_key = {k: _runs_by_seed(runs, k) for k in a["arm_key"]}
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique()) if len(runs) else []
     studies = list(dict.fromkeys(df["study"])) if len(df) else []
     reused = ""
@@ -114,7 +114,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"set. Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
               f"optimizer steps.{reused} {_fit_sentence(df, row_name, col_name)} "
               f"{_settings_sentence(df, row_name, col_name)} "
-              f"{_interaction_sentence(df, runs_by_key, row_name, col_name, base)}").strip(),
+              f"{_interaction_sentence(df, studies[:1], runs_by_key, row_name, col_name, base)}").strip(),
         studies=studies if len(studies) > 1 else [])
     return df
 
@@ -153,11 +153,11 @@ def _settings_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
             f"settings, not {col_name} alone.")
 
 
-def _interaction_sentence(df: pd.DataFrame, runs_by_key: dict, row_name: str, col_name: str, base) -> str:
+def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: dict, row_name: str, col_name: str,
+                          base) -> str:
     """The interaction as a number: for consecutive rows of the crossing study itself, each value's gain over the
     baseline at one row minus its gain at the next, paired by seed (the same seeds in every cell)."""
-    own = df[(df["study"] == (df.attrs.get("studies") or [df["study"].iloc[0]])[0]) |
-             (df["study"] == "")] if len(df) and "study" in df else df
+    own = df[df["study"].isin(own_study)] if own_study else df  # the reused rows ran another protocol
     rows = sorted(dict.fromkeys(own[row_name]), key=float)
     out = []
     for lo, hi in zip(rows, rows[1:]):

@@ -104,8 +104,8 @@ def _space_text(study: Study) -> list[str]:
         fraction = ("each arm's data fraction" if "data_fraction" in study.scientific()
                     else f"{b.get('confirm_data_fraction')} of the training split")
         out += ["", f"Confirmation stage: each arm retrained for {length} on {fraction} over "
-                    f"{b.get('confirm_seeds')} fresh seeds, without early stopping; {b.get('calibration_trials', 0)} calibration trial(s) that ASHA "
-                    f"never stops."]
+                    f"{b.get('confirm_seeds')} fresh seeds, without early stopping; "
+                    f"{b.get('calibration_trials', 0)} calibration trial(s) that ASHA never stops."]
     return out
 
 
