@@ -125,9 +125,11 @@ class Progress(Callback):
         self.num_samples, self.time_budget_s, self.every = num_samples, time_budget_s, every
         self.t0 = time.time()
         self.last_print = 0.0
+        self.done_before: int | None = None  # trials a resumed study had ended before this driver started
 
     def setup(self, **info):
         self.t0 = time.time()  # also after a resume: ETA counts this session only
+        self.done_before = None
 
     def line(self, trials) -> str:
         counts: dict[str, int] = {}
@@ -138,10 +140,14 @@ class Progress(Callback):
             if acc is not None and acc > best:
                 best, best_id = acc, t.trial_id
         done = counts.get("TERMINATED", 0) + counts.get("ERROR", 0)
+        if self.done_before is None:
+            self.done_before = done
+        # The pace of this driver's own trials: a resumed study's earlier ones ended in no time of this session.
+        new = done - self.done_before
         elapsed = time.time() - self.t0
-        eta = elapsed / done * (self.num_samples - done) if done else float("nan")
+        eta = elapsed / new * (self.num_samples - done) if new else float("nan")
         if self.time_budget_s:
-            eta = min(eta, self.time_budget_s - elapsed) if done else self.time_budget_s - elapsed
+            eta = min(eta, self.time_budget_s - elapsed) if new else self.time_budget_s - elapsed
         eta_s = duration(eta) if eta == eta else "?"
         return (f"[{duration(elapsed)}] trials: {counts.get('RUNNING', 0)} running, {done}/{self.num_samples} done "
                 f"({counts.get('ERROR', 0)} errored), {counts.get('PENDING', 0)} pending | best val_acc "
