@@ -16,7 +16,7 @@ from ganrator.train import TrainConfig
 
 from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed
 from .scaling import train_size
-from .stats import fmt_pct, mean_ci
+from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value
 
 AUG_BY_SIZE = "data_fraction x aug_strength"
@@ -117,9 +117,6 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"{_interaction_sentence(df, studies[:1], runs_by_key, row_name, col_name, base)}").strip(),
         studies=studies if len(studies) > 1 else [])
     return df
-
-
-FITTED = 0.99  # mean training accuracy from which a cell's runs count as having fitted their training set
 
 
 def _fit_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:

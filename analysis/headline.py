@@ -20,7 +20,7 @@ from tuning.db import unpack_mask
 from .load import Study, load_confirmation
 from .paired import MIN_SEEDS_FOR_INTERVAL, p_text, mcnemar_exact, paired_difference
 from .scaling import train_size
-from .stats import fmt_pct, mean_ci
+from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value, main_comparison
 
 BASELINE = "CNN without augmentation"
@@ -49,10 +49,12 @@ def _deep_configs(study: Study) -> pd.DataFrame:
 def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, family: str) -> dict:
     test, test_half, n = mean_ci(runs["test_acc"])
     val, val_half, _ = mean_ci(runs["val_acc"])
+    train = [float(v) for v in runs["train_acc"].dropna()] if "train_acc" in runs else []
     return {"row": name, "configuration": config, "family": family, "training images": images, "epochs": epochs,
             "seeds": n, "val_mean": val, "val_ci95": val_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
             "test_mean": test,
             "test_ci95": test_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
+            "train_mean": float(np.mean(train)) if train else math.nan,
             "test_per_seed": list(runs["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
             "diff_high": math.nan, "diff_per_seed": [], "verdict": "",
             "wall": [float(w) for w in runs.get("wall_time", pd.Series(dtype=float)).dropna()], "mcnemar_p": []}
@@ -192,7 +194,7 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
               f"arbitrary pairing since its seeds do not pair), with the images only the row got right vs only "
               f"the {BASELINE} got right: it speaks of those two trained models, not of the configurations, "
               f"whose comparison is the difference's interval; its p values are not adjusted for their number. "
-              + _compute_note(deep, classical)),
+              + _compute_note(deep, classical) + " " + _fit_note(rows)),
         reading=_reading(rows))
     return out
 
@@ -207,6 +209,22 @@ def _compute_note(deep: Study, classical: Study | None) -> str:
     return ("Wall time per run: training and its evaluations, median [min, max] over the seeds (" +
             "; ".join(f"{kind}: {where(s)}" for s, kind in studies) + "); it moves with what else ran on the "
             "machine, so it compares the rows' compute roughly, not as a benchmark.")
+
+
+def _fit_note(rows: list[dict]) -> str:
+    """Which rows' runs ended short of fitting their training images: a difference to them holds at this length."""
+    measured = [r for r in rows if np.isfinite(r["train_mean"])]
+    if not measured:
+        return ""
+    short = [r for r in measured if r["train_mean"] < FITTED]
+    text = ("Training accuracy: each run's accuracy on its own training images without augmentation after its last "
+            "epoch, mean over seeds. ")
+    if not short:
+        return text + f"Every row with one ended at {100 * FITTED:g}% or more: each fitted its training set."
+    names = "; ".join(f"the {r['row']} ({100 * r['train_mean']:.1f}%)" for r in short)
+    return text + (f"Below {100 * FITTED:g}%: {names}. These runs had not fitted their training images at this "
+                   f"length ({short[0]['epochs']}) and stored no learning curve to tell an unfinished fit from a limit "
+                   f"of the model or of augmentation's regularisation: their differences hold for this length only.")
 
 
 def _reading(rows: list[dict]) -> str:
@@ -234,6 +252,8 @@ def formatted_headline(table: pd.DataFrame) -> pd.DataFrame:
         "training images": [f"{n:,}" for n in table["training images"]], "epochs": table["epochs"],
         "val acc (%)": [fmt_pct(m, h) for m, h in zip(table["val_mean"], table["val_ci95"])],
         "test acc (%)": [fmt_pct(m, h, n) for m, h, n in zip(table["test_mean"], table["test_ci95"], table["seeds"])],
+        "train acc (%)": [f"{100 * m:.1f}" if np.isfinite(m) else "—" for m in table["train_mean"]]
+        if "train_mean" in table else "—",
         "wall time per run (s)": [_wall(w) for w in table["wall"]] if "wall" in table else "—",
         f"difference to {BASELINE} (points)": [diff(r) for r in table.to_dict("records")],
         "verdict": table["verdict"],

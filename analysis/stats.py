@@ -8,6 +8,9 @@ import pandas as pd
 from scipy import stats
 
 
+FITTED = 0.99  # mean training accuracy from which runs count as having fitted their training set
+
+
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
     """Mean, half-width of the `level` t-interval, and n (half-width NaN when n < 2)."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)

@@ -61,7 +61,8 @@ def test_docs_bad_database_is_one_error(tmp_path):
 # point in [0, 1], so every accuracy the docs print must change; a number typed into the docs would not.
 PERTURB = "{col} = {col} * 0.5 + 0.01"
 PERTURBED = {"ganrator_trials": ("best_val_acc", "last_val_acc", "test_acc"), "ganrator_epochs": ("val_acc",),
-             "ganrator_final_evals": ("val_acc", "test_acc"), "ganrator_confirm_runs": ("val_acc", "test_acc")}
+             "ganrator_final_evals": ("val_acc", "test_acc", "train_acc"),
+             "ganrator_confirm_runs": ("val_acc", "test_acc", "train_acc")}
 
 
 def _planted_databases(root: Path) -> list[Path]:

@@ -50,6 +50,10 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
     # compute beside accuracy: each row's wall time per run, from its runs (the planted deep runs took 100 s)
     assert shown.loc[1, "wall time per run (s)"] == "100 [100, 100]"
     assert "Wall time per run" in t.attrs["note"] and "1 CPU per run, up to" in t.attrs["note"]
+    # training accuracy beside test: the rows that ended short of fitting are named, with the length they ran
+    assert list(shown["train acc (%)"]) == ["—", "99.6", "96.0", "93.0"]
+    assert ("Below 99%: the CNN with augmentation (96.0%); the MLP (93.0%). These runs had not fitted their training "
+            "images at this length (10 epochs)") in t.attrs["note"]
 
 
 def test_unequal_data_is_refused(studies, tmp_path):
