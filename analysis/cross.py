@@ -14,7 +14,7 @@ import pandas as pd
 
 from ganrator.train import TrainConfig
 
-from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed
+from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, holm, p_text, paired_p
 from .scaling import train_size
 from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value
@@ -91,6 +91,11 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
             row["verdict"] = _verdict(row["diff_low"], row["diff_high"], col_name, base) if d_n else "no paired seed"
         out.append(row)
     df = pd.DataFrame(out)
+    # Each cell's difference is one comparison of the table's family: its paired p, Holm-adjusted over the table.
+    df["p"] = [paired_p(d) if not b else math.nan for d, b in zip(df["diff_per_seed"], df["baseline"])] \
+        if len(df) else []
+    df["p_holm"] = holm(list(df["p"])) if len(df) else []
+    family = int(np.isfinite(df["p"]).sum()) if len(df) else 0
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique()) if len(runs) else []
     studies = list(dict.fromkeys(df["study"])) if len(df) else []
     reused = ""
@@ -108,8 +113,10 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"({', '.join(map(str, seeds)) or '—'}); each row compares its {col_name} values with "
               f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy "
               f"in points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
-              f"selects nothing. Each interval covers its own comparison. Test accuracy: mean ± 95% t-interval over "
-              f"seeds. Training accuracy: each run's accuracy on its own training images without augmentation, "
+              f"selects nothing. Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p "
+              f"over the {family} comparisons of this table (not the interaction below), so a difference with Holm "
+              f"p below 0.05 holds together with the others. Test accuracy: mean ± 95% t-interval over seeds. "
+              f"Training accuracy: each run's accuracy on its own training images without augmentation, "
               f"after its last epoch (mean over seeds); near 100% means the run fitted (or memorised) its training "
               f"set. Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
               f"optimizer steps.{reused} {_fit_sentence(df, row_name, col_name)} "
@@ -202,8 +209,9 @@ def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name
 
 def _diff_text(r: dict) -> str:
     if np.isfinite(r["diff_low"]):
+        holm_p = f"; Holm p {p_text(r['p_holm'])}" if np.isfinite(r.get("p_holm", math.nan)) else ""
         return (f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}], "
-                f"{r['verdict']} (n={r['n']})")
+                f"{r['verdict']} (n={r['n']}{holm_p})")
     if r["diff_per_seed"]:
         return f"per seed: {', '.join(f'{100 * d:+.2f}' for d in r['diff_per_seed'])}; {r['verdict']} (n={r['n']})"
     return r["verdict"] or "—"

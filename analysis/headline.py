@@ -203,8 +203,8 @@ def _compute_note(deep: Study, classical: Study | None) -> str:
     """What the wall-time column measured, from each study's stored set-up."""
     def where(study: Study) -> str:
         search, hw = study.meta.get("search") or {}, study.meta.get("hardware") or {}
-        return (f"{float(search.get('cpus_per_trial') or 1):g} CPU per run, up to {search.get('max_concurrent', '?')} runs at "
-                f"once on {hw.get('cpus', 0):g} CPUs")
+        return (f"{float(search.get('cpus_per_trial') or 1):g} CPU per run, up to "
+                f"{search.get('max_concurrent', '?')} runs at once on {hw.get('cpus', 0):g} CPUs")
     studies = [(deep, "deep")] + ([(classical, "classical")] if classical is not None else [])
     return ("Wall time per run: training and its evaluations, median [min, max] over the seeds (" +
             "; ".join(f"{kind}: {where(s)}" for s, kind in studies) + "); it moves with what else ran on the "

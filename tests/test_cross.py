@@ -2,6 +2,7 @@
 real TrialDB (SQLite): every cell paired against no augmentation at its own data size."""
 from __future__ import annotations
 
+import re
 import numpy as np
 import pytest
 
@@ -42,6 +43,14 @@ def test_aug_by_size_recovers_the_planted_interaction(aug_size):
     assert fit.startswith("Cells whose runs ended below 99% training accuracy") and fit in df.attrs["note"]
     assert "data_fraction = 0.1 with aug_strength = 0.5 (96.9%)" in fit and "aug_strength = 0 (99.8%)" not in fit
     assert "data_fraction = 1 with aug_strength = 0 (93.9%)" in fit
+    # Holm over the table's 6 comparisons: never below the raw p; the smallest p is multiplied by the family's size
+    compared = df[~df["baseline"]]
+    assert len(compared) == 6 and (compared["p_holm"] >= compared["p"]).all()
+    smallest = compared.loc[compared["p"].idxmin()]
+    assert (smallest["data_fraction"], smallest["aug_strength"]) == (0.1, 1.0) and smallest["p"] < 0.05
+    assert smallest["p_holm"] == pytest.approx(6 * smallest["p"])
+    assert (cells.loc[[(1.0, 0.5), (1.0, 1.0)], "p_holm"] > 0.5).all()  # no planted gain on all the data
+    assert "adjusts the paired t-test's p over the 6 comparisons of this table" in df.attrs["note"]
 
 
 def test_aug_by_size_formatted_and_plotted(aug_size):
@@ -51,8 +60,9 @@ def test_aug_by_size_formatted_and_plotted(aug_size):
     assert shown.loc["0.1", "training images"] == "5,500"
     assert shown.loc["0.1", "training length"] == "1,500 steps = 72 epochs"
     small = shown.loc["0.1", "aug_strength = 1 minus 0 (points)"]
-    assert small.startswith("+3.00 [") and small.endswith("better than aug_strength = 0 (n=3)")
-    assert shown.loc["1", "aug_strength = 0.5 minus 0 (points)"].endswith("no significant difference (n=3)")
+    assert small.startswith("+3.00 [") and re.search(r"better than aug_strength = 0 \(n=3; Holm p [<.\d]+\)$", small)
+    assert re.search(r"no significant difference \(n=3; Holm p [.\d]+\)$",
+                     shown.loc["1", "aug_strength = 0.5 minus 0 (points)"])
     assert shown.loc["0.1", "train acc (%)"] == "0: 99.8; 0.5: 96.9; 1: 96.9"
     assert shown.loc["0.1", "aug_strength = 0: test acc (%)"].startswith("80.")
     assert cross_plot(df) is not None
@@ -74,7 +84,7 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
     assert "FIFO (every trial runs its fixed 1,500 optimizer steps, epochs varying with its training-set size)" in text
     docs = write_docs([aug_size], tmp_path / "docs").read_text()
     section = docs[docs.index("## Augmentation against data size (`aug_size`)"):]
-    assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3)" in section
+    assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3; Holm p" in section
     assert "## Ablation of aug_strength" not in docs  # no search-based table pooling data sizes
 
 
