@@ -101,11 +101,13 @@ def _trial_counts(s: Study) -> str:
     return text
 
 
-def _trial_length(s: Study, sb: StudyBudget) -> str:
-    """How long a trial of the study trains: its step budget, or the budget's epochs."""
+def _trial_length(s: Study, sb: StudyBudget, per: str = "trial", epochs_vary: bool = False) -> str:
+    """How long each trial (or run) of the study trains: its step budget, or the budget's epochs."""
     steps = _trial_steps(s) if not is_classical(s) else []
-    return (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial" if steps and steps[0] > 0
-            else sb.epochs_text)
+    if not (steps and steps[0] > 0):
+        return sb.epochs_text
+    return (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per {per}"
+            + (", epochs varying with the training-set size" if epochs_vary else ""))
 
 
 def _budget_line(s: Study) -> str:
@@ -300,9 +302,7 @@ def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> li
     row, col = df.attrs["row"], df.attrs["col"]
     title = ("Augmentation against data size" if (row, col) == ("data_fraction", "aug_strength")
              else f"{col} against {row}")
-    steps = _trial_steps(s)
-    length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per run, epochs varying with the "
-              "training-set size") if steps and steps[0] > 0 else sb.epochs_text
+    length = _trial_length(s, sb, per="run", epochs_vary=True)
     for other in df.attrs.get("studies", [])[1:]:
         cells = df[df["study"] == other]
         epochs = sorted({e for c in cells["epochs"] for e in c})
@@ -373,10 +373,8 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
     md += _confirmed_sections(s, out, confirmed, warnings)
     if space == "scaling":
         table = scaling_table(s)
-        steps = _trial_steps(s)
-        length = (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per trial, epochs varying with the "
-                  "training-set size") if steps and steps[0] > 0 else sb.epochs_text
-        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text, length)
+        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text,
+                         _trial_length(s, sb, epochs_vary=True))
         md += ["", f"## Scaling (`{s.name}`)", "", budget, "", table.attrs["note"], "",
                to_markdown(formatted_scaling(table)), "", " ".join(scaling_sentences(table)), "",
                _training_length(s, sb)]
