@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ganrator.train import TrainConfig
+from ganrator.recipe import TrainConfig
 
 from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, holm, p_text, paired_p
 from .scaling import train_size

@@ -3,7 +3,7 @@ defaults (never typed)."""
 from __future__ import annotations
 
 from ganrator.data import COUNTS
-from ganrator.train import TrainConfig
+from ganrator.recipe import TrainConfig
 
 from .load import Study
 from .scaling import train_size

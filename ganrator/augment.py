@@ -7,38 +7,10 @@ Fashion-MNIST's black background (ops run before normalization).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 
-
-@dataclass
-class AugmentConfig:
-    """Each field is the op's magnitude at strength 1; `strength` in [0, 1] scales them all."""
-
-    strength: float = 1.0
-    flip: float = 0.5  # probability of a horizontal flip
-    translate: int = 2  # max shift in pixels (pad + random crop)
-    rotate: float = 0.0  # max rotation in degrees
-    scale: float = 0.0  # max relative zoom, e.g. 0.1 = 0.9x..1.1x
-    erase: float = 0.0  # probability of erasing one rectangle (random erasing / cutout)
-    erase_area: float = 0.25  # max erased share of the image
-    mixup: float = 0.0  # Beta(alpha, alpha) of mixup; 0 = off
-    cutmix: float = 0.0  # Beta(alpha, alpha) of cutmix; 0 = off
-
-    def __post_init__(self):
-        if not 0.0 <= self.strength <= 1.0:
-            raise ValueError(f"augmentation strength must be in [0, 1], got {self.strength}")
-
-    def scaled(self) -> "AugmentConfig":
-        """The magnitudes at this strength, with strength folded in (1.0)."""
-        s = self.strength
-        return AugmentConfig(
-            strength=1.0, flip=self.flip * s, translate=int(round(self.translate * s)),
-            rotate=self.rotate * s, scale=self.scale * s, erase=self.erase * s,
-            erase_area=self.erase_area, mixup=self.mixup * s, cutmix=self.cutmix * s,
-        )
+from .recipe import AugmentConfig  # noqa: F401  (defined beside TrainConfig, free of torch)
 
 
 def _uniform(n: int, g: torch.Generator, device, low: float = 0.0, high: float = 1.0) -> torch.Tensor:

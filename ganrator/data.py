@@ -1,7 +1,8 @@
 """Fashion-MNIST from its four IDX files into validated uint8 tensors, with a seeded stratified split.
 
 The whole dataset is ~55 MB as uint8, so it lives as tensors (on the training device once moved);
-batches are index slices, never a per-image DataLoader.
+batches are index slices, never a per-image DataLoader. Reading and splitting need only numpy (`load_arrays`),
+so a study's driver can load the data without importing torch; the tensors are made where training runs.
 """
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ import os
 import struct
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -25,6 +29,7 @@ FILES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 COUNTS = {"train": 60000, "test": 10000}
+SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
 
@@ -117,6 +122,13 @@ class FashionMNIST:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @classmethod
+    def from_arrays(cls, arrays: dict[str, np.ndarray], mean: float, std: float, source: str) -> "FashionMNIST":
+        """Tensors sharing the arrays' memory (load_arrays' layout: uint8 images (N, 1, 28, 28), int64 labels)."""
+        import torch
+
+        return cls(**{k: torch.from_numpy(arrays[k]) for k in SPLITS}, mean=mean, std=std, source=source)
+
     @property
     def device(self) -> torch.device:
         return self.x_train.device
@@ -128,15 +140,18 @@ class FashionMNIST:
 
     def to(self, device: str | torch.device) -> "FashionMNIST":
         """Move every tensor once; a no-op when already there."""
+        import torch
+
         device = torch.device(device)
         if self.x_train.device == device:
             return self
-        moved = {k: getattr(self, k).to(device, non_blocking=True)
-                 for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+        moved = {k: getattr(self, k).to(device, non_blocking=True) for k in SPLITS}
         return replace(self, **moved)
 
     def subsample(self, fraction: float, seed: int = 0) -> "FashionMNIST":
         """A stratified `fraction` of the training split (at least one image per class); val/test unchanged."""
+        import torch
+
         if not 0 < fraction <= 1:
             raise ValueError(f"fraction must be in (0, 1], got {fraction}")
         if fraction == 1:
@@ -181,23 +196,22 @@ def _download(root: Path) -> None:
     torchvision.datasets.FashionMNIST(str(root), train=False, download=True)
 
 
-def load_fashion_mnist(
-    path: str | os.PathLike | None = None,
-    val_size: int = 5000,
-    fraction: float = 1.0,
-    seed: int = 0,
-    device: str | torch.device = "cpu",
-    download: bool = False,
-) -> FashionMNIST:
-    """Find, validate and split Fashion-MNIST.
+@dataclass(frozen=True)
+class Arrays:
+    """The validated, split dataset as numpy arrays in FashionMNIST's layout, before any tensor is made."""
 
-    val_size: images held out from the 60k training set, stratified by class, chosen by `seed`.
-    fraction: stratified share of the remaining training images kept (data-scaling studies, fast tests);
-              the validation and test sets are never subsampled, so scores stay comparable.
-    download: allow torchvision to fetch the files into the user cache when they are nowhere else.
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    arrays: dict[str, np.ndarray]  # SPLITS: uint8 images (N, 1, 28, 28), int64 labels
+    mean: float
+    std: float
+    source: str
+
+    def tensors(self) -> FashionMNIST:
+        return FashionMNIST.from_arrays(self.arrays, self.mean, self.std, self.source)
+
+
+def load_arrays(path: str | os.PathLike | None = None, val_size: int = 5000, seed: int = 0,
+                download: bool = False) -> Arrays:
+    """Find, validate and split Fashion-MNIST with numpy alone (load_fashion_mnist's first half)."""
     if not 0 <= val_size < COUNTS["train"]:
         raise ValueError(f"val_size must be in [0, {COUNTS['train']}), got {val_size}")
     try:
@@ -218,19 +232,35 @@ def load_fashion_mnist(
 
     val_idx, train_idx = stratified_indices(y_tr, _per_class(y_tr, val_size), np.random.default_rng(seed))
 
-    def images(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.array(a, copy=True)).unsqueeze(1)  # (N, 1, 28, 28) uint8
+    def images(a: np.ndarray) -> np.ndarray:
+        return np.array(a, copy=True)[:, None]  # (N, 1, 28, 28) uint8, writable
 
-    def labels(a: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(a.astype(np.int64))
+    def labels(a: np.ndarray) -> np.ndarray:
+        return a.astype(np.int64)
 
     pixels = x_tr[train_idx].astype(np.float32) / 255.0
-    ds = FashionMNIST(
-        x_train=images(x_tr[train_idx]), y_train=labels(y_tr[train_idx]),
-        x_val=images(x_tr[val_idx]), y_val=labels(y_tr[val_idx]),
-        x_test=images(x_te), y_test=labels(y_te),
-        mean=float(pixels.mean()), std=float(pixels.std()),
-        source=str(files["train_images"].parent),
-    )
+    arrays = {"x_train": images(x_tr[train_idx]), "y_train": labels(y_tr[train_idx]),
+              "x_val": images(x_tr[val_idx]), "y_val": labels(y_tr[val_idx]),
+              "x_test": images(x_te), "y_test": labels(y_te)}
+    return Arrays(arrays, float(pixels.mean()), float(pixels.std()), str(files["train_images"].parent))
+
+
+def load_fashion_mnist(
+    path: str | os.PathLike | None = None,
+    val_size: int = 5000,
+    fraction: float = 1.0,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    download: bool = False,
+) -> FashionMNIST:
+    """Find, validate and split Fashion-MNIST.
+
+    val_size: images held out from the 60k training set, stratified by class, chosen by `seed`.
+    fraction: stratified share of the remaining training images kept (data-scaling studies, fast tests);
+              the validation and test sets are never subsampled, so scores stay comparable.
+    download: allow torchvision to fetch the files into the user cache when they are nowhere else.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
     # Normalization statistics come from the full training split, so a subset trains on the same scale.
-    return ds.subsample(fraction, seed).to(device)
+    return load_arrays(path, val_size, seed, download).tensors().subsample(fraction, seed).to(device)

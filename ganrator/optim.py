@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
-import torch.nn as nn
+if TYPE_CHECKING:  # the names and the schedule need no torch (TrainConfig checks against them without it)
+    import torch
+    import torch.nn as nn
 
 OPTIMIZERS = ("sgd", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -21,6 +23,8 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 
 def make_optimizer(name: str, model: nn.Module, lr: float, weight_decay: float, momentum: float,
                    beta1: float, beta2: float, eps: float) -> torch.optim.Optimizer:
+    import torch
+
     groups = _param_groups(model, weight_decay)
     if name in ("sgd", "nesterov"):
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=name == "nesterov" and momentum > 0)

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import yaml
 
 from ganrator.models import list_models, settable_kwargs
-from ganrator.train import TrainConfig
+from ganrator.recipe import TrainConfig
 from search_spaces.files import SPACES_DIR, SpaceError, space_file  # noqa: F401  (SpaceError: the loader's API)
 
 ROLES = ("scientific", "nuisance", "fixed")

@@ -57,8 +57,13 @@ def smoke_study(tmp_path_factory):
     import sys
 
     storage = tmp_path_factory.mktemp("smoke_runs")
-    out = subprocess.run([sys.executable, str(ROOT / "tuning" / "run.py"), "--space", "smoke", "--budget", "smoke",
-                          "--storage-path", str(storage), "--final-eval", "1", "--confirm"],
+    # -X importtime: the driver's imports, one line each on its stderr (trials run in Ray's worker processes)
+    out = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "tuning" / "run.py"), "--space", "smoke",
+                          "--budget", "smoke", "--storage-path", str(storage), "--final-eval", "1", "--confirm"],
                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    lines = out.stderr.splitlines(keepends=True)
+    out.imports = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
+    out.imports.discard("imported package")  # the header
+    out.stderr = "".join(line for line in lines if not line.startswith("import time:"))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     return storage / "smoke" / "trials.db", out

@@ -39,7 +39,7 @@ def test_bad_model_and_kwargs_name_the_choices():
 
 @pytest.mark.parametrize("name", list_models())
 def test_forward_flops_hooks_count_what_torchs_counter_counts(name):
-    from ganrator.models.profile import _torch_forward_flops, forward_flops
+    from ganrator.models.flops import _torch_forward_flops, forward_flops
 
     model = create_model(name)
     assert forward_flops(model) == _torch_forward_flops(model) > 0

@@ -55,6 +55,9 @@ class RayStart:
         # A trial skipped on resume (finished before the crash) returns without a result; ASHA and OptunaSearch
         # ignore such a result, but the strict check would fail the study. Every real report carries val_acc.
         os.environ.setdefault("TUNE_DISABLE_STRICT_METRIC_CHECKING", "1")
+        # Tune's default loggers include TensorBoard's, whose tensorboardX imports torch into the driver: the driver
+        # adds the CSV and JSON loggers itself, and TensorBoard's with --tensorboard (tuning/run.py).
+        os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
         if self.address == "local":
             # Workers inherit the driver's environment from the local Ray it starts. A runtime_env would instead make
             # Ray start new workers for it, leaving the ones it prestarts idle; with inheritance the first trials'

@@ -34,9 +34,10 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on the path, not the project
 
-# What checking the command line needs. The search space's loader (torch, through the model registry it checks
-# against) is imported once the flags are accepted, and Ray Tune, Optuna and pandas once the study is, all while a
-# local Ray starts on a thread (tuning.ray_start): they overlap instead of adding up.
+# What checking the command line needs. The search space's loader is imported once the flags are accepted, and Ray
+# Tune, Optuna and pandas once the study is, all while a local Ray starts on a thread (tuning.ray_start): they
+# overlap instead of adding up. The driver never imports torch (1.6 s alone, more beside Ray's start): the space is
+# checked against ganrator.recipe and the model registry, which need none, and the data travels as numpy arrays.
 from tuning.budgets import BUDGETS, METRIC, SAMPLERS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
@@ -58,7 +59,7 @@ def import_search_machinery() -> None:
 
 def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argparse.ArgumentParser]:
     """The flags, the budget and the study's name and storage: all that can be checked before the search space's
-    contents are (which needs torch)."""
+    contents are."""
     p = argparse.ArgumentParser(prog="tuning/run.py", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
     p.add_argument("--space", help="search space name (see --list-spaces) or a .yaml path")
@@ -85,6 +86,10 @@ def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argp
     p.add_argument("--lend-idle-cores", action=argparse.BooleanOptionalAction, default=True,
                    help="once every trial has been created, the cores of ended trials go to the running ones on "
                         "their node as torch threads (CPU trials; tuning/idle_cores.py)")
+    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=False,
+                   help="also write TensorBoard event files per trial beside Tune's CSV and JSON logs (off by "
+                        "default: tensorboardX imports torch into the driver, 1.7 s of start-up; the trial "
+                        "database holds every epoch)")
     p.add_argument("--reuse-actors", action=argparse.BooleanOptionalAction, default=True,
                    help="run a worker's next trial in the same process (default), which pays imports and the "
                         "dataset once; --no-reuse-actors starts a fresh process per trial")
@@ -169,7 +174,7 @@ def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argp
 
 
 def load_study_space(args: argparse.Namespace, p: argparse.ArgumentParser) -> None:
-    """The search space the flags name, validated against the trainer's config and the model registry (torch):
+    """The search space the flags name, validated against the trainer's config and the model registry:
     args.space_obj, or p.error naming the file and the key."""
     from search_spaces.loader import SpaceError, load_space
 
@@ -193,18 +198,38 @@ def unreachable(address: str, timeout: float = 5.0) -> str | None:
     return None
 
 
+def torch_version() -> str:
+    """The trials' torch version with its build tag (2.14.1+cu130), read from its files: the driver never imports
+    torch, which would cost it a second or two of start-up."""
+    import importlib.util
+    import re
+
+    spec = importlib.util.find_spec("torch")
+    if spec is None or not spec.submodule_search_locations:
+        return "not installed"
+    try:
+        text = (Path(spec.submodule_search_locations[0]) / "version.py").read_text()
+    except OSError:
+        text = ""
+    found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, flags=re.M)
+    if found:
+        return found[1]
+    from importlib.metadata import version
+
+    return version("torch")
+
+
 def provenance() -> dict:
     import numpy
     import optuna
     import ray
-    import torch
 
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                                 timeout=10).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    versions = {"python": platform.python_version(), "torch": torch.__version__, "ray": ray.__version__,
+    versions = {"python": platform.python_version(), "torch": torch_version(), "ray": ray.__version__,
                 "optuna": optuna.__version__, "numpy": numpy.__version__}
     return {"git_commit": commit, "versions": versions}
 
@@ -380,10 +405,11 @@ def find_data(args) -> None:
 
 
 def load_data(args):
-    from ganrator.data import DataError, load_fashion_mnist
+    """The dataset as numpy arrays: the driver only puts them in Ray's object store, and imports no torch."""
+    from ganrator.data import DataError, load_arrays
 
     try:
-        return load_fashion_mnist(args.data_dir, val_size=args.budget_obj.val_size, seed=0)
+        return load_arrays(args.data_dir, val_size=args.budget_obj.val_size, seed=0)
     except (DataError, ValueError) as e:
         raise StudyError(str(e)) from None
 
@@ -449,6 +475,19 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
     return info
 
 
+def trial_loggers(tensorboard: bool) -> list:
+    """Tune's per-trial CSV and JSON logs; TensorBoard's only when asked. Tune adds all three itself unless
+    TUNE_DISABLE_AUTO_CALLBACK_LOGGERS is set (tuning.ray_start sets it), and tensorboardX imports torch."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    loggers = [CSVLoggerCallback(), JsonLoggerCallback()]
+    if tensorboard:
+        from ray.tune.logger import TBXLoggerCallback
+
+        loggers.append(TBXLoggerCallback())
+    return loggers
+
+
 def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, argv: list[str] | None,
            startup: dict[str, float], searcher) -> int | None:
     """The search on Ray Tune; None when it ended (all trials, or the time cap), else the exit code of an
@@ -493,7 +532,8 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                 name=args.name, storage_path=str(args.storage), verbose=0,
                 callbacks=[recorder, Progress(budget.num_samples, budget.time_budget_s),
                            *([IdleCores(budget.num_samples, args.cpus_per_trial)]
-                             if args.lend_idle_cores and not args.gpus_per_trial else [])],
+                             if args.lend_idle_cores and not args.gpus_per_trial else []),
+                           *trial_loggers(args.tensorboard)],
                 failure_config=tune.FailureConfig(max_failures=args.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
         )
@@ -566,7 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     starting = None
     try:
         if not args.address and not os.environ.get("RAY_ADDRESS"):
-            # A new local instance starts now, on a thread, while this one loads the space (torch), checks the
+            # A new local instance starts now, on a thread, while this one loads the space, checks the
             # study, imports the search and loads the data; input rejected meanwhile stops it again. A cluster
             # is joined only once the input is accepted.
             starting = RayStart(None)

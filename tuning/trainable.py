@@ -4,39 +4,51 @@ Every epoch is reported with a checkpoint holding the full training state, so a 
 (FailureConfig) or whose study was resumed continues from its last epoch instead of starting over.
 
 Trials run in reused actors (reuse_actors=True): a worker process pays its imports and the dataset's tensors
-once, and every trial in it starts from its own seed and config. Each trial reports what its start-up and
+once, and every trial in it starts from its own seed and config. torch and the trainer are imported by a
+worker's first trial, not by this module: the driver imports it to hand Tune the trainable, and needs no torch. Each trial reports what its start-up and
 bookkeeping cost (the `*_seconds` keys below), so the study's overhead is read from the database, not guessed.
 """
 from __future__ import annotations
 
 import time
 
-_IMPORT_T0 = time.time()  # before the heavy imports below: their cost is paid once per worker process
+_IMPORT_T0 = time.time()  # before the imports below: their cost is paid once per worker process
 
 import os  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import TYPE_CHECKING, Any  # noqa: E402
 
 import ray  # noqa: E402
-import torch  # noqa: E402
 from ray import tune  # noqa: E402
 
-from ganrator.data import FashionMNIST  # noqa: E402
-from ganrator.train import evaluate, load_state, train  # noqa: E402
+from ganrator.data import Arrays  # noqa: E402
 from search_spaces.loader import SearchSpace  # noqa: E402
 from tuning.db import pack_mask  # noqa: E402
 from tuning.idle_cores import ThreadLoan, lent_threads  # noqa: E402
 
+if TYPE_CHECKING:
+    from ganrator.data import FashionMNIST
+
 STATE_FILE = "state.pt"
-TENSORS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 # Paid by the first trial of this worker process; a reused actor's later trials report 0.
 _import_seconds = time.time() - _IMPORT_T0
 _datasets: dict[str, FashionMNIST] = {}  # per object-store key: a reused actor builds the tensors once
+
+
+def _import_training() -> None:
+    """torch and the trainer, once per worker process, timed with the worker's other imports."""
+    global _import_seconds
+    if "ganrator.train" not in sys.modules:
+        t = time.time()
+        import ganrator.train  # noqa: F401
+
+        _import_seconds += time.time() - t
 
 
 @dataclass(frozen=True)
@@ -50,20 +62,22 @@ class SharedDataset:
     source: str
 
     @classmethod
-    def put(cls, data: FashionMNIST) -> "SharedDataset":
-        arrays = {k: getattr(data, k).cpu().numpy() for k in TENSORS}
-        return cls(ray.put(arrays), data.mean, data.std, data.source)
+    def put(cls, data: Arrays) -> "SharedDataset":
+        """data: the driver's numpy arrays (ganrator.data.load_arrays), so the driver never needs torch."""
+        return cls(ray.put(data.arrays), data.mean, data.std, data.source)
 
     def get(self) -> FashionMNIST:
         key = self.ref.hex()
         if key not in _datasets:
+            from ganrator.data import FashionMNIST
+
             arrays = ray.get(self.ref)
             with warnings.catch_warnings():
                 # The mapped arrays are read-only; nothing writes into the dataset's tensors (batches are copies).
                 warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-                tensors = {k: torch.from_numpy(arrays[k]) for k in TENSORS}
+                dataset = FashionMNIST.from_arrays(arrays, self.mean, self.std, self.source)
             _datasets.clear()  # one study's dataset at a time
-            _datasets[key] = FashionMNIST(**tensors, mean=self.mean, std=self.std, source=self.source)
+            _datasets[key] = dataset
         return _datasets[key]
 
 
@@ -76,6 +90,8 @@ def _take_import_seconds() -> float:
 def _use_assigned_cpus() -> float:
     """Match torch's threads to the CPUs Ray gave this trial, so packed trials don't oversubscribe cores.
     Called by every trial: a reused actor keeps its resources, but a trial must not rely on its predecessor."""
+    import torch
+
     cpus = ray.get_runtime_context().get_assigned_resources().get("CPU", 1.0)
     torch.set_num_threads(max(1, int(cpus)))
     return cpus
@@ -102,6 +118,11 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
     entered_at = time.time()
     if tune.get_context().get_trial_id() in skip:
         return
+    _import_training()
+    import torch
+
+    from ganrator.train import load_state, train
+
     t0 = time.perf_counter()
     dataset = data.get()
     startup = {"entered_at": entered_at, "import_seconds": _take_import_seconds(),
@@ -158,6 +179,9 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
     `test_correct`, the per-image test correctness packed as text (tuning.db.pack_mask), for paired tests between
     configurations (classical spaces too). The dataset is mapped from the object store once per worker process,
     not unpickled into a copy for every run."""
+    _import_training()
+    from ganrator.train import evaluate, train
+
     data = data.get()
     _use_assigned_cpus()
     cfg = space.config(params, {**overrides, "seed": seed})

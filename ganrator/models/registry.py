@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import torch.nn as nn
+if TYPE_CHECKING:  # the registry itself needs no torch: a driver lists models and their arguments without it
+    import torch.nn as nn
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 
