@@ -1,14 +1,20 @@
 """Retrain chosen configurations on fresh seeds through Ray, in parallel (final evaluation, confirmation).
 
 One Ray task per (configuration, seed); a run that raises is recorded as errored and the others go on, so a rerun
-with --resume only has the errored and missing runs to do.
+with --resume only has the errored and missing runs to do. A deep run writes its training state at every
+validation to a file named by its configuration and seed under the study's folder, so a run cut by an
+interrupted driver continues from there under --resume instead of starting over (runs of the scaling space's
+width-64 CNN take 20 minutes each on a 2-core CPU).
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import signal
 import sys
 import time
 from collections.abc import Callable, Hashable
+from pathlib import Path
 from typing import Any
 
 ERRORED_RUN = {"status": "errored", "test_acc": None, "val_acc": None, "train_acc": None, "epochs": 0,
@@ -29,6 +35,21 @@ class RetrainInterrupted(Exception):
         self.signum, self.done, self.total = signum, done, total
 
 
+def state_dir(args) -> Path | None:
+    """Where retraining runs keep their training state: the study's folder, when it is a local path (a cluster's
+    storage must then be a folder every node mounts; with a URI the runs keep none and restart when cut)."""
+    storage = getattr(args, "storage", None)
+    if not isinstance(storage, Path):
+        return None
+    return storage / args.name / "retrain_state"
+
+
+def state_file(folder: Path, params: dict[str, Any], overrides: dict[str, Any], seed: int) -> str:
+    """A run's training-state file, named by what decides the run: a resume with other settings starts afresh."""
+    what = json.dumps([params, overrides, seed], sort_keys=True, default=str)
+    return str(folder / f"{hashlib.sha256(what.encode()).hexdigest()[:20]}.pt")
+
+
 def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any], int]],
             label: Callable[[Hashable], str], record: Callable[[Hashable, dict[str, Any], str | None], None],
             correct_mask: bool = False) -> None:
@@ -41,7 +62,9 @@ def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any
 
     task = ray.remote(final_eval).options(num_cpus=args.cpus_per_trial, num_gpus=args.gpus_per_trial)
     data_ref = SharedDataset.put(data)
-    pending = {task.remote(args.space_obj, params, overrides, seed, data_ref, correct_mask=correct_mask): key
+    folder = state_dir(args)
+    pending = {task.remote(args.space_obj, params, overrides, seed, data_ref, correct_mask=correct_mask,
+                           checkpoint=state_file(folder, params, overrides, seed) if folder else None): key
                for key, (params, overrides, seed) in jobs.items()}
     t0, total = time.time(), len(pending)
     caught: list[int] = []
@@ -78,5 +101,7 @@ def _wait_all(pending: dict, total: int, t0: float, label, record, caught: list[
         record(key, out, error)
         finished, elapsed = total - len(pending), time.time() - t0
         result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
+        if out.get("resumed_epoch"):
+            result += f" (continued from epoch {out['resumed_epoch']})"
         eta = duration(elapsed / finished * len(pending)) if pending else "done"
         print(f"  [{finished}/{total}] {label(key)}: {result} | {duration(elapsed)} elapsed, ETA {eta}", flush=True)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 import ray  # noqa: E402
 from ray import tune  # noqa: E402
 
-from ganrator.data import Arrays  # noqa: E402
+from ganrator.data import SPLITS, Arrays  # noqa: E402
 from search_spaces.loader import SearchSpace  # noqa: E402
 from tuning.db import pack_mask  # noqa: E402
 from tuning.idle_cores import ThreadLoan, lent_threads  # noqa: E402
@@ -62,9 +62,10 @@ class SharedDataset:
     source: str
 
     @classmethod
-    def put(cls, data: Arrays) -> "SharedDataset":
-        """data: the driver's numpy arrays (ganrator.data.load_arrays), so the driver never needs torch."""
-        return cls(ray.put(data.arrays), data.mean, data.std, data.source)
+    def put(cls, data: Arrays | FashionMNIST) -> "SharedDataset":
+        """data: the driver's numpy arrays (ganrator.data.load_arrays: no torch needed), or a dataset of tensors."""
+        arrays = data.arrays if isinstance(data, Arrays) else {k: getattr(data, k).cpu().numpy() for k in SPLITS}
+        return cls(ray.put(arrays), data.mean, data.std, data.source)
 
     def get(self) -> FashionMNIST:
         key = self.ref.hex()
@@ -172,15 +173,16 @@ def _classical_trial(cfg, data: FashionMNIST, startup: dict[str, float]) -> None
 
 
 def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, Any], seed: int,
-               data: SharedDataset, correct_mask: bool = False) -> dict[str, Any]:
+               data: SharedDataset, correct_mask: bool = False, checkpoint: str | None = None) -> dict[str, Any]:
     """Retrain one selected configuration with `seed` at the full budget; evaluate on test once, at the end.
     Deep spaces also report `train_acc`, the accuracy on the run's own training images without augmentation, so
     a reader can see whether the training length fits the training-set size. correct_mask: also
     `test_correct`, the per-image test correctness packed as text (tuning.db.pack_mask), for paired tests between
     configurations (classical spaces too). The dataset is mapped from the object store once per worker process,
-    not unpickled into a copy for every run."""
+    not unpickled into a copy for every run. checkpoint: a deep run's training-state file (tuning/retrain.py),
+    continued from when it exists and removed once the run is evaluated; `resumed_epoch` says where it went on."""
     _import_training()
-    from ganrator.train import evaluate, train
+    from ganrator.train import CheckpointError, evaluate, load_state, train
 
     data = data.get()
     _use_assigned_cpus()
@@ -194,7 +196,17 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
         return {"status": fitted.status, "epochs": 1, "val_acc": fitted.val_acc, "test_acc": test["acc"],
                 "wall_time": time.perf_counter() - t0, "config": cfg.to_dict(),
                 **({"test_correct": pack_mask(test["correct"])} if correct_mask else {})}
-    result = train(cfg, data)
+    resumed, earlier = 0, 0.0
+    if checkpoint is not None:
+        Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        if Path(checkpoint).exists():
+            try:
+                state = load_state(Path(checkpoint))
+                # the wall time counts the epochs run before the cut too (their setup and evaluation aside)
+                resumed, earlier = int(state["epoch"]), sum(h.get("epoch_seconds", 0.0) for h in state["history"])
+            except CheckpointError:  # damaged: the run starts over rather than failing at every resume
+                Path(checkpoint).unlink()
+    result = train(cfg, data, checkpoint=checkpoint)
     test = evaluate(result.model, data, "test", cfg.eval_batch_size, cfg.amp, per_image=correct_mask,
                     flip=cfg.tta_flip) \
         if result.status != "diverged" else {"acc": 0.0}
@@ -202,8 +214,10 @@ def final_eval(space: SearchSpace, params: dict[str, Any], overrides: dict[str, 
     fit = evaluate(result.model, own, "train", cfg.eval_batch_size, cfg.amp)["acc"] \
         if result.status != "diverged" else None
     out = {"status": result.status, "epochs": result.epochs, "val_acc": result.last_val_acc,
-           "test_acc": test["acc"], "train_acc": fit, "wall_time": time.perf_counter() - t0,
-           "config": cfg.to_dict()}
+           "test_acc": test["acc"], "train_acc": fit, "wall_time": earlier + time.perf_counter() - t0,
+           "config": cfg.to_dict(), "resumed_epoch": resumed}
     if correct_mask:
         out["test_correct"] = pack_mask(test["correct"].numpy()) if "correct" in test else None
+    if checkpoint is not None:
+        Path(checkpoint).unlink(missing_ok=True)
     return out
