@@ -79,7 +79,7 @@ def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any
         for s, handler in previous.items():
             signal.signal(s, handler)
     if caught:
-        for ref in pending:  # the runs in flight start again, from scratch, under --resume
+        for ref in pending:  # the runs in flight go on under --resume, from their last saved state
             ray.cancel(ref, force=True)
         raise RetrainInterrupted(caught[0], total - len(pending), total)
 
