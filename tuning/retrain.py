@@ -98,10 +98,11 @@ def _wait_all(pending: dict, total: int, t0: float, label, record, caught: list[
         except Exception as e:  # one failed run must not lose the others
             out, error = dict(ERRORED_RUN), str(e)[-4000:]
             print(f"  {label(key)} failed: {e}", file=sys.stderr)
+        resumed = out.pop("resumed_epoch", 0)  # said here, not stored: the run's numbers are those of an uncut one
         record(key, out, error)
         finished, elapsed = total - len(pending), time.time() - t0
         result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
-        if out.get("resumed_epoch"):
-            result += f" (continued from epoch {out['resumed_epoch']})"
+        if resumed:
+            result += f" (continued from epoch {resumed})"
         eta = duration(elapsed / finished * len(pending)) if pending else "done"
         print(f"  [{finished}/{total}] {label(key)}: {result} | {duration(elapsed)} elapsed, ETA {eta}", flush=True)
