@@ -186,7 +186,8 @@ def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: d
                        f"{point_text(hi)}: {text} points (n = {n} seeds)")
     if not out:
         return ""
-    return ("Interaction, paired by seed within the crossing study (95% t-interval): " + "; ".join(out) + ".")
+    return ("Interaction, paired by seed within the crossing study (95% t-interval, outside the Holm family above: "
+            "exploratory): " + "; ".join(out) + ".")
 
 
 def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name: str, study: str,

@@ -26,6 +26,7 @@ from .load import Study, load_confirmation
 from .paired import confirmed_tables, format_paired
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
+from .stats import fmt_pct, mean_ci
 from .tables import ablation_table, formatted, main_comparison, selected_row, to_markdown
 from .terms import terms_section
 
@@ -209,9 +210,37 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
                                "several studies of this budget appears once, from the study that is best on "
                                "validation. Test: the row's best final-evaluated configuration on validation, "
                                "mean ± 95% CI over seeds (n); reported, never used to choose.")
+            pointer = _confirmed_pointer([s for s in members if not is_classical(s)], fraction, limit)
+            if pointer:
+                table.attrs["note"] += " " + pointer
             deep = StudyBudget(fraction, limit, study_budget(at[0]).val_size) if limit is not None else None
             tables.append((study_budget(classical[0]) if classical else None, deep, table))
     return tables
+
+
+def _confirmed_pointer(deep: list[Study], fraction: float, epochs: int | None) -> str:
+    """The deep rows of a comparison are search trials, which propose; a deep study that confirmed its proposals at
+    this very budget (data fraction and epochs) is named with its best confirmed configuration on validation."""
+    out = []
+    for s in deep:
+        _, runs = load_confirmation(s)
+        done = runs[runs["test_acc"].notna() & (runs["status"] != "errored")] if len(runs) else runs
+        same = [k for k, g in done.groupby("arm_key", sort=False)
+                if all(isinstance(c, dict) and float(c.get("data_fraction", 1.0)) == fraction
+                       and c.get("epochs") == epochs and not c.get("steps") for c in g["config"])]
+        if not same:
+            continue
+        arms = done[done["arm_key"].isin(same)]
+        best_key = arms.groupby("arm_key")["val_acc"].mean().idxmax()
+        best = arms[arms["arm_key"] == best_key]
+        cfg = best["config"].iloc[0]
+        val, test = mean_ci(best["val_acc"]), mean_ci(best["test_acc"])
+        out.append(f"`{s.name}` retrained its proposals at this budget without early stopping on "
+                   f"{best['seed'].nunique()} fresh seeds (Confirmed ablations (`{s.name}`) below); its best "
+                   f"confirmed configuration on validation, model {cfg.get('model')} with aug_strength "
+                   f"{float(cfg.get('aug_strength', 0.0)):g}, reaches validation {fmt_pct(val[0], val[1])} and test "
+                   f"{fmt_pct(*test)}.")
+    return ("Deep rows here are search trials, which propose. " + " ".join(out)) if out else ""
 
 
 def _best_classical_at(studies: list[Study], images: int) -> Study | None:

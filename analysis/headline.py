@@ -104,8 +104,12 @@ def _classical_row(study: Study) -> tuple[dict, float]:
     row["_runs"] = runs  # for McNemar against the CNN's runs, taken out again by headline_table
     asked = int(((study.meta.get("budget") or {}).get("num_samples")) or len(study.trials))
     preset = BUDGETS.get((study.meta.get("budget") or {}).get("name"))
+    classifiers = sorted({c.get("classifier") for c in study.trials["config"]
+                          if isinstance(c, dict) and c.get("classifier")})
     row["tuning"] = (f"`{study.name}` chose it among {len(study.trials)} trials "
                      f"({_distinct_configs(study)} distinct configurations) on validation"
+                     + (f", searching the {classifiers[0]} classifier only" if len(classifiers) == 1 else
+                        f", searching the classifiers {', '.join(classifiers)}" if classifiers else "")
                      + (f", a small search: its `{preset.name}` preset asks {preset.num_samples:,}"
                         if preset is not None and preset.num_samples > asked else ""))
     return row, fraction

@@ -24,11 +24,14 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
 
 
 def fmt_pct(x: float, half: float | None = None, n: int | None = None) -> str:
-    """`93.42 ± 0.31 (n=3)` in percent; `—` for missing."""
+    """`93.42 ± 0.31 (n=3)` in percent; `—` for missing. Seeds that all gave the same value (a deterministic
+    pipeline) say so instead of a `± 0.00` that would read as a measured precision."""
     if x is None or not np.isfinite(x):
         return "—"
     out = f"{100 * x:.2f}"
-    if half is not None:
+    if half is not None and half == 0 and (n or 0) >= 2:
+        out += ", identical over seeds"
+    elif half is not None:
         out += f" ± {100 * half:.2f}" if np.isfinite(half) else " ± —"
     if n is not None:
         out += f" (n={n})"
@@ -40,7 +43,9 @@ def pct_text(x: float, half: float | None = None, n: int | None = None) -> str:
     if x is None or not np.isfinite(x):
         return "n/a"
     out = f"{100 * x:.2f}%"
-    if half is not None and np.isfinite(half):
+    if half is not None and half == 0 and (n or 0) >= 2:
+        out += ", identical over seeds"
+    elif half is not None and np.isfinite(half):
         out += f" ± {100 * half:.2f}"
     return out + (f" (n = {n})" if n is not None else "")
 

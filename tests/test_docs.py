@@ -317,3 +317,32 @@ def test_docs_say_when_the_confirmation_contradicts_the_reference(tmp_path):
 def test_docs_say_how_a_study_departed_from_the_full_preset(docs_pair):
     """A study run as `--budget full` with fewer trials is listed with the budget it ran, not the preset's."""
     assert "Studies here that used it: `classical_full` (with 0 trials instead of 200" in docs_pair[0]
+
+
+def test_a_comparison_points_to_the_confirmation_at_its_own_budget(tmp_path):
+    """Deep rows of a comparison are search trials; a study that confirmed its proposals at that very budget is
+    named beside them with its best confirmed configuration on validation (not on test)."""
+    from analysis.docs import comparison_tables
+
+    db_path = planted.build(tmp_path / "planted.db")
+    db = TrialDB(f"sqlite:///{db_path}")
+    # two confirmed configurations at the search's own budget (data fraction 0.1, MAX_EPOCHS): the first is better
+    # on validation, the second on test
+    for key, aug, val, test in (("a0", 0.0, 0.90, 0.80), ("a1", 0.5, 0.85, 0.95)):
+        db.upsert_confirm_arm("planted", "aug_strength", str(aug), arm_key=key, position=int(2 * aug), point=aug,
+                              is_reference=key == "a0", source="planted")
+        for s in range(3):
+            db.upsert_confirm_run("planted", key, 1000 + s, status="completed", epochs=planted.MAX_EPOCHS,
+                                  data_fraction=0.1, val_acc=val + 0.001 * s, test_acc=test + 0.001 * s,
+                                  config={"model": "cnn", "aug_strength": aug, "data_fraction": 0.1,
+                                          "epochs": planted.MAX_EPOCHS, "seed": 1000 + s})
+    (_, _, table), = comparison_tables([load_study(db_path)])
+    note = table.attrs["note"]
+    assert "Deep rows here are search trials, which propose. `planted` retrained its proposals at this budget" in note
+    assert "model cnn with aug_strength 0, reaches validation 90.10 ± " in note and "test 80.10 ± " in note
+    # confirmed at another length: no pointer
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("update ganrator_confirm_runs set config = replace(config, '\"epochs\": "
+                     f"{planted.MAX_EPOCHS}', '\"epochs\": 99')")
+    (_, _, table), = comparison_tables([load_study(db_path)])
+    assert "Deep rows here" not in table.attrs["note"]

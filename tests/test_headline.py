@@ -49,6 +49,7 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
         2 * 0.5 ** abs(round(aug["test_per_seed"][0] * 10_000) - round(t.iloc[1]["test_per_seed"][0] * 10_000)))
     # compute beside accuracy: each row's wall time per run, from its runs (the planted deep runs took 100 s)
     assert shown.loc[1, "wall time per run (s)"] == "100 [100, 100]"
+    assert "searching the classifiers logreg, svm_rbf, a small search" in t.attrs["note"]  # what it chose among
     assert "Wall time per run" in t.attrs["note"] and "1 CPU per run, up to" in t.attrs["note"]
     # training accuracy beside test: the rows that ended short of fitting are named, with the length they ran
     assert list(shown["train acc (%)"]) == ["—", "99.6", "96.0", "93.0"]

@@ -1,0 +1,11 @@
+"""How accuracies with their intervals are written."""
+from analysis.stats import fmt_pct, mean_ci, pct_text
+
+
+def test_seeds_that_agree_exactly_are_not_given_a_zero_width_interval():
+    mean, half, n = mean_ci([0.8776, 0.8776, 0.8776])  # a deterministic pipeline: its seeds change nothing
+    assert fmt_pct(mean, half, n) == "87.76, identical over seeds (n=3)"
+    assert pct_text(mean, half, n) == "87.76%, identical over seeds (n = 3)"
+    mean, half, n = mean_ci([0.8776, 0.8780, 0.8772])
+    assert fmt_pct(mean, half, n).startswith("87.76 ± 0.") and fmt_pct(mean, half, n).endswith("(n=3)")
+    assert fmt_pct(0.9, float("nan"), 1) == "90.00 ± — (n=1)"
