@@ -53,7 +53,7 @@ def test_a_cut_run_continues_from_its_state_and_ends_as_an_uncut_one(fmnist, tmp
     try:
         space = load_space("smoke")
         params, overrides, seed = {"aug_strength": 0.5, "lr": 0.1, "cnn.width": 4}, \
-            {"epochs": 3, "data_fraction": 0.02}, 7
+            {"epochs": 2, "data_fraction": 0.02}, 7
 
         def run_all(storage: Path | None) -> dict:
             args = SimpleNamespace(space_obj=space, cpus_per_trial=1, gpus_per_trial=0, storage=storage, name="s")
@@ -92,7 +92,7 @@ def test_a_cut_run_continues_from_its_state_and_ends_as_an_uncut_one(fmnist, tmp
         out = capsys.readouterr().out
         assert resumed["error"] is None and "(continued from epoch 1)" in out.splitlines()[-1]
         assert "continued" not in out.splitlines()[0] and "resumed_epoch" not in resumed  # never stored
-        assert resumed["epochs"] == whole["epochs"] == 3
+        assert resumed["epochs"] == whole["epochs"] == 2
         assert resumed["val_acc"] == whole["val_acc"] and resumed["test_acc"] == whole["test_acc"]
         assert not path.exists()  # evaluated: the state is gone
     finally:
