@@ -20,7 +20,7 @@ from tuning.command import portable_command
 
 from . import figures as F
 from .cross import AUG_BY_SIZE, ablation_as_row, confirmed_cross, cross_params, cross_plot, format_cross, point_text
-from .headline import HeadlineError, formatted_headline, headline_plot, headline_table
+from .headline import HeadlineError, configuration_tables, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
 from .load import Study, load_confirmation
 from .paired import confirmed_tables, format_paired
@@ -251,9 +251,9 @@ def _best_classical_at(studies: list[Study], images: int) -> Study | None:
     return at[max(scored)[1]] if scored else None
 
 
-def headline_sections(studies: list[Study], out: Path) -> list[str]:
+def headline_sections(studies: list[Study], out: Path, appendix: list[str] | None = None) -> list[str]:
     """The equal-data headline of each `headline` study, beside the classical study of the same training-set size
-    that is best on validation (analysis.headline)."""
+    that is best on validation (analysis.headline). `appendix` gets every stored setting of each row's runs."""
     md: list[str] = []
     for deep in (s for s in studies if s.meta.get("space") == "headline"):
         try:
@@ -265,9 +265,18 @@ def headline_sections(studies: list[Study], out: Path) -> list[str]:
             continue
         epochs = f"deep {table.attrs['epochs']}" + (f"; classical {ONE_FIT}" if classical is not None else "")
         budget = caption(f"{table.attrs['fraction']:g} ({table.attrs['images']:,} training images)", epochs)
-        md += ["", f"### Headline: classical against deep on {table.attrs['images']:,} training images "
-                   f"(`{deep.name}`)", "", budget, "", table.attrs["note"], "", to_markdown(formatted_headline(table)),
+        title = f"Headline: classical against deep on {table.attrs['images']:,} training images (`{deep.name}`)"
+        md += ["", f"### {title}", "", budget, "", table.attrs["note"], "", to_markdown(formatted_headline(table)),
                "", table.attrs["reading"]]
+        configs = configuration_tables(table)
+        if configs and appendix is not None:
+            md += ["", f"Every setting of each row's runs: the appendix, configurations of `{deep.name}`."]
+            appendix += ["", f"### Configurations of `{deep.name}`", "", budget, "",
+                         "Each row's stored configuration, the same for all its seeds (the seed aside). `—`: not "
+                         "stored (a run made before that setting existed). A classical row lists only its own "
+                         "classifier's settings; a deep row, its model's arguments with the registry's defaults."]
+            for c in configs:
+                appendix += ["", to_markdown(c)]
         _small_png(md, headline_plot(table), out, f"{deep.name}_headline", "Headline: test accuracy per row",
                    budget)
     return md
@@ -490,7 +499,8 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
 
     md += ["## Classical computer vision against deep learning", "",
            "One table per budget: rows of different data fractions or epoch limits are never compared in one table."]
-    md += headline_sections(studies, out)
+    appendix: list[str] = []
+    md += headline_sections(studies, out, appendix)
     tables = comparison_tables(studies)
     for classical, deep, table in tables:
         heading, budget = _comparison_heading(classical, deep)
@@ -507,6 +517,8 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
         md += _study_sections(s, out, studies)
     if system:
         md += _system_sections(system)
+    if appendix:
+        md += ["", "## Appendix: configurations"] + appendix
     path = out / "experiments.md"
     text = "\n".join(md) + "\n"
     path.write_text(text)

@@ -50,6 +50,7 @@ def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, f
     test, test_half, n = mean_ci(runs["test_acc"])
     val, val_half, _ = mean_ci(runs["val_acc"])
     train = [float(v) for v in runs["train_acc"].dropna()] if "train_acc" in runs else []
+    configs = [c for c in runs["config"] if isinstance(c, dict)] if "config" in runs else []
     return {"row": name, "configuration": config, "family": family, "training images": images, "epochs": epochs,
             "seeds": n, "val_mean": val, "val_ci95": val_half if n >= MIN_SEEDS_FOR_INTERVAL else math.nan,
             "test_mean": test,
@@ -57,7 +58,56 @@ def _row(name: str, config: str, images: int, epochs: str, runs: pd.DataFrame, f
             "train_mean": float(np.mean(train)) if train else math.nan,
             "test_per_seed": list(runs["test_acc"]), "diff_mean": math.nan, "diff_low": math.nan,
             "diff_high": math.nan, "diff_per_seed": [], "verdict": "",
-            "wall": [float(w) for w in runs.get("wall_time", pd.Series(dtype=float)).dropna()], "mcnemar_p": []}
+            "wall": [float(w) for w in runs.get("wall_time", pd.Series(dtype=float)).dropna()], "mcnemar_p": [],
+            "config": _shared_config(configs)}
+
+
+def _shared_config(configs: list[dict]) -> dict:
+    """The runs' common config, the seed aside; a setting that differs between them says so."""
+    shared = {k: v for k, v in configs[0].items() if k != "seed"} if configs else {}
+    for c in configs[1:]:
+        for k, v in shared.items():
+            if c.get(k) != v:
+                shared[k] = "varies over seeds"
+    return shared
+
+
+def configuration_tables(table: pd.DataFrame) -> list[pd.DataFrame]:
+    """Every stored setting of each row's runs (the seed aside), one table per family: settings as rows, the
+    headline's rows as columns; a classical row lists only its own classifier's settings."""
+    from ganrator.classical import used_settings
+
+    out = []
+    for family in dict.fromkeys(table["family"]):
+        rows = table[table["family"] == family]
+        spell = used_settings if family == "classical" else _with_model_defaults
+        configs = {r["row"]: spell(r["config"]) for r in rows.to_dict("records") if r.get("config")}
+        if not configs:
+            continue
+        keys = list(dict.fromkeys(k for c in configs.values() for k in c))
+        out.append(pd.DataFrame([{"setting": k, **{name: format_value(c[k]) if k in c else "—"
+                                                   for name, c in configs.items()}} for k in keys]))
+    return out
+
+
+def _with_model_defaults(config: dict) -> dict:
+    """A deep config with its model's arguments spelled out (`cnn.width`), the registry's defaults filled in: an
+    empty model_kwargs would hide the architecture."""
+    from ganrator.models import list_models, model_kwargs
+
+    model, given = config.get("model"), config.get("model_kwargs") or {}
+    if model not in list_models():
+        return config
+    args = {f"{model}.{k}": given.get(k, v) for k, v in model_kwargs(model).items()
+            if k not in ("num_classes", "in_channels")}
+    at = "model_kwargs" if "model_kwargs" in config else "model"  # where the arguments go: in its place, or next
+    out = {}
+    for k, v in config.items():
+        if k != "model_kwargs":
+            out[k] = v
+        if k == at:
+            out.update(args)
+    return out
 
 
 def _mcnemar(row: dict, runs: pd.DataFrame, base: pd.DataFrame, by_order: bool = False) -> dict:

@@ -28,6 +28,19 @@ BLOCK_NORMS = ("L2-Hys", "L2", "L1", "L1-sqrt")
 BINNINGS = ("hard", "soft")
 
 
+# Each classifier's own settings. A config stores every classifier's; those of the others go unused.
+CLASSIFIER_SETTINGS = {"linear_svm": ("C",), "svm_rbf": ("C", "gamma"), "logreg": ("C",),
+                       "random_forest": ("n_estimators", "max_depth", "n_jobs"), "knn": ("n_neighbors", "n_jobs"),
+                       "gboost": ("learning_rate", "n_estimators", "max_depth")}
+
+
+def used_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config without the settings of the classifiers it does not use."""
+    own = set(CLASSIFIER_SETTINGS.get(config.get("classifier"), ()))
+    unused = {k for keys in CLASSIFIER_SETTINGS.values() for k in keys} - own
+    return {k: v for k, v in config.items() if k not in unused}
+
+
 @dataclass
 class ClassicalConfig:
     """A descriptor + classifier pipeline. Every field is also a `python -m ganrator.classical` flag."""

@@ -155,3 +155,13 @@ def test_flip_predict_answers_the_same_for_an_image_and_its_mirror(small):
     tta = C.ClassicalConfig(**{**cfg.to_dict(), "flip_predict": True})
     assert np.array_equal(C.predict(pipeline, tta, x), C.predict(pipeline, tta, C.mirror(x)))
     assert not np.array_equal(C.predict(pipeline, cfg, x), C.predict(pipeline, cfg, C.mirror(x)))
+
+
+def test_a_config_lists_only_its_own_classifier_s_settings():
+    import dataclasses
+
+    assert set(C.CLASSIFIER_SETTINGS) == set(C.CLASSIFIERS)
+    fields = {f.name for f in dataclasses.fields(C.ClassicalConfig)}
+    assert all(set(keys) <= fields for keys in C.CLASSIFIER_SETTINGS.values())
+    shown = C.used_settings(dataclasses.asdict(C.ClassicalConfig(classifier="gboost", features="hog", pca=50)))
+    assert shown["learning_rate"] == 0.1 and shown["pca"] == 50 and "C" not in shown and "n_neighbors" not in shown

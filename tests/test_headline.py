@@ -57,6 +57,18 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
             "images at this length (10 epochs)") in t.attrs["note"]
 
 
+def test_every_setting_of_each_row_is_listed(studies):
+    from analysis.headline import configuration_tables
+
+    deep, classical, _ = studies
+    (settings,) = configuration_tables(headline_table(deep, classical))  # planted classical runs stored no config
+    by = settings.set_index("setting")
+    assert list(by.columns) == ["CNN without augmentation", "CNN with augmentation", "MLP"]
+    assert list(by.loc["model"]) == ["cnn", "cnn", "mlp"] and list(by.loc["aug_strength"]) == ["0", "0.5", "0.5"]
+    assert by.loc["cnn.width", "CNN without augmentation"] == "32" and by.loc["cnn.width", "MLP"] == "—"
+    assert "seed" not in by.index and "model_kwargs" not in by.index
+
+
 def test_unequal_data_is_refused(studies, tmp_path):
     deep, _, small = studies
     with pytest.raises(HeadlineError, match="never compares unequal data"):
