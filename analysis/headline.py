@@ -235,8 +235,12 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
               f"every row, so each compares with the {BASELINE} seed by seed (paired 95% t-interval, in points). "
               f"The augmentation strength is the one best on validation; test accuracy chooses nothing. Tuning: "
               f"the deep rows' other hyperparameters are the default recipe's, fixed; their configurations come "
-              f"from a {len(deep.trials)}-trial search of `{deep.name}` on data fraction "
-              f"{float(search.get('data_fraction', 1.0)):g} for {search.get('max_epochs')} epochs. "
+              f"from a {len(deep.trials)}-trial search of `{deep.name}` ({_distinct_configs(deep)} distinct "
+              f"configurations of {', '.join(deep.scientific()) or 'its parameters'}; "
+              + (f"nuisance parameters tuned: {', '.join(deep.nuisance())}" if deep.nuisance() else
+                 "no nuisance parameter tuned: the search only chose among these values")
+              + f") on data fraction {float(search.get('data_fraction', 1.0)):g} for {search.get('max_epochs')} "
+              f"epochs. "
               + (f"Classical row: {rows[0]['tuning']}, tested over its own final-evaluation seeds; a classical "
                  f"seed sets only the pipeline's own random state (PCA's randomized solver, a forest's trees), "
                  f"never the data, so its interval is narrower than the deep rows', and seeds do not pair across "

@@ -50,6 +50,7 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
     # compute beside accuracy: each row's wall time per run, from its runs (the planted deep runs took 100 s)
     assert shown.loc[1, "wall time per run (s)"] == "100 [100, 100]"
     assert "searching the classifiers logreg, svm_rbf, a small search" in t.attrs["note"]  # what it chose among
+    assert "(2 distinct configurations of model, aug_strength; no nuisance parameter tuned" in t.attrs["note"]
     assert "Wall time per run" in t.attrs["note"] and "1 CPU per run, up to" in t.attrs["note"]
     # training accuracy beside test: the rows that ended short of fitting are named, with the length they ran
     assert list(shown["train acc (%)"]) == ["—", "99.6", "96.0", "93.0"]
