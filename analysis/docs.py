@@ -9,6 +9,7 @@ epoch limits go to different tables.
 from __future__ import annotations
 
 import datetime
+import math
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,10 +353,27 @@ def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> li
                 if len(sizes) else _study_fractions(s) if sb.fraction is None else sb.fraction_text)
     budget = caption(fraction, length)
     names = ", ".join(f"`{x}`" for x in df.attrs.get("studies") or [s.name])
-    md = ["", f"## {title} ({names})", "", budget, "", df.attrs["note"], "", to_markdown(format_cross(df))]
+    md = ["", f"## {title} ({names})", "", budget, "", df.attrs["note"] + _search_per_cell(s, df), "",
+          to_markdown(format_cross(df))]
     _small_png(md, cross_plot(df), out, f"{s.name}_cross_{row}_{col}",
                f"{title}: seed-paired difference to {col} = {point_text(df.attrs['baseline'])}", budget)
     return md
+
+
+def _search_per_cell(s: Study, df: pd.DataFrame) -> str:
+    """How many of the crossing study's search trials fell in each of its cells: a cell's tuned settings are the
+    best of that many draws (none: the reference's)."""
+    row, col = df.attrs["row"], df.attrs["col"]
+    configs = [c for c in s.trials["config"] if isinstance(c, dict)]
+    own = df[df["study"] == s.name] if "study" in df else df
+    if not configs or not len(own):
+        return ""
+    counts = [(r[row], r[col], sum(1 for c in configs if float(c.get(row, math.nan)) == float(r[row])
+                                   and float(c.get(col, math.nan)) == float(r[col])))
+              for r in own.to_dict("records")]
+    cells = "; ".join(f"{point_text(a)} / {point_text(b)}: {n}" for a, b, n in counts)
+    return (f" Search trials per cell of `{s.name}` ({row} / {col}), of {len(configs)} in all: {cells}. A cell's "
+            f"tuned settings are the best of that many draws; with 0, the reference's.")
 
 
 def _training_length(s: Study, sb: StudyBudget) -> str:

@@ -84,6 +84,10 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
     assert "FIFO (every trial runs its fixed 1,500 optimizer steps, epochs varying with its training-set size)" in text
     docs = write_docs([aug_size], tmp_path / "docs").read_text()
     section = docs[docs.index("## Augmentation against data size (`aug_size`)"):]
+    # the one planted search trial sits in the (1, 0.5) cell: every other cell took the reference's settings
+    assert ("Search trials per cell of `aug_size` (data_fraction / aug_strength), of 1 in all: 0.1 / 0: 0; "
+            "0.1 / 0.5: 0; 0.1 / 1: 0; 0.25 / 0: 0; 0.25 / 0.5: 0; 0.25 / 1: 0; 1 / 0: 0; 1 / 0.5: 1; 1 / 1: 0.") \
+        in section
     assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3; Holm p" in section
     assert "## Ablation of aug_strength" not in docs  # no search-based table pooling data sizes
 
