@@ -21,6 +21,11 @@ from .states import final_state
 SEARCH_SECONDS: defaultdict[str, float] = defaultdict(float)
 SUGGESTED_AT: dict[str, float] = {}
 
+# A trial resumed from its checkpoint reports again the epoch it was cut at; Optuna keeps the first report of a
+# step and warns about the second. That is what a resume does, so the warning only alarms (the trial table keeps
+# the last report; tests/test_tuning.py checks both).
+warnings.filterwarnings("ignore", message=r"The reported value is ignored because this `step=\d+` is already reported")
+
 
 class StudyStorage(optuna.storages.RDBStorage):
     """Optuna's storage on the study's database, reopened on `tuning.db.RESUMED_URL` when a resume unpickles it."""
