@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data browser run headline scaling aug_size test test-fp32 bench docs clean
+.PHONY: setup data browser run headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
 
 setup: $(STAMP) data
 
@@ -90,9 +90,15 @@ aug_size: setup
 	$(BIN)/python -m analysis report --db runs/aug_size/trials.db --out reports/aug_size
 	$(MAKE) docs
 
+# The same cells at one shared setting (the default recipe's lr and weight decay in every cell): the control that
+# tells augmentation's effect from that of each cell's own tuning. About 35 minutes on a 2-core CPU; resumable.
+aug_size_shared: setup
+	$(BIN)/python tuning/run.py --space aug_size_shared --budget aug_size --num-samples 6 --sampler qmc $$([ -f runs/aug_size_shared/trials.db ] && echo --resume)
+	$(MAKE) docs
+
 # The cross-study write-up, from the databases of the runs it lists that exist (docs/experiments.md says how each
 # was made, and names the studies it could not find).
-DOC_STUDIES := headline cnn_aug cnn_aug_qmc classical classical_svm scaling aug_size
+DOC_STUDIES := headline cnn_aug cnn_aug_qmc classical classical_svm scaling aug_size aug_size_shared
 SYSTEM_DBS := runs/bench/scaling/scale1/trials.db runs/bench/scaling/scale2/trials.db
 docs: setup
 	@missing="$(foreach s,$(DOC_STUDIES),$(if $(wildcard runs/$(s)/trials.db),,$(s)))"; \

@@ -3,9 +3,21 @@ import pytest
 
 from search_spaces.loader import SpaceError, list_spaces, load_space
 
-SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet", "scaling", "aug_size", "classical", "classical_svm"]
+SHIPPED = ["smoke", "cnn_aug", "augment", "optimizers", "resnet", "scaling", "aug_size", "aug_size_shared", "classical",
+           "classical_svm"]
 CROSS = ("scientific:\n  data_fraction: {feasible_points: [0.1, 1.0]}\n  aug_strength: {feasible_points: [0.0, 0.5]}\n"
          "  lr: {min: 0.1, max: 1}\nnuisance:\n  weight_decay: {min: 0.0001, max: 0.01}\n")
+
+
+def test_aug_size_shared_gives_every_cell_the_recipe_s_settings():
+    from ganrator.recipe import TrainConfig
+
+    space = load_space("aug_size_shared")
+    assert not [p for p in space.params if p.role == "nuisance"]
+    for frac in (0.1, 0.25):
+        for aug in (0.0, 0.5, 1.0):
+            cfg = space.train_config({"data_fraction": frac, "aug_strength": aug})
+            assert (cfg.lr, cfg.weight_decay, cfg.steps) == (TrainConfig.lr, TrainConfig.weight_decay, 1500)
 
 
 @pytest.mark.parametrize("name", SHIPPED)
