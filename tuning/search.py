@@ -141,7 +141,9 @@ def make_sampler(name: str, seed: int, startup_trials: int = 10) -> optuna.sampl
             return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials, multivariate=True,
                                               group=True, constant_liar=True)
     if name == "qmc":  # quasi-random exploration, as the Tuning Playbook advises before exploitation
-        return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.0: said once here, not at every study
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
     if name == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"unknown sampler {name!r}; valid: {', '.join(SAMPLERS)}")
