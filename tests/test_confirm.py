@@ -156,3 +156,10 @@ def test_completed_trials_of_a_step_budget_rank_by_validation_alone():
         {"trial_id": "stopped", "status": "early_stopped", "epochs": 2, "rung": 2, "last_val_acc": 0.95},
     ])
     assert rank_trials(frame)["trial_id"].tolist() == ["large", "small", "stopped"]
+
+
+def test_runs_go_arm_by_arm_so_the_first_parameter_completes_first():
+    from tuning.confirm import run_order
+
+    order = run_order(["size-a", "size-b", "width-a"], [1000, 1001], done={("size-a", 1000)})
+    assert order == [("size-a", 1001), ("size-b", 1000), ("size-b", 1001), ("width-a", 1000), ("width-a", 1001)]

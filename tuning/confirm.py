@@ -182,6 +182,15 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
     return arms
 
 
+def run_order(keys: list[str], seeds: list[int], done: set[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The runs left to do, arm by arm, each on all its seeds, in the order of the arms (the space's order of
+    scientific parameters). Ray starts them in this order, so the first parameter's paired comparison is complete
+    first (a study's first parameter is its question: the data-size curve of the scaling space, whose runs take
+    hours), and an interrupted confirmation leaves whole arms rather than every arm on one seed, which pairs with
+    nothing."""
+    return [(key, seed) for key in keys for seed in seeds if (key, seed) not in done]
+
+
 def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
     """Select the arms, store them, and retrain every (arm, seed) not yet done through Ray, in parallel."""
     b, space, name = args.budget_obj, args.space_obj, args.name
@@ -219,7 +228,7 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
 
     # An errored run is not done: a rerun with --resume tries it again.
     done = {(r["arm_key"], r["seed"]) for r in db.rows(confirm_runs, name) if r["status"] not in (None, "errored")}
-    todo = [(key, seed) for seed in seeds for key in distinct if (key, seed) not in done]
+    todo = run_order(list(distinct), seeds, done)
     print(f"confirmation: {len(distinct)} configurations x {len(seeds)} seeds = {len(distinct) * len(seeds)} runs, "
           f"{len(todo)} to do", flush=True)
     run_overrides = {**overrides, "epochs": b.confirm_epochs, "data_fraction": b.confirm_data_fraction}
