@@ -432,7 +432,9 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
         budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text,
                          _trial_length(s, sb, epochs_vary=True))
         md += ["", f"## Scaling (`{s.name}`)", "", budget, "", table.attrs["note"], "",
-               to_markdown(formatted_scaling(table)), "", " ".join(scaling_sentences(table)), "",
+               to_markdown(formatted_scaling(table)), "",
+               " ".join(scaling_sentences(table) + ([table.attrs["sources"]] if table.attrs.get("sources") else [])),
+               "",
                _training_length(s, sb)]
         _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits", budget)
     return md

@@ -212,21 +212,36 @@ def scaling_points(study: Study) -> pd.DataFrame:
 
 
 def confirmed_size_points(study: Study) -> pd.DataFrame:
-    """One row per training-set size of the confirmation's data_fraction arms (tuning/confirm.py: the reference
-    configuration at every size, retrained on fresh seeds): the mean test error over its seeds and their number."""
+    """One row per training-set size of the confirmation's data_fraction arms (tuning/confirm.py: at each size the
+    best search trial of the reference's other scientific values, else the reference's configuration, retrained on
+    fresh seeds): the mean test error over its seeds, their number, the arm's source and its learning rate."""
     from .load import load_confirmation
 
     arms, runs = load_confirmation(study)
     rows = []
-    for key in arms.loc[arms["param"] == "data_fraction", "arm_key"] if len(arms) else []:
-        r = runs[(runs["arm_key"] == key) & runs["test_acc"].notna() & (runs["status"] != "errored")]
+    for _, arm in arms[arms["param"] == "data_fraction"].iterrows() if len(arms) else []:
+        r = runs[(runs["arm_key"] == arm["arm_key"]) & runs["test_acc"].notna() & (runs["status"] != "errored")]
         configs = [c for c in r["config"] if isinstance(c, dict)]
         if not configs:
             continue
         rows.append({"train_size": train_size(configs[0]), "error": 1.0 - float(r["test_acc"].mean()),
-                     "seeds": len(r), "metric": "test"})
-    out = pd.DataFrame(rows, columns=["train_size", "error", "seeds", "metric"])
+                     "seeds": len(r), "metric": "test", "source": arm["source"], "lr": configs[0].get("lr")})
+    out = pd.DataFrame(rows, columns=["train_size", "error", "seeds", "metric", "source", "lr"])
     return out.sort_values("train_size").reset_index(drop=True)
+
+
+def confirmed_sources(points: pd.DataFrame) -> str:
+    """Where each confirmed size's configuration came from, with its learning rate: sizes whose arm is a search
+    trial kept that trial's tuned rate, the others the reference's, so the curve is not at one tuning."""
+    if not len(points):
+        return ""
+    parts = [f"{int(r['train_size']):,} images: {r['source']}"
+             + (f" (lr {r['lr']:.3g})" if isinstance(r["lr"], (int, float)) and math.isfinite(r["lr"]) else "")
+             for r in points.to_dict("records")]
+    lrs = {round(float(r), 12) for r in points["lr"] if isinstance(r, (int, float)) and math.isfinite(r)}
+    return ("Confirmed points, each size's configuration: " + "; ".join(parts) + "." +
+            (f" Their learning rates differ ({len(lrs)} values): each size's error is at its own tuning, one "
+             f"search trial's or the reference's, not at one shared setting." if len(lrs) > 1 else ""))
 
 
 def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -258,8 +273,8 @@ FIT_NOTE = (
     f"`exploratory` when it has fewer than {MIN_DISTINCT_X_IDENTIFIED} distinct x values, when c is not identified, "
     f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
     "only a fit that is none of these is `measured`. `training images (confirmed)`, where the study ran its "
-    "confirmation: the reference configuration retrained at every training-set size on fresh seeds, its mean test "
-    "error per size.")
+    "confirmation: the data_fraction arms retrained on fresh seeds (at each size the best search trial with the "
+    "reference's other scientific values, else the reference's configuration), their mean test error per size.")
 
 
 def fit_row(points: pd.DataFrame, x: str) -> dict:
@@ -297,7 +312,7 @@ def scaling_table(study: Study) -> pd.DataFrame:
         row["metric"] = f"test, mean of {'/'.join(map(str, seeds))} seeds"
         rows.append({"axis": "training images (confirmed)", **row})
     out = pd.DataFrame(rows)
-    out.attrs.update(title="Scaling exponents", note=FIT_NOTE)
+    out.attrs.update(title="Scaling exponents", note=FIT_NOTE, sources=confirmed_sources(confirmed))
     return out
 
 

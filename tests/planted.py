@@ -274,8 +274,9 @@ def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600, conf
             for s in range(confirm_seeds):
                 err = law(n) + 0.01 + 0.003 * (-1) ** s
                 db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=2, data_fraction=1.0,
-                                      val_acc=1 - err, test_acc=1 - err, config={"model": "cnn", "data_fraction": frac,
-                                                                                 "val_size": 5000, "steps": steps})
+                                      val_acc=1 - err, test_acc=1 - err,
+                                      config={"model": "cnn", "data_fraction": frac, "val_size": 5000, "steps": steps,
+                                              "lr": 0.1 if i < 3 else 0.05})  # two tunings along the curve
     return path
 
 

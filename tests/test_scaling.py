@@ -55,6 +55,10 @@ def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
     row = scaling_table(study).set_index("axis").loc["training images (confirmed)"]
     assert row["metric"] == "test, mean of 2 seeds" and row["points"] == 6
     assert row["b_ci_low"] <= row["b"] <= row["b_ci_high"] and row["b"] == pytest.approx(0.4, abs=0.1)
+    # each size's source and learning rate are said, and that the curve mixes tunings (planted: two rates)
+    sources = scaling_table(study).attrs["sources"]
+    assert sources.startswith("Confirmed points, each size's configuration: 1,719 images: trial t00 (lr 0.1)")
+    assert "55,000 images: trial t50 (lr 0.05)" in sources and "Their learning rates differ (2 values)" in sources
 
 
 def test_log_space_fit_recovers_a_small_floor():
