@@ -163,3 +163,34 @@ def test_runs_go_arm_by_arm_so_the_first_parameter_completes_first():
 
     order = run_order(["size-a", "size-b", "width-a"], [1000, 1001], done={("size-a", 1000)})
     assert order == [("size-a", 1001), ("size-b", 1000), ("size-b", 1001), ("width-a", 1000), ("width-a", 1001)]
+
+
+def test_a_scientific_parameter_of_another_model_gets_no_arms(tmp_path):
+    """resnet.width does not apply to a cnn reference: no arm (with pandas' string dtype a missing label reads as
+    NaN, not None; arms of it trained the reference again under another name)."""
+    (tmp_path / "cond.yaml").write_text("scientific:\n  model: {feasible_points: [cnn, resnet]}\n"
+                                        "  cnn.width: {feasible_points: [8, 16]}\n"
+                                        "  resnet.width: {feasible_points: [0.5, 1.0]}\n"
+                                        "nuisance:\n  lr: {min: 0.01, max: 0.5, scaling: log}\n")
+    space = load_space(tmp_path / "cond.yaml")
+    db = TrialDB(f"sqlite:///{tmp_path / 'c.db'}")
+    for tid, params, val in (("ref", {"model": "cnn", "cnn.width": 16}, 0.9), ("w8", {"model": "cnn", "cnn.width": 8}, 0.8),
+                             ("res", {"model": "resnet", "resnet.width": 0.5}, 0.85)):
+        db.upsert_trial("s", tid, params={**params, "lr": 0.1}, status="completed", epochs=2, last_val_acc=val,
+                        best_val_acc=val)
+    arms = select_arms(space, trials_frame(db.rows(trials, "s")))
+    assert {a.param for a in arms} == {"model", "cnn.width"}
+    assert by_value(arms, "model")["resnet"].source == "trial res"
+    assert len({a.key for a in arms}) == 3  # the reference, cnn width 8, the resnet
+
+
+def test_arms_an_earlier_run_selected_and_this_one_does_not_are_removed(tmp_path):
+    db = TrialDB(f"sqlite:///{tmp_path / 'k.db'}")
+    for param, value in (("model", "cnn"), ("resnet.width", "0.5"), ("cnn.width", "8")):
+        db.upsert_confirm_arm("s", param, value, arm_key=f"{param}-{value}", position=0)
+    db.upsert_confirm_arm("other", "resnet.width", "0.5", arm_key="x", position=0)  # another study: untouched
+    assert db.keep_confirm_arms("s", {("model", "cnn"), ("cnn.width", "8")}) == [("resnet.width", "0.5")]
+    from tuning.db import confirm_arms
+
+    assert {(r["param"], r["value"]) for r in db.rows(confirm_arms, "s")} == {("model", "cnn"), ("cnn.width", "8")}
+    assert len(db.rows(confirm_arms, "other")) == 1

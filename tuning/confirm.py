@@ -154,8 +154,10 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
     if not len(ranked):
         return []
     scientific = [p for p in space.params if p.role == "scientific"]
+    # dtype object: a value that does not apply stays None (pandas' string dtype would turn it into NaN, which
+    # `is None` misses, and a cnn reference would get arms of resnet.width that train the cnn again)
     labels = pd.DataFrame({p.name: [_label(p, (c or {}).get(p.name)) for c in ranked["params"]] for p in scientific},
-                          index=ranked.index)
+                          index=ranked.index, dtype=object)
     ref_row, ref_labels = ranked.iloc[0], labels.iloc[0]
     arms = _cross_arms(space, ranked, labels, scientific) if space.confirm_cross else []
     for p in scientific:
@@ -206,6 +208,9 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
     if not arms:
         print("\nconfirmation: skipped (no trial reported a validation accuracy)")
         return
+    gone = db.keep_confirm_arms(name, {(a.param, a.value) for a in arms})
+    if gone:  # selected by an earlier run of this confirmation that this one no longer selects
+        print(f"confirmation: arms no longer selected, removed: {'; '.join(f'{p} = {v}' for p, v in gone)}")
     for a in arms:
         db.upsert_confirm_arm(name, a.param, a.value, position=a.position, point=a.point, arm_key=a.key,
                               is_reference=a.is_reference, source=a.source, source_trial=a.source_trial,

@@ -353,6 +353,18 @@ class TrialDB:
         self._upsert(confirm_arms, {"study": study, "param": param, "value": value},
                      {**values, "updated_at": time.time()})
 
+    def keep_confirm_arms(self, study: str, keep: set[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Delete the study's stored arms whose (param, value) is not in `keep`: a selection made by an earlier
+        run that this one no longer makes. Runs stay; no arm points to them then. Returns what was deleted."""
+        with self.engine.begin() as conn:
+            stored = conn.execute(sa.select(confirm_arms.c.param, confirm_arms.c.value)
+                                  .where(confirm_arms.c.study == study)).all()
+            gone = [(p, v) for p, v in stored if (p, v) not in keep]
+            for p, v in gone:
+                conn.execute(confirm_arms.delete().where((confirm_arms.c.study == study) & (confirm_arms.c.param == p)
+                                                         & (confirm_arms.c.value == v)))
+        return gone
+
     def upsert_confirm_run(self, study: str, arm_key: str, seed: int, **values) -> None:
         self._upsert(confirm_runs, {"study": study, "arm_key": arm_key, "seed": seed},
                      {**values, "updated_at": time.time()})
