@@ -93,13 +93,13 @@ def configuration_tables(table: pd.DataFrame) -> list[pd.DataFrame]:
 def _with_model_defaults(config: dict) -> dict:
     """A deep config with its model's arguments spelled out (`cnn.width`), the registry's defaults filled in: an
     empty model_kwargs would hide the architecture."""
-    from ganrator.models import list_models, model_kwargs
+    from ganrator.models import list_models, model_kwargs, settable_kwargs
 
     model, given = config.get("model"), config.get("model_kwargs") or {}
     if model not in list_models():
         return config
-    args = {f"{model}.{k}": given.get(k, v) for k, v in model_kwargs(model).items()
-            if k not in ("num_classes", "in_channels")}
+    settable = settable_kwargs(model)  # the registry's rule: all but what the data decides
+    args = {f"{model}.{k}": given.get(k, v) for k, v in model_kwargs(model).items() if k in settable}
     at = "model_kwargs" if "model_kwargs" in config else "model"  # where the arguments go: in its place, or next
     out = {}
     for k, v in config.items():
