@@ -7,6 +7,7 @@ Fashion-MNIST's black background (ops run before normalization).
 from __future__ import annotations
 
 import math
+
 import torch
 import torch.nn.functional as F
 

@@ -174,7 +174,8 @@ def test_a_scientific_parameter_of_another_model_gets_no_arms(tmp_path):
                                         "nuisance:\n  lr: {min: 0.01, max: 0.5, scaling: log}\n")
     space = load_space(tmp_path / "cond.yaml")
     db = TrialDB(f"sqlite:///{tmp_path / 'c.db'}")
-    for tid, params, val in (("ref", {"model": "cnn", "cnn.width": 16}, 0.9), ("w8", {"model": "cnn", "cnn.width": 8}, 0.8),
+    for tid, params, val in (("ref", {"model": "cnn", "cnn.width": 16}, 0.9),
+                             ("w8", {"model": "cnn", "cnn.width": 8}, 0.8),
                              ("res", {"model": "resnet", "resnet.width": 0.5}, 0.85)):
         db.upsert_trial("s", tid, params={**params, "lr": 0.1}, status="completed", epochs=2, last_val_acc=val,
                         best_val_acc=val)

@@ -5,8 +5,9 @@ Every epoch is reported with a checkpoint holding the full training state, so a 
 
 Trials run in reused actors (reuse_actors=True): a worker process pays its imports and the dataset's tensors
 once, and every trial in it starts from its own seed and config. torch and the trainer are imported by a
-worker's first trial, not by this module: the driver imports it to hand Tune the trainable, and needs no torch. Each trial reports what its start-up and
-bookkeeping cost (the `*_seconds` keys below), so the study's overhead is read from the database, not guessed.
+worker's first trial, not by this module: the driver imports it to hand Tune the trainable, and needs no torch.
+Each trial reports what its start-up and bookkeeping cost (the `*_seconds` keys below), so the study's overhead
+is read from the database, not guessed.
 """
 from __future__ import annotations
 
