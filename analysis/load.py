@@ -24,6 +24,8 @@ class Study:
     finals: pd.DataFrame  # one row per final-evaluation run (trial x seed)
     source: str = ""
     params: list[str] = field(default_factory=list)
+    # load_confirmation's frames, read on first use: the docs ask for them from several sections
+    confirmation: tuple[pd.DataFrame, pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     @property
     def roles(self) -> dict[str, str]:
@@ -115,10 +117,13 @@ def load_study(db: str | Path, name: str | None = None) -> Study:
 
 def load_confirmation(study: Study) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The confirmation stage's arms and runs of `study` (tuning/confirm.py); empty frames when it never ran,
-    also in a database written before the stage existed."""
+    also in a database written before the stage existed. Read once per Study, a snapshot like its trials."""
     from tuning.db import confirm_arms, confirm_runs
 
-    with make_engine(study.source).connect() as conn:
-        have = set(sa.inspect(conn).get_table_names())
-        return tuple(_read(conn, t, t.c.study == study.name) if t.name in have
-                     else pd.DataFrame(columns=[c.name for c in t.columns]) for t in (confirm_arms, confirm_runs))
+    if study.confirmation is None:
+        with make_engine(study.source).connect() as conn:
+            have = set(sa.inspect(conn).get_table_names())
+            study.confirmation = tuple(
+                _read(conn, t, t.c.study == study.name) if t.name in have
+                else pd.DataFrame(columns=[c.name for c in t.columns]) for t in (confirm_arms, confirm_runs))
+    return study.confirmation

@@ -28,26 +28,25 @@ def fmt_pct(x: float, half: float | None = None, n: int | None = None) -> str:
     pipeline) say so instead of a `± 0.00` that would read as a measured precision."""
     if x is None or not np.isfinite(x):
         return "—"
-    out = f"{100 * x:.2f}"
-    if half is not None and half == 0 and (n or 0) >= 2:
-        out += ", identical over seeds"
-    elif half is not None:
-        out += f" ± {100 * half:.2f}" if np.isfinite(half) else " ± —"
-    if n is not None:
-        out += f" (n={n})"
-    return out
+    out = f"{100 * x:.2f}" + _spread(half, n, " ± —")
+    return out + (f" (n={n})" if n is not None else "")
 
 
 def pct_text(x: float, half: float | None = None, n: int | None = None) -> str:
     """For running text: `93.42% ± 0.31 (n = 3)`."""
     if x is None or not np.isfinite(x):
         return "n/a"
-    out = f"{100 * x:.2f}%"
-    if half is not None and half == 0 and (n or 0) >= 2:
-        out += ", identical over seeds"
-    elif half is not None and np.isfinite(half):
-        out += f" ± {100 * half:.2f}"
+    out = f"{100 * x:.2f}%" + _spread(half, n, "")
     return out + (f" (n = {n})" if n is not None else "")
+
+
+def _spread(half: float | None, n: int | None, unknown: str) -> str:
+    """` ± 0.31` after a value; `unknown` when the half-width is NaN (n < 2)."""
+    if half is None:
+        return ""
+    if half == 0 and (n or 0) >= 2:
+        return ", identical over seeds"
+    return f" ± {100 * half:.2f}" if np.isfinite(half) else unknown
 
 
 def bucketize(values: pd.Series, spec: dict | None, bins: int = 4) -> pd.Series:
