@@ -471,12 +471,14 @@ def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
     if not tables:
         return []
     budget = s.meta.get("budget") or {}
-    first = next(iter(tables.values())).attrs  # the runs' own configs: a scientific data fraction varies by arm
     val_size = budget.get("val_size") or 5000
-    fractions = first.get("fractions") or [float(budget.get("confirm_data_fraction") or 1.0)]
-    caption_line = caption(", ".join(f"{f:g} ({train_size({'data_fraction': f, 'val_size': val_size}):,} training "
-                                     f"images)" for f in fractions),
-                           f"{first.get('length', '?')}, every run (no early stopping)")
+
+    def caption_of(df: pd.DataFrame) -> str:  # the runs' own configs: a scientific data fraction varies by arm
+        fractions = df.attrs.get("fractions") or [float(budget.get("confirm_data_fraction") or 1.0)]
+        return caption(", ".join(f"{f:g} ({train_size({'data_fraction': f, 'val_size': val_size}):,} training "
+                                 f"images)" for f in fractions),
+                       f"{df.attrs.get('length', '?')}, every run (no early stopping)")
+
     md = ["", f"## Confirmed ablations (`{s.name}`)", "",
           "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
           "validation-selected reference seed by seed. These comparisons carry the ablation claims; the "
@@ -484,6 +486,7 @@ def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
           next(iter(tables.values())).attrs["protocol"], *[x for w in warnings for x in ("", w)]]
     # (the protocol is said once: every table of the study shares it)
     for param, df in tables.items():
+        caption_line = caption_of(df)
         md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line, "", to_markdown(format_paired(df))]
         _small_png(md, F.confirmed_plot(df), out, f"{s.name}_confirmed_{param}",
                    f"Confirmed arms of {param}: test accuracy per seed and the paired difference", caption_line)

@@ -138,20 +138,31 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
     cfg = [c for c in runs["config"] if isinstance(c, dict)] if len(runs) else []
     length = run_length(cfg)
     seeds = sorted(int(x) for x in runs["seed"].dropna().unique()) if len(runs) else []
-    fractions = sorted({c.get("data_fraction") for c in cfg if c.get("data_fraction") is not None})
+    fractions = _fractions(cfg)
     out = {}
     for param in dict.fromkeys(arms["param"]):
         df = paired_table(arms, runs, param)
         n = int(df["seeds"].max()) if len(df) else 0
-        df.attrs["note"] = _protocol(param, length, fractions, n, seeds)
+        # A scientific data fraction varies by arm: each table's budget line names its own arms' fractions (the
+        # width arms of a scaling study all train on the reference's), the protocol the study's.
+        keys = set(arms.loc[arms["param"] == param, "arm_key"])
+        own = (_fractions([c for k, c in zip(runs["arm_key"], runs["config"]) if k in keys and isinstance(c, dict)]
+                          if len(runs) else [])  # before its runs: the arms' own sampled fraction
+               or _fractions([c for c in arms.loc[arms["param"] == param, "config"] if isinstance(c, dict)])
+               or fractions)
+        df.attrs["note"] = _protocol(param, length, own, n, seeds)
         df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds)  # the same for every table of the study
-        df.attrs["length"], df.attrs["fractions"] = length, fractions  # for the tables' budget lines
+        df.attrs["length"], df.attrs["fractions"] = length, own  # for the tables' budget lines
         out[param] = df
     _add_holm(out)
     for df in out.values():
         for key in ("note", "protocol"):
             df.attrs[key] = df.attrs[key].replace("FAMILY", str(df.attrs["holm_family"]))
     return out
+
+
+def _fractions(configs: list[dict]) -> list[float]:
+    return sorted({c.get("data_fraction") for c in configs if c.get("data_fraction") is not None})
 
 
 def run_length(configs: list[dict]) -> str:

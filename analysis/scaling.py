@@ -211,36 +211,81 @@ def scaling_points(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def confirmed_size_points(study: Study) -> pd.DataFrame:
-    """One row per training-set size of the confirmation's data_fraction arms (tuning/confirm.py: at each size the
-    best search trial of the reference's other scientific values, else the reference's configuration, retrained on
-    fresh seeds): the mean test error over its seeds, their number, the arm's source and its learning rate."""
+def model_params(config: dict) -> int:
+    """Parameters of the network a run's config builds (model and model_kwargs; the registry's own model)."""
+    key = (config.get("model", "?"), tuple(sorted((config.get("model_kwargs") or {}).items())))
+    if key not in _PARAM_COUNTS:
+        from ganrator.models import create_model  # torch, only when a confirmed model-size axis is shown
+
+        _PARAM_COUNTS[key] = sum(p.numel() for p in create_model(key[0], **dict(key[1])).parameters())
+    return _PARAM_COUNTS[key]
+
+
+_PARAM_COUNTS: dict[tuple, int] = {}
+
+
+def confirmed_axes(study: Study) -> list[tuple[str, str, str]]:
+    """(param, x column, row label) of each confirmed scientific parameter that is a scaling axis: data_fraction
+    (training images), and a model argument with at least MIN_DISTINCT_X values (e.g. cnn.width: parameters,
+    the other scientific values held at the reference's)."""
+    from .load import load_confirmation
+
+    arms, _ = load_confirmation(study)
+    if not len(arms):
+        return []
+    out = []
+    for param in dict.fromkeys(arms["param"]):
+        if param == "data_fraction":
+            out.append((param, "train_size", "training images (confirmed)"))
+        elif "." in param and arms.loc[arms["param"] == param, "value"].nunique() >= MIN_DISTINCT_X:
+            out.append((param, "params", f"parameters (confirmed, {param})"))
+    return sorted(out, key=lambda axis: axis[0] != "data_fraction")  # training images first, as in AXES
+
+
+def confirmed_points(study: Study, param: str = "data_fraction") -> pd.DataFrame:
+    """One row per value of the confirmation's `param` arms (tuning/confirm.py: at each value the best search trial
+    of the reference's other scientific values, else the reference's configuration, retrained on fresh seeds): its
+    training-set size and parameter count, the mean test error over its seeds, their number, the arm's value,
+    source and learning rate."""
     from .load import load_confirmation
 
     arms, runs = load_confirmation(study)
     rows = []
-    for _, arm in arms[arms["param"] == "data_fraction"].iterrows() if len(arms) else []:
+    for _, arm in arms[arms["param"] == param].iterrows() if len(arms) else []:
         r = runs[(runs["arm_key"] == arm["arm_key"]) & runs["test_acc"].notna() & (runs["status"] != "errored")]
         configs = [c for c in r["config"] if isinstance(c, dict)]
         if not configs:
             continue
-        rows.append({"train_size": train_size(configs[0]), "error": 1.0 - float(r["test_acc"].mean()),
-                     "seeds": len(r), "metric": "test", "source": arm["source"], "lr": configs[0].get("lr")})
-    out = pd.DataFrame(rows, columns=["train_size", "error", "seeds", "metric", "source", "lr"])
-    return out.sort_values("train_size").reset_index(drop=True)
+        rows.append({"value": arm["value"], "train_size": train_size(configs[0]),
+                     "params": model_params(configs[0]) if param != "data_fraction" else math.nan,
+                     "error": 1.0 - float(r["test_acc"].mean()), "seeds": len(r), "metric": "test",
+                     "source": arm["source"], "lr": configs[0].get("lr")})
+    out = pd.DataFrame(rows, columns=["value", "train_size", "params", "error", "seeds", "metric", "source", "lr"])
+    return out.sort_values("params" if param != "data_fraction" else "train_size").reset_index(drop=True)
 
 
-def confirmed_sources(points: pd.DataFrame) -> str:
-    """Where each confirmed size's configuration came from, with its learning rate: sizes whose arm is a search
-    trial kept that trial's tuned rate, the others the reference's, so the curve is not at one tuning."""
+def confirmed_size_points(study: Study) -> pd.DataFrame:
+    return confirmed_points(study, "data_fraction")
+
+
+def confirmed_sources(points: pd.DataFrame, param: str = "data_fraction") -> str:
+    """Where each confirmed point's configuration came from, with its learning rate: points whose arm is a search
+    trial kept that trial's tuned rate, the others the reference's, so the curve may not be at one tuning."""
     if not len(points):
         return ""
-    parts = [f"{int(r['train_size']):,} images: {r['source']}"
+
+    def where(r: dict) -> str:
+        if param == "data_fraction":
+            return f"{int(r['train_size']):,} images"
+        return f"{param} = {r['value']} ({int(r['params']):,} parameters)"
+
+    parts = [f"{where(r)}: {r['source']}"
              + (f" (lr {r['lr']:.3g})" if isinstance(r["lr"], (int, float)) and math.isfinite(r["lr"]) else "")
              for r in points.to_dict("records")]
     lrs = {round(float(r), 12) for r in points["lr"] if isinstance(r, (int, float)) and math.isfinite(r)}
-    return ("Confirmed points, each size's configuration: " + "; ".join(parts) + "." +
-            (f" Their learning rates differ ({len(lrs)} values): each size's error is at its own tuning, one "
+    what = "each size's" if param == "data_fraction" else f"each {param}'s"
+    return (f"Confirmed points, {what} configuration: " + "; ".join(parts) + "." +
+            (f" Their learning rates differ ({len(lrs)} values): each point's error is at its own tuning, one "
              f"search trial's or the reference's, not at one shared setting." if len(lrs) > 1 else ""))
 
 
@@ -272,9 +317,11 @@ FIT_NOTE = (
     "pure power law (c = 0, a straight line in log-log) is shown beside it with its own interval. A fit is "
     f"`exploratory` when it has fewer than {MIN_DISTINCT_X_IDENTIFIED} distinct x values, when c is not identified, "
     f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
-    "only a fit that is none of these is `measured`. `training images (confirmed)`, where the study ran its "
-    "confirmation: the data_fraction arms retrained on fresh seeds (at each size the best search trial with the "
-    "reference's other scientific values, else the reference's configuration), their mean test error per size.")
+    "only a fit that is none of these is `measured`. `(confirmed)` rows, where the study ran its confirmation: the "
+    "arms of one scientific parameter retrained on fresh seeds (at each value the best search trial with the "
+    "reference's other scientific values, else the reference's configuration), their mean test error per value: "
+    "data_fraction against training images, a model argument such as cnn.width against parameters at the "
+    "reference's training-set size.")
 
 
 def fit_row(points: pd.DataFrame, x: str) -> dict:
@@ -305,14 +352,18 @@ def scaling_table(study: Study) -> pd.DataFrame:
     for x, label in AXES:
         f = frontier(points, x) if len(points) else points
         rows.append({"axis": label, **fit_row(f, x)})
-    confirmed = confirmed_size_points(study)
-    if len(confirmed):  # the search's sizes again, now with seeds: the row to quote when both exist
+    sources = []
+    for param, x, label in confirmed_axes(study):  # the search's axis again, with seeds: the row to quote
+        confirmed = confirmed_points(study, param)
+        if not len(confirmed):
+            continue
         seeds = sorted(set(confirmed["seeds"]))
-        row = fit_row(confirmed, "train_size")
+        row = fit_row(confirmed, x)
         row["metric"] = f"test, mean of {'/'.join(map(str, seeds))} seeds"
-        rows.append({"axis": "training images (confirmed)", **row})
+        rows.append({"axis": label, **row})
+        sources.append(confirmed_sources(confirmed, param))
     out = pd.DataFrame(rows)
-    out.attrs.update(title="Scaling exponents", note=FIT_NOTE, sources=confirmed_sources(confirmed))
+    out.attrs.update(title="Scaling exponents", note=FIT_NOTE, sources=" ".join(sources))
     return out
 
 
@@ -390,8 +441,24 @@ def scaling_plot(study: Study):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
+    panel = {x: ax for ax, (x, _) in zip(axes, AXES)}
+    for param, x, _ in confirmed_axes(study):  # the rows to quote: test error of fresh seeds, with their fit
+        c = confirmed_points(study, param)
+        if not len(c):
+            continue
+        ax = panel[x]
+        ax.plot(c[x], c["error"], "s", color="C3", label=f"confirmed {param} (test)")
+        try:
+            fit = fit_power_law(c[x], c["error"])
+            grid = np.geomspace(c[x].min(), c[x].max(), 100)
+            ax.plot(grid, fit.predict(grid), ":", color="C3", label=f"confirmed fit: b = {fit.b:.2f} "
+                    f"[{fit.b_low:.2f}, {fit.b_high:.2f}]" + (" (exploratory)" if fit.exploratory else ""))
+        except (ValueError, RuntimeError):
+            pass
+    for ax in axes:
         ax.legend(fontsize=7)
-    axes[0].set_ylabel(f"error ({'/'.join(sorted(set(points['metric'])))})")
+    axes[0].set_ylabel(f"error ({'/'.join(sorted(set(points['metric'])))}; confirmed: test)"
+                       if confirmed_axes(study) else f"error ({'/'.join(sorted(set(points['metric'])))})")
     fig.suptitle("Scaling: error = a x^-b + c")
     fig.tight_layout()
     return fig

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.scaling import model_params
 from tuning.db import TrialDB
 
 AUG = [0.0, 0.5, 1.0]
@@ -246,9 +247,11 @@ SCALING_FRACTIONS = [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0]
 SCALING_NOISE = [0.01, -0.008, 0.004, -0.012, 0.006, -0.003]  # relative, per size: a fit that is not exact
 
 
-def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600, confirm_seeds: int = 0) -> Path:
+def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600, confirm_seeds: int = 0,
+                  confirm_widths: tuple[int, ...] = ()) -> Path:
     """law(n_train_images) -> error of the tuned trial at that size; the untuned one is 2 points worse. With
-    confirm_seeds, the confirmation's data_fraction arms too: test error law(n) + 1 point, per seed +-0.3 points."""
+    confirm_seeds, the confirmation's data_fraction arms too: test error law(n) + 1 point, per seed +-0.3 points;
+    with confirm_widths as well, cnn.width arms whose test error is law(parameters), per seed +-0.3 points."""
     db = TrialDB(f"sqlite:///{path}")
     db.upsert_study(name, space="scaling", kind="deep", description="planted scaling",
                     roles={"data_fraction": "scientific", "lr": "nuisance"},
@@ -277,6 +280,17 @@ def build_scaling(path: Path, law, name: str = "scaling", steps: int = 600, conf
                                       val_acc=1 - err, test_acc=1 - err,
                                       config={"model": "cnn", "data_fraction": frac, "val_size": 5000, "steps": steps,
                                               "lr": 0.1 if i < 3 else 0.05})  # two tunings along the curve
+    for i, width in enumerate(confirm_widths):  # cnn.width arms at the reference's size (1.0): error law(params)
+        key = f"width{width}"
+        db.upsert_confirm_arm(name, "cnn.width", str(width), arm_key=key, position=i, point=width,
+                              is_reference=i == len(confirm_widths) - 1, source=f"reference with cnn.width = {width}",
+                              config={"data_fraction": 1.0, "cnn.width": width})
+        cfg = {"model": "cnn", "model_kwargs": {"width": width, "depth": 2}, "data_fraction": 1.0, "val_size": 5000,
+               "steps": steps, "lr": 0.05}
+        err = law(model_params(cfg)) * (1 + SCALING_NOISE[i])
+        for s in range(confirm_seeds):
+            db.upsert_confirm_run(name, key, 1000 + s, status="completed", epochs=2, data_fraction=1.0,
+                                  val_acc=1 - err, test_acc=1 - err + 0.003 * (-1) ** s, config=cfg)
     return path
 
 

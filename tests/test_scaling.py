@@ -3,9 +3,15 @@ import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import (confirmed_size_points, fit_power_law, fit_row, formatted_scaling, frontier,
-                              scaling_points, scaling_sentences, scaling_table, system_scaling)
+from analysis.scaling import (confirmed_points, confirmed_size_points, fit_power_law, fit_row, formatted_scaling,
+                              frontier, scaling_plot, scaling_points, scaling_sentences, scaling_table,
+                              system_scaling)
 import pandas as pd
+
+from analysis.load import load_confirmation
+from analysis.paired import confirmed_tables
+from ganrator.models import create_model
+from tuning.db import TrialDB
 
 
 @pytest.mark.parametrize("a, b, c", [(2.0, 0.5, 0.05), (30.0, 0.35, 0.08), (500.0, 0.9, 0.02)])
@@ -59,6 +65,36 @@ def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
     sources = scaling_table(study).attrs["sources"]
     assert sources.startswith("Confirmed points, each size's configuration: 1,719 images: trial t00 (lr 0.1)")
     assert "55,000 images: trial t50 (lr 0.05)" in sources and "Their learning rates differ (2 values)" in sources
+
+
+def test_confirmed_widths_give_a_parameters_row(tmp_path):
+    """cnn.width arms (a model argument with 5 values) get a row against their networks' parameter count, counted
+    from the registry's model; the planted exponent lies in its interval, and each width's source is said."""
+    law = lambda p: 2.0 * p ** -0.3 + 0.04  # noqa: E731
+    db = planted.build_scaling(tmp_path / "s.db", law, confirm_seeds=2, confirm_widths=(4, 8, 16, 32, 64))
+    for i, depth in enumerate((1, 2)):  # a model argument with fewer values than a fit needs
+        TrialDB(f"sqlite:///{db}").upsert_confirm_arm("scaling", "cnn.depth", str(depth), arm_key=f"depth{depth}",
+                                                      position=i, point=depth, is_reference=depth == 2,
+                                                      source="reference", config={"cnn.depth": depth})
+    study = load_study(db)
+    pts = confirmed_points(study, "cnn.width")
+    assert pts["value"].tolist() == ["4", "8", "16", "32", "64"] and pts["params"].is_monotonic_increasing
+    assert pts["params"].iloc[-1] == sum(p.numel() for p in create_model("cnn", width=64, depth=2).parameters())
+    table = scaling_table(study).set_index("axis")
+    assert list(table.index[-2:]) == ["training images (confirmed)", "parameters (confirmed, cnn.width)"]
+    row = table.loc["parameters (confirmed, cnn.width)"]
+    assert row["points"] == 5 and row["metric"] == "test, mean of 2 seeds"
+    assert row["b_ci_low"] <= 0.3 <= row["b_ci_high"] and row["b"] == pytest.approx(0.3, abs=0.1)
+    assert "each cnn.width's configuration: cnn.width = 4 (" in table.attrs["sources"]
+    assert not any("cnn.depth" in axis for axis in table.index)  # 2 values: no row
+    # each confirmed table's budget line names its own arms' data fractions: the widths train on the reference's
+    tables = confirmed_tables(*load_confirmation(study))
+    assert tables["cnn.width"].attrs["fractions"] == [1.0]
+    assert tables["data_fraction"].attrs["fractions"] == planted.SCALING_FRACTIONS
+    fig = scaling_plot(study)  # the confirmed points and their fit, on the panel of their axis
+    labels = [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
+    assert "confirmed data_fraction (test)" in labels[0] and "confirmed cnn.width (test)" in labels[1]
+    assert not any(label.startswith("confirmed") for label in labels[2])
 
 
 def test_log_space_fit_recovers_a_small_floor():
