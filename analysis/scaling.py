@@ -13,6 +13,7 @@ import pandas as pd
 from ganrator.data import COUNTS
 
 from .load import Study
+from .stats import FITTED
 
 
 
@@ -259,8 +260,10 @@ def confirmed_points(study: Study, param: str = "data_fraction") -> pd.DataFrame
         rows.append({"value": arm["value"], "train_size": train_size(configs[0]),
                      "params": model_params(configs[0]) if param != "data_fraction" else math.nan,
                      "error": 1.0 - float(r["test_acc"].mean()), "seeds": len(r), "metric": "test",
-                     "source": arm["source"], "lr": configs[0].get("lr")})
-    out = pd.DataFrame(rows, columns=["value", "train_size", "params", "error", "seeds", "metric", "source", "lr"])
+                     "source": arm["source"], "lr": configs[0].get("lr"),
+                     "train_acc": float(pd.to_numeric(r["train_acc"], errors="coerce").mean())})
+    out = pd.DataFrame(rows, columns=["value", "train_size", "params", "error", "seeds", "metric", "source", "lr",
+                                      "train_acc"])
     return out.sort_values("params" if param != "data_fraction" else "train_size").reset_index(drop=True)
 
 
@@ -286,7 +289,25 @@ def confirmed_sources(points: pd.DataFrame, param: str = "data_fraction") -> str
     what = "each size's" if param == "data_fraction" else f"each {param}'s"
     return (f"Confirmed points, {what} configuration: " + "; ".join(parts) + "." +
             (f" Their learning rates differ ({len(lrs)} values): each point's error is at its own tuning, one "
-             f"search trial's or the reference's, not at one shared setting." if len(lrs) > 1 else ""))
+             f"search trial's or the reference's, not at one shared setting." if len(lrs) > 1 else "")
+            + " " + _fitted_sentence(points, where))
+
+
+def _fitted_sentence(points: pd.DataFrame, where) -> str:
+    """Which confirmed points' runs ended below FITTED training accuracy: at the fixed step count they were still
+    learning, so their error is bounded by compute, not by their data or size (a floor c fitted through them is
+    that of the step budget)."""
+    known = points[np.isfinite(points["train_acc"])] if "train_acc" in points else points.iloc[:0]
+    if not len(known):
+        return "No run recorded its training accuracy."
+    short = known[known["train_acc"] < FITTED]
+    if not len(short):
+        return f"Every point's runs ended at {100 * FITTED:g}% training accuracy or more: each fitted its training set."
+    listed = "; ".join(f"{where(r)}: {100 * r['train_acc']:.1f}%" for r in short.to_dict("records"))
+    return (f"Mean training accuracy below {100 * FITTED:g}% at the end of the step budget ({len(short)} of "
+            f"{len(known)} points): {listed}. Those runs had not fitted their training images, so their error is "
+            f"limited by the step budget, not only by data or size: where the curve flattens on them, it shows "
+            f"that budget's limit, and a floor c fitted through them is the budget's, not the data's.")
 
 
 def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:

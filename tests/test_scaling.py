@@ -65,6 +65,9 @@ def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
     sources = scaling_table(study).attrs["sources"]
     assert sources.startswith("Confirmed points, each size's configuration: 1,719 images: trial t00 (lr 0.1)")
     assert "55,000 images: trial t50 (lr 0.05)" in sources and "Their learning rates differ (2 values)" in sources
+    # and which sizes had not fitted their training images at the step budget (planted: the 2 largest)
+    assert "below 99% at the end of the step budget (2 of 6 points): 27,500 images: 96.0%; 55,000 images: 96.0%." \
+        in sources
 
 
 def test_confirmed_widths_give_a_parameters_row(tmp_path):
@@ -86,6 +89,8 @@ def test_confirmed_widths_give_a_parameters_row(tmp_path):
     assert row["points"] == 5 and row["metric"] == "test, mean of 2 seeds"
     assert row["b_ci_low"] <= 0.3 <= row["b_ci_high"] and row["b"] == pytest.approx(0.3, abs=0.1)
     assert "each cnn.width's configuration: cnn.width = 4 (" in table.attrs["sources"]
+    assert table.attrs["sources"].endswith("Every point's runs ended at 99% training accuracy or more: each fitted "
+                                           "its training set.")
     assert not any("cnn.depth" in axis for axis in table.index)  # 2 values: no row
     # each confirmed table's budget line names its own arms' data fractions: the widths train on the reference's
     tables = confirmed_tables(*load_confirmation(study))
