@@ -148,7 +148,8 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
         keys = set(arms.loc[arms["param"] == param, "arm_key"])
         own = (_fractions([c for k, c in zip(runs["arm_key"], runs["config"]) if k in keys and isinstance(c, dict)]
                           if len(runs) else [])  # before its runs: the arms' own sampled fraction
-               or _fractions([c for c in arms.loc[arms["param"] == param, "config"] if isinstance(c, dict)])
+               or _fractions([c for c in arms.loc[arms["param"] == param, "config"] if isinstance(c, dict)]
+                             if "config" in arms else [])
                or fractions)
         df.attrs["note"] = _protocol(param, length, own, n, seeds)
         df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds)  # the same for every table of the study
@@ -157,7 +158,7 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
     _add_holm(out)
     for df in out.values():
         for key in ("note", "protocol"):
-            df.attrs[key] = df.attrs[key].replace("FAMILY", str(df.attrs["holm_family"]))
+            df.attrs[key] = df.attrs[key].replace("HOLM", _holm_sentence(df.attrs["holm_family"]))
     return out
 
 
@@ -187,14 +188,22 @@ def _protocol(param: str | None, length: str, fractions: list, n: int, seeds: li
         f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "
         f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
         f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "
-        f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing "
-        f"(with {n} seeds, an interval that holds 0 is inconclusive, not evidence of no effect). "
-        f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all "
-        f"FAMILY comparisons of this study (every table's), so a difference with Holm p below 0.05 holds "
-        f"together with the others. McNemar: "
+        f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing"
+        + (f" (with {n} seeds, an interval that holds 0 is inconclusive, not evidence of no effect). "
+           if n >= MIN_SEEDS_FOR_INTERVAL else ". ")
+        + "HOLM McNemar: "
         f"exact test on the test images between the two networks of one seed; it speaks of those two "
         f"trained networks, not of the configurations. These verdicts hold at this budget and for arms "
         f"found by this search: an arm drawn from fewer search trials had its nuisance parameters tuned less.")
+
+
+def _holm_sentence(family: int) -> str:
+    if not family:  # every arm has fewer seeds than an interval needs: the differences stand per seed
+        return (f"With fewer than {MIN_SEEDS_FOR_INTERVAL} paired seeds an arm gets no interval and no paired "
+                f"t-test, hence no Holm p: its difference is shown seed by seed, with McNemar's test per seed.")
+    return (f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all {family} "
+            f"comparisons of this study (every table's), so a difference with Holm p below 0.05 holds together "
+            f"with the others.")
 
 
 def _points(values, signed: bool = False) -> str:

@@ -114,3 +114,7 @@ def test_holm_and_the_paired_p():
     assert table.loc["zero", "p_holm"] == pytest.approx(paired_p(np.subtract(zero, REF)))
     assert table.loc["zero", "p_holm"] > 0.05
     assert "over all 2 comparisons" in table.attrs["note"]
+    # with 2 seeds per arm there is no test, so no Holm family to speak of: the protocol says so, not "over all 0"
+    two = confirmed_tables(*frames({"ref": REF[:2], "plus2": plus2[:2]}))["aug"]
+    assert two.attrs["holm_family"] == 0 and "no Holm p" in two.attrs["protocol"]
+    assert "comparisons of this study" not in two.attrs["protocol"]
