@@ -442,7 +442,7 @@ def scaling_plot(study: Study):
     if not len(points):
         return None
     style()
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 5.2))
     for ax, (x, label) in zip(axes, AXES):
         ax.scatter(points[x], points["error"], s=10, color="0.65", label="trials")
         f = frontier(points, x)
@@ -476,8 +476,11 @@ def scaling_plot(study: Study):
                     f"[{fit.b_low:.2f}, {fit.b_high:.2f}]" + (" (exploratory)" if fit.exploratory else ""))
         except (ValueError, RuntimeError):
             pass
-    for ax in axes:
-        ax.legend(fontsize=7)
+    from matplotlib.ticker import NullFormatter
+
+    for ax in axes:  # the legend below its panel, off the points; no minor tick labels (they overlap in log)
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     axes[0].set_ylabel(f"error ({'/'.join(sorted(set(points['metric'])))}; confirmed: test)"
                        if confirmed_axes(study) else f"error ({'/'.join(sorted(set(points['metric'])))})")
     fig.suptitle("Scaling: error = a x^-b + c")
