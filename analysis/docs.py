@@ -95,11 +95,14 @@ def _trial_counts(s: Study) -> str:
         by_fraction = {float(c.get("data_fraction", 1.0)): c for c in done["config"] if isinstance(c, dict)}
         fractions = sorted(by_fraction)
         images = ", ".join(f"{train_size(by_fraction[f]):,}" for f in fractions)
-        epochs = sorted({int(e) for e in done["epochs"].dropna()})
+        # epochs in the order of the fractions they belong to (a step budget gives a small set many epochs)
+        per = {f: sorted({int(e) for c, e in zip(done["config"], done["epochs"]) if isinstance(c, dict)
+                          and float(c.get("data_fraction", 1.0)) == f and pd.notna(e)}) for f in fractions}
+        epochs = "/".join(" or ".join(map(str, per[f])) or "?" for f in fractions)
         text += (f"; confirmation: {done['arm_key'].nunique()} configuration(s) x "
                  f"{done.groupby('arm_key')['seed'].nunique().max()} fresh seed(s), each trained without early "
                  f"stopping on data fraction {'/'.join(f'{x:g}' for x in fractions)} ({images} training images) "
-                 f"for {'/'.join(map(str, epochs))} epochs")
+                 f"for {epochs} epochs" + (", respectively" if len(fractions) > 1 else ""))
     return text
 
 
@@ -377,15 +380,16 @@ def _search_per_cell(s: Study, df: pd.DataFrame) -> str:
 
 
 def _training_length(s: Study, sb: StudyBudget) -> str:
-    """How long each scaling point trained, from the trials' stored configs: a step budget (the same compute at
-    every training-set size) or an epoch limit (fewer steps for smaller sets)."""
+    """How long each scaling point trained, from the trials' stored configs: a step budget (the same optimizer steps
+    at every training-set size) or an epoch limit (fewer steps for smaller sets)."""
     steps = _trial_steps(s)
     budget_name = (s.meta.get("budget") or {}).get("name")
     if steps and steps[0] > 0:
         return (f"Every trial trained for {' or '.join(f'{n:,}' for n in steps)} optimizer steps whatever its "
                 f"training-set size (epochs = steps / steps per epoch, rounded up, the last one cut short), so "
-                f"each point had the same compute and the lr schedule ran to its end. These are "
-                f"`{budget_name}`-budget exponents at that step count.")
+                f"each point had the same optimizer steps and the lr schedule ran to its end (training FLOPs still "
+                f"differ by model). These are `{budget_name}`-budget exponents at that step count: a size whose "
+                f"runs had not fitted their training images at it is limited by the steps, not by the data.")
     return (f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
             f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
             "they hold for converged training is untested.")

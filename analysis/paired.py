@@ -167,8 +167,8 @@ def _fractions(configs: list[dict]) -> list[float]:
 
 
 def run_length(configs: list[dict]) -> str:
-    """How long the runs of these stored configs trained: their step budget (TrainConfig.steps, the same compute
-    at every training-set size) or their epochs; '?' when no config says."""
+    """How long the runs of these stored configs trained: their step budget (TrainConfig.steps, the same optimizer
+    steps at every training-set size) or their epochs; '?' when no config says."""
     steps = sorted({int(c.get("steps") or 0) for c in configs})
     if steps and steps[0] > 0:
         return f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps (epochs varying with the training-set size)"

@@ -27,6 +27,7 @@ MIN_DISTINCT_X_IDENTIFIED = 5  # with 4, the fit passes through every point and 
 MAX_FAILED_REFITS = 0.25  # share of bootstrap resamples the fit could not use
 C_BOUND_TOL = 0.01  # c within 1% of the smallest error of 0 or of the smallest error: at a bound
 N_BOOT = 300
+C_PROFILE = (0.0, 0.5, 0.9)  # c as shares of the smallest error, for b's dependence on an unidentified floor
 
 
 @dataclass
@@ -47,6 +48,8 @@ class PowerLawFit:
     pure_b: float
     pure_b_low: float
     pure_b_high: float
+    # b with c held at these shares of the smallest error (C_PROFILE): how much b rests on c when c is not identified
+    b_profile: tuple[float, ...] = ()
 
     @property
     def boot(self) -> int:
@@ -83,6 +86,12 @@ def _pure_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     """(a, b) of log y = log a - b log x by least squares."""
     slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
     return float(np.exp(intercept)), float(-slope)
+
+
+def b_profile(x, y) -> tuple[float, ...]:
+    """b of log(y - c) = log a - b log x with c held at each share of C_PROFILE of the smallest y."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return tuple(_pure_fit(x, y - share * y.min())[1] for share in C_PROFILE)
 
 
 def _fit_once(x: np.ndarray, log_y: np.ndarray,
@@ -133,11 +142,12 @@ def _fit_once(x: np.ndarray, log_y: np.ndarray,
 def _c_bound(c_rel: float, low_rel: float, high_rel: float) -> str | None:
     """Which bound c sits at or its interval reaches, with c given as a share of the smallest error (its range is
     [0, 1] in these units); None when c and its interval keep clear of both."""
-    if min(c_rel, low_rel) <= C_BOUND_TOL:
+    at_zero, at_top = min(c_rel, low_rel) <= C_BOUND_TOL, max(c_rel, high_rel) >= 1 - C_BOUND_TOL
+    if at_zero and at_top:
+        return "both bounds"
+    if at_zero:
         return "0"
-    if max(c_rel, high_rel) >= 1 - C_BOUND_TOL:
-        return "the smallest error"
-    return None
+    return "the smallest error" if at_top else None
 
 
 def fit_power_law(x, y, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
@@ -180,7 +190,8 @@ def fit_power_law(x, y, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
     rel = np.percentile(c_rel, [2.5, 97.5]) if c_rel else (c / y.min(), c / y.min())
     p_low, p_high = np.percentile(pure_bs, [2.5, 97.5])
     return PowerLawFit(a, b, c, float(low), float(high), len(x), distinct, len(bs), n_boot, float(c_low),
-                       float(c_high), _c_bound(c / y.min(), *rel), pure_a, pure_b, float(p_low), float(p_high))
+                       float(c_high), _c_bound(c / y.min(), *rel), pure_a, pure_b, float(p_low), float(p_high),
+                       b_profile(x, y))
 
 
 def train_size(config: dict) -> int:
@@ -330,11 +341,15 @@ AXES = (("train_size", "training images"), ("params", "parameters"), ("train_flo
 
 FIT_NOTE = (
     "error = a x^-b + c, fitted by least squares on log error (a relative misfit weighs the same at every x) to the "
-    "error of the best trial on validation at each x (for FLOPs: the Pareto frontier, on validation error). b: 95% "
+    "error of the best search trial on validation at each x (for FLOPs: the Pareto frontier, on validation error); "
+    "where the search varied the training-set size, the parameters and FLOPs rows use only its trials on the "
+    "reference's size, said in the row. b: 95% "
     "interval from a residual bootstrap in log space; `refits` says how many bootstrap refits converged out of how "
     f"many were drawn (none is dropped unsaid). c is `not identified` when it or its 95% bootstrap interval "
     f"reaches a bound of its range: below {C_BOUND_TOL:.0%} of the smallest observed error (at 0), or within "
-    f"{C_BOUND_TOL:.0%} of that error (at the smallest error); the data then fix no floor, and the "
+    f"{C_BOUND_TOL:.0%} of that error (at the smallest error; each bootstrap refit's c is bounded by the smallest "
+    f"error of its own resample, so its interval may pass the observed one); the data then fix no floor, b depends "
+    f"on where c is put, and the "
     "pure power law (c = 0, a straight line in log-log) is shown beside it with its own interval. A fit is "
     f"`exploratory` when it has fewer than {MIN_DISTINCT_X_IDENTIFIED} distinct x values, when c is not identified, "
     f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
@@ -361,8 +376,25 @@ def fit_row(points: pd.DataFrame, x: str) -> dict:
             "c_ci_low": fit.c_low, "c_ci_high": fit.c_high, "c_identified": fit.c_identified,
             "c_status": "identified" if fit.c_identified else f"not identified (at {fit.c_bound})",
             "b_pure": fit.pure_b, "b_pure_low": fit.pure_b_low, "b_pure_high": fit.pure_b_high,
+            "b_profile": fit.b_profile,
             "refits_kept": fit.boot_kept, "refits_drawn": fit.boot_drawn, "exploratory": bool(why),
             "reading": "exploratory: " + "; ".join(why) if why else "measured"}
+
+
+def axis_points(study: Study, points: pd.DataFrame, x: str) -> tuple[pd.DataFrame, str]:
+    """The search's points of one axis and its label. Where the search varied the training-set size, the model axes
+    (parameters, FLOPs) keep only the trials on the reference's size: a parameter count's best trial would
+    otherwise come from whichever size it drew, and at a fixed step count a trial's FLOPs follow its model only."""
+    label = dict(AXES)[x]
+    if x == "train_size" or "data_fraction" not in study.scientific() or not len(points):
+        return points, label
+    from .tables import reference_trial
+
+    ref = reference_trial(study)
+    if ref is None or not isinstance(ref["config"], dict):
+        return points, label
+    held = train_size(ref["config"])
+    return points[points["train_size"] == held], f"{label} (search trials on {held:,} images)"
 
 
 def scaling_table(study: Study) -> pd.DataFrame:
@@ -370,8 +402,9 @@ def scaling_table(study: Study) -> pd.DataFrame:
     or exploratory (FIT_NOTE)."""
     points = scaling_points(study)
     rows = []
-    for x, label in AXES:
-        f = frontier(points, x) if len(points) else points
+    for x, _ in AXES:
+        on_axis, label = axis_points(study, points, x)
+        f = frontier(on_axis, x) if len(on_axis) else on_axis
         rows.append({"axis": label, **fit_row(f, x)})
     sources = []
     for param, x, label in confirmed_axes(study):  # the search's axis again, with seeds: the row to quote
@@ -424,8 +457,13 @@ def scaling_sentences(table: pd.DataFrame) -> list[str]:
         if r["c_identified"]:
             text += f", with c = {_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)} inside its range"
         else:
+            profile = ", ".join(f"{b:.3f}" for b in r["b_profile"])
+            shares = ", ".join(f"{q:.0%}" for q in C_PROFILE)
             text += (f"; c is not identified ({r['c_status'].split('(')[1].rstrip(')')}), so the floor is unknown "
-                     f"and the pure power law gives b = {_interval(r['b_pure'], r['b_pure_low'], r['b_pure_high'])}")
+                     f"and b rests on where it is put: with c held at {shares} of the smallest error, b = {profile} "
+                     f"(the first is the pure power law, b = "
+                     f"{_interval(r['b_pure'], r['b_pure_low'], r['b_pure_high'])}); b's bootstrap interval above "
+                     f"assumes the fitted c")
         text += ". " + ("The fit is measured by the rules above." if not r["exploratory"] else
                         f"The fit is exploratory ({r['reading'].removeprefix('exploratory: ')}): it shows a trend, "
                         "not an exponent to quote.")
@@ -443,10 +481,12 @@ def scaling_plot(study: Study):
         return None
     style()
     fig, axes = plt.subplots(1, 3, figsize=(13, 5.2))
-    for ax, (x, label) in zip(axes, AXES):
-        ax.scatter(points[x], points["error"], s=10, color="0.65", label="trials")
-        f = frontier(points, x)
-        ax.plot(f[x], f["error"], "o", color="C0", label="frontier")
+    for ax, (x, _) in zip(axes, AXES):
+        on_axis, label = axis_points(study, points, x)
+        ax.scatter(on_axis[x], on_axis["error"], s=10, color="0.65", label="search trials")
+        f = frontier(on_axis, x)
+        ax.plot(f[x], f["error"], "o", color="C0",
+                label="Pareto frontier (validation)" if x == "train_flops" else "best trial per x (validation)")
         try:
             fit = fit_power_law(f[x], f["error"])  # the same fit (and bootstrap) as scaling_table
             grid = np.geomspace(f[x].min(), f[x].max(), 100)

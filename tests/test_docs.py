@@ -346,3 +346,15 @@ def test_a_comparison_points_to_the_confirmation_at_its_own_budget(tmp_path):
                      f"{planted.MAX_EPOCHS}', '\"epochs\": 99')")
     (_, _, table), = comparison_tables([load_study(db_path)])
     assert "Deep rows here" not in table.attrs["note"]
+
+
+def test_the_runs_line_pairs_each_data_fraction_with_its_own_epochs(tmp_path):
+    """A step budget gives the small set more epochs: the runs line lists them in the order of their fractions."""
+    from analysis.docs import _trial_counts
+
+    study = load_study(planted.build_aug_size(tmp_path / "a.db"))
+    fractions = sorted(planted.AUG_SIZE_BASE)
+    epochs = [-(-planted.AUG_SIZE_STEPS // (round(f * 55000) // 256)) for f in fractions]
+    assert epochs[0] > epochs[-1]  # the smallest set trains the most epochs
+    line = _trial_counts(study)
+    assert f"for {'/'.join(map(str, epochs))} epochs, respectively" in line

@@ -47,6 +47,12 @@ def test_scaling_from_a_study_with_planted_data_scaling(tmp_path):
     assert row["c"] == pytest.approx(0.06, abs=0.01) and row["c_status"] == "identified"
     assert row["refits_drawn"] == 300 and 0 < row["refits_kept"] <= 300 and row["reading"] == "measured"
     assert (table["metric"] == "val").all()
+    # the search varied the size, so the model axes keep only its trials on the reference's size (55,000 images,
+    # the best on validation): one parameter count there, too few to fit, instead of a fit across sizes
+    assert list(table.index) == ["training images", "parameters (search trials on 55,000 images)",
+                                 "training FLOPs (search trials on 55,000 images)"]
+    assert table.loc["parameters (search trials on 55,000 images)", "points"] == 1
+    assert table.loc["parameters (search trials on 55,000 images)", "reading"].startswith("no fit")
     shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images"]
     assert shown["refits"] == f"kept {row['refits_kept']}/300" and shown["pure law b, c = 0 (95% CI)"] == "—"
 
@@ -135,6 +141,9 @@ def test_a_floor_at_a_bound_is_not_identified(kind):
         sentence = scaling_sentences(pd.DataFrame([{"axis": "training images", **row}]))[0]
         assert "c is not identified (at 0)" in sentence and f"{row['b_pure']:.3f}" in sentence
         assert f"from {row['refits_kept']} of 300 bootstrap refits" in sentence and "exploratory" in sentence
+        # b rests on the floor put under it: held higher, c steepens b; the first share is the pure law
+        assert row["b_profile"][0] == pytest.approx(row["b_pure"]) and np.all(np.diff(row["b_profile"]) > 0)
+        assert "with c held at 0%, 50%, 90% of the smallest error, b = " in sentence
 
 
 def test_few_points_and_failed_refits_make_a_fit_exploratory():
@@ -163,3 +172,10 @@ def test_system_scaling_reads_throughput(tmp_path):
     assert table["workers"].tolist() == [1, 2]
     assert table["speedup"].iloc[1] == pytest.approx(2.0)
     assert table["accelerator_hours"].iloc[0] == pytest.approx(len(studies[0].trials) / 3600)
+
+
+def test_c_at_both_bounds_is_said():
+    from analysis.scaling import _c_bound
+
+    assert _c_bound(0.5, 0.0, 1.0) == "both bounds" and _c_bound(1.0, 0.3, 1.0) == "the smallest error"
+    assert _c_bound(0.0, 0.0, 0.5) == "0" and _c_bound(0.5, 0.3, 0.7) is None
