@@ -262,6 +262,7 @@ def confirmed_points(study: Study, param: str = "data_fraction") -> pd.DataFrame
     from .load import load_confirmation
 
     arms, runs = load_confirmation(study)
+    searched = [p for p in study.trials["params"] if isinstance(p, dict)]
     rows = []
     for _, arm in arms[arms["param"] == param].iterrows() if len(arms) else []:
         r = runs[(runs["arm_key"] == arm["arm_key"]) & runs["test_acc"].notna() & (runs["status"] != "errored")]
@@ -272,10 +273,27 @@ def confirmed_points(study: Study, param: str = "data_fraction") -> pd.DataFrame
                      "params": model_params(configs[0]) if param != "data_fraction" else math.nan,
                      "error": 1.0 - float(r["test_acc"].mean()), "seeds": len(r), "metric": "test",
                      "source": arm["source"], "lr": configs[0].get("lr"),
+                     "search_trials": _same_science(study, searched, arm["config"]),
                      "train_acc": float(pd.to_numeric(r["train_acc"], errors="coerce").mean())})
     out = pd.DataFrame(rows, columns=["value", "train_size", "params", "error", "seeds", "metric", "source", "lr",
-                                      "train_acc"])
+                                      "search_trials", "train_acc"])
     return out.sort_values("params" if param != "data_fraction" else "train_size").reset_index(drop=True)
+
+
+def _same_science(study: Study, searched: list[dict], config) -> int:
+    """How many search trials drew the arm's scientific values (its tuned settings are the best of that many)."""
+    if not isinstance(config, dict):
+        return 0
+
+    def same(a, b) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        try:
+            return float(a) == float(b)
+        except (TypeError, ValueError):
+            return a == b
+
+    return sum(all(same(p.get(k), config.get(k)) for k in study.scientific()) for p in searched)
 
 
 def confirmed_size_points(study: Study) -> pd.DataFrame:
@@ -293,9 +311,14 @@ def confirmed_sources(points: pd.DataFrame, param: str = "data_fraction") -> str
             return f"{int(r['train_size']):,} images"
         return f"{param} = {r['value']} ({int(r['params']):,} parameters)"
 
-    parts = [f"{where(r)}: {r['source']}"
-             + (f" (lr {r['lr']:.3g})" if isinstance(r["lr"], (int, float)) and math.isfinite(r["lr"]) else "")
-             for r in points.to_dict("records")]
+    def settings(r: dict) -> str:
+        said = [f"lr {r['lr']:.3g}"] if isinstance(r["lr"], (int, float)) and math.isfinite(r["lr"]) else []
+        if "search_trials" in r and pd.notna(r["search_trials"]):
+            n = int(r["search_trials"])
+            said.append(f"{n} search trial{'' if n == 1 else 's'} with these scientific values")
+        return f" ({'; '.join(said)})" if said else ""
+
+    parts = [f"{where(r)}: {r['source']}{settings(r)}" for r in points.to_dict("records")]
     lrs = {round(float(r), 12) for r in points["lr"] if isinstance(r, (int, float)) and math.isfinite(r)}
     what = "each size's" if param == "data_fraction" else f"each {param}'s"
     return (f"Confirmed points, {what} configuration: " + "; ".join(parts) + "." +

@@ -69,8 +69,9 @@ def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
     assert row["b_ci_low"] <= row["b"] <= row["b_ci_high"] and row["b"] == pytest.approx(0.4, abs=0.1)
     # each size's source and learning rate are said, and that the curve mixes tunings (planted: two rates)
     sources = scaling_table(study).attrs["sources"]
-    assert sources.startswith("Confirmed points, each size's configuration: 1,719 images: trial t00 (lr 0.1)")
-    assert "55,000 images: trial t50 (lr 0.05)" in sources and "Their learning rates differ (2 values)" in sources
+    assert sources.startswith("Confirmed points, each size's configuration: 1,719 images: trial t00 (lr 0.1; 2 "
+                              "search trials with these scientific values)")  # planted: 2 trials per size
+    assert "55,000 images: trial t50 (lr 0.05; 2 search" in sources and "learning rates differ (2 values)" in sources
     # and which sizes had not fitted their training images at the step budget (planted: the 2 largest)
     assert "below 99% at the end of the step budget (2 of 6 points): 27,500 images: 96.0%; 55,000 images: 96.0%." \
         in sources
