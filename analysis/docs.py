@@ -28,7 +28,7 @@ from .paired import confirmed_tables, format_paired
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
 from .stats import fmt_pct, mean_ci
-from .tables import ablation_table, formatted, main_comparison, selected_row, to_markdown
+from .tables import ablation_table, formatted, main_comparison, selected_row, stopped_early, to_markdown
 from .terms import terms_section
 
 ONE_FIT = "one fit per trial"
@@ -407,7 +407,7 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
     if sections is None and not is_classical(s) and space != "scaling" and not crosses \
             and "data_fraction" not in s.scientific():  # (before its confirmation has crossed it, too)
         sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
-    confirmed = confirmed_tables(arms, runs)
+    confirmed = confirmed_tables(arms, runs, rungs=stopped_early(s))
     warnings = overturned_reference(confirmed)
     said: set[str] = set()  # how the study's search-based rows read, said once
     for param, title in sections or []:

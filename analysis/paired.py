@@ -127,9 +127,10 @@ def _add_holm(tables: dict[str, pd.DataFrame]) -> None:
         tables[param].at[i, "p"], tables[param].at[i, "p_holm"] = p, a
 
 
-def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame, rungs: bool = True) -> dict[str, pd.DataFrame]:
     """paired_table of every parameter with arms, in the order the arms were stored, with the budget noted, and
-    each comparison's Holm-adjusted p over all the study's comparisons."""
+    each comparison's Holm-adjusted p over all the study's comparisons. rungs: the search stopped trials early
+    (ASHA), so the protocol says at which rung arms were compared."""
     # A cross's arms (a mapping as their point) are read by analysis/cross.py: they have no single reference.
     if len(arms) and "point" in arms:
         arms = arms[[not isinstance(p, dict) for p in arms["point"]]]
@@ -151,8 +152,8 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame) -> dict[str, pd.Dat
                or _fractions([c for c in arms.loc[arms["param"] == param, "config"] if isinstance(c, dict)]
                              if "config" in arms else [])
                or fractions)
-        df.attrs["note"] = _protocol(param, length, own, n, seeds)
-        df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds)  # the same for every table of the study
+        df.attrs["note"] = _protocol(param, length, own, n, seeds, rungs)
+        df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds, rungs)  # the same for every table of the study
         df.attrs["length"], df.attrs["fractions"] = length, own  # for the tables' budget lines
         out[param] = df
     _add_holm(out)
@@ -176,13 +177,14 @@ def run_length(configs: list[dict]) -> str:
     return f"{'/'.join(map(str, epochs))} epochs" if epochs else "?"
 
 
-def _protocol(param: str | None, length: str, fractions: list, n: int, seeds: list[int]) -> str:
+def _protocol(param: str | None, length: str, fractions: list, n: int, seeds: list[int], rungs: bool = True) -> str:
     """How a study's confirmed arms were chosen, run and compared; param None: worded for all its parameters."""
     p = f"with {param}" if param else "with the parameter"
     only = f"only {param}" if param else "only that parameter"
     return (
         f"Arms are chosen from the search (the best trial {p} at each value among those whose other "
-        f"scientific parameters equal the reference's, compared at the highest rung it reached; the reference "
+        f"scientific parameters equal the reference's"
+        + (", compared at the highest rung it reached" if rungs else "") + "; the reference "
         f"with {only} changed where none exists) and retrained without early stopping on fresh seeds, "
         f"never the search's: {length} on data fraction "
         f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "

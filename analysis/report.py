@@ -23,7 +23,7 @@ from .paired import confirmed_tables, format_paired
 from .scaling import train_size
 from .stats import mean_ci, pct_text
 from .tables import (ablation_table, cross_table, cross_view, expected_best_table, format_value, formatted, leaderboard,
-                     main_comparison, ranked, to_latex, to_markdown)
+                     main_comparison, ranked, stopped_early, to_latex, to_markdown)
 
 
 @dataclass
@@ -140,7 +140,7 @@ def build_report(study: Study, out: str | Path) -> Report:
     for w in fidelity_warnings(fidelity) if len(fidelity) else []:
         md += ["", f"**Early stopping:** {w}."]
     arms, runs = load_confirmation(study)  # read once: the findings and the tables use it
-    confirmed = confirmed_tables(arms, runs)
+    confirmed = confirmed_tables(arms, runs, rungs=stopped_early(study))
     md += _confirmed_findings(study, confirmed)
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
     if len(finals):

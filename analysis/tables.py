@@ -82,6 +82,12 @@ def selected_by_rank(study: Study, trial_ids: pd.Series) -> int | None:
     return int(ranks.idxmin()) if len(ranks) and np.isfinite(ranks.min()) else None
 
 
+def stopped_early(study: Study) -> bool:
+    """Whether the study's search could stop trials early (not FIFO), or did: its trials then have rungs."""
+    scheduler = (study.meta.get("search") or {}).get("scheduler")
+    return scheduler != "fifo" or bool((study.trials["status"] == "early_stopped").any())
+
+
 def reference_trial(study: Study, param: str | None = None) -> pd.Series | None:
     """The validation-selected best trial whose scientific values an ablation of `param` holds fixed: the first
     trial of `ranked` among those `param` applies to (for `cnn.width`, the best CNN)."""
@@ -197,10 +203,8 @@ def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
     best = ("the best validation accuracy over the nuisance parameters (isolation)" if study.nuisance() else
             "the best validation accuracy of its trials (this space tunes no nuisance parameter: a row with one "
             "trial is that trial, not a tuned optimum)")
-    scheduler = (study.meta.get("search") or {}).get("scheduler")
     stopped = (f"ASHA-stopped trials are compared with all others at epoch {g}, the first rung, which every trial "
-               f"reached. ") if scheduler != "fifo" or (t["status"] == "early_stopped").any() else \
-        "No trial was stopped early (FIFO scheduler). "
+               f"reached. ") if stopped_early(study) else "No trial was stopped early (FIFO scheduler). "
     out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
                      selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
                      reference=None if ref is None else ref["trial_id"], where=where.strip(), rows_note=(

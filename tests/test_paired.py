@@ -118,3 +118,6 @@ def test_holm_and_the_paired_p():
     two = confirmed_tables(*frames({"ref": REF[:2], "plus2": plus2[:2]}))["aug"]
     assert two.attrs["holm_family"] == 0 and "no Holm p" in two.attrs["protocol"]
     assert "comparisons of this study" not in two.attrs["protocol"]
+    # the rung is named only for a search that had rungs (ASHA), not for a FIFO one
+    assert "highest rung" in two.attrs["protocol"]
+    assert "rung" not in confirmed_tables(*frames({"ref": REF, "zero": zero}), rungs=False)["aug"].attrs["protocol"]
