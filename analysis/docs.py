@@ -24,7 +24,7 @@ from .cross import AUG_BY_SIZE, ablation_as_row, confirmed_cross, cross_params, 
 from .headline import HeadlineError, configuration_tables, formatted_headline, headline_plot, headline_table
 from .literature import reference_table
 from .load import Study, load_confirmation
-from .paired import confirmed_tables, format_paired
+from .paired import MIN_SEEDS_FOR_INTERVAL, confirmed_tables, format_paired
 from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
                       train_size)
 from .stats import fmt_pct, mean_ci
@@ -430,7 +430,7 @@ def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
                        budget)
     for param in crosses:
         md += _cross_section(s, sb, confirmed_cross(*_with_reused_rows(s, studies, arms, runs, param), param), out)
-    md += _confirmed_sections(s, out, confirmed, warnings)
+    md += _confirmed_sections(s, out, confirmed, warnings, searched=bool(sections))
     if space == "scaling":
         table = scaling_table(s)
         budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text,
@@ -469,7 +469,7 @@ def overturned_reference(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
-                        warnings: list[str]) -> list[str]:
+                        warnings: list[str], searched: bool = True) -> list[str]:
     """The study's confirmed ablations (analysis.paired, `tables`): each value retrained without early stopping on
     fresh seeds shared by every arm; these, not the search-based tables, carry the ablation claims."""
     if not tables:
@@ -483,10 +483,17 @@ def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
                                  f"images)" for f in fractions),
                        f"{df.attrs.get('length', '?')}, every run (no early stopping)")
 
-    md = ["", f"## Confirmed ablations (`{s.name}`)", "",
+    seeds = max(int(df["seeds"].max()) if len(df) else 0 for df in tables.values())
+    if seeds >= MIN_SEEDS_FOR_INTERVAL:
+        heading, claim = (f"Confirmed ablations (`{s.name}`)", "These comparisons carry the ablation claims"
+                          + ("; the search-based tables above show how the search saw them." if searched else "."))
+    else:  # too few seeds for an interval: the retrained arms describe, they decide nothing
+        heading, claim = (f"Retrained arms (`{s.name}`, n = {seeds}: descriptive)",
+                          f"With {seeds} seed(s) per arm, fewer than the {MIN_SEEDS_FOR_INTERVAL} an interval "
+                          f"needs, these comparisons are descriptive: they carry no ablation claim.")
+    md = ["", f"## {heading}", "",
           "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
-          "validation-selected reference seed by seed. These comparisons carry the ablation claims; the "
-          "search-based tables above show how the search saw them.", "",
+          f"validation-selected reference seed by seed. {claim}", "",
           next(iter(tables.values())).attrs["protocol"], *[x for w in warnings for x in ("", w)]]
     # (the protocol is said once: every table of the study shares it)
     for param, df in tables.items():

@@ -322,8 +322,8 @@ def confirmed_sources(points: pd.DataFrame, param: str = "data_fraction") -> str
     lrs = {round(float(r), 12) for r in points["lr"] if isinstance(r, (int, float)) and math.isfinite(r)}
     what = "each size's" if param == "data_fraction" else f"each {param}'s"
     return (f"Confirmed points, {what} configuration: " + "; ".join(parts) + "." +
-            (f" Their learning rates differ ({len(lrs)} values): each point's error is at its own tuning, one "
-             f"search trial's or the reference's, not at one shared setting." if len(lrs) > 1 else "")
+            (f" Their learning rates differ ({len(lrs)} values): each point's error is at the rate of one search "
+             f"draw or of the reference, neither tuned at that point nor one shared setting." if len(lrs) > 1 else "")
             + " " + _fitted_sentence(points, where))
 
 
@@ -360,11 +360,15 @@ def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
 
 
 AXES = (("train_size", "training images"), ("params", "parameters"), ("train_flops", "training FLOPs"))
+SEARCH_VIEW = "search view"  # the rows fitted to search trials: each x's best draw, mixing models and rates
 
 
 FIT_NOTE = (
-    "error = a x^-b + c, fitted by least squares on log error (a relative misfit weighs the same at every x) to the "
-    "error of the best search trial on validation at each x (for FLOPs: the Pareto frontier, on validation error); "
+    "error = a x^-b + c, fitted by least squares on log error (a relative misfit weighs the same at every x). Rows "
+    f"marked `{SEARCH_VIEW}` fit the error of the best search trial on validation at each x (for FLOPs: the Pareto "
+    "frontier, on validation error): each point is the best of a few draws that differ in model and learning rate, "
+    "scored by the validation accuracy that picked it, so these rows show how the search saw the axis, not "
+    "evidence; "
     "where the search varied the training-set size, the parameters and FLOPs rows use only its trials on the "
     "reference's size, said in the row. b: 95% "
     "interval from a residual bootstrap in log space; `refits` says how many bootstrap refits converged out of how "
@@ -408,7 +412,7 @@ def axis_points(study: Study, points: pd.DataFrame, x: str) -> tuple[pd.DataFram
     """The search's points of one axis and its label. Where the search varied the training-set size, the model axes
     (parameters, FLOPs) keep only the trials on the reference's size: a parameter count's best trial would
     otherwise come from whichever size it drew, and at a fixed step count a trial's FLOPs follow its model only."""
-    label = dict(AXES)[x]
+    label = f"{dict(AXES)[x]} ({SEARCH_VIEW})"
     if x == "train_size" or "data_fraction" not in study.scientific() or not len(points):
         return points, label
     from .tables import reference_trial
@@ -417,7 +421,7 @@ def axis_points(study: Study, points: pd.DataFrame, x: str) -> tuple[pd.DataFram
     if ref is None or not isinstance(ref["config"], dict):
         return points, label
     held = train_size(ref["config"])
-    return points[points["train_size"] == held], f"{label} (search trials on {held:,} images)"
+    return points[points["train_size"] == held], f"{dict(AXES)[x]} ({SEARCH_VIEW}, trials on {held:,} images)"
 
 
 def scaling_table(study: Study) -> pd.DataFrame:
@@ -448,13 +452,20 @@ def _interval(v: float, lo: float, hi: float, digits: int = 3) -> str:
     return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if math.isfinite(v) else "—"
 
 
+def _b_range(profile) -> str:
+    """b over the floors of C_PROFILE, low to high: what an unidentified c leaves of b."""
+    return (f"{profile[0]:.3f} to {profile[-1]:.3f} for c at {C_PROFILE[0]:.0%} to {C_PROFILE[-1]:.0%} of the "
+            f"smallest error")
+
+
 def formatted_scaling(table: pd.DataFrame) -> pd.DataFrame:
     """scaling_table as strings for the report and the docs; the pure law is shown where c is not identified."""
     rows = []
     for _, r in table.iterrows():
         fitted = math.isfinite(r["b"])
         rows.append({"axis": r["axis"], "points": int(r["points"]), "metric": r["metric"] or "—",
-                     "b (95% CI)": _interval(r["b"], r["b_ci_low"], r["b_ci_high"]),
+                     "b (95% CI)": _interval(r["b"], r["b_ci_low"], r["b_ci_high"]) if r["c_identified"] or
+                     not fitted else f"not identified: {_b_range(r['b_profile'])}",
                      "refits": f"kept {int(r['refits_kept'])}/{int(r['refits_drawn'])}" if fitted else "—",
                      "a": f"{r['a']:.3g}" if fitted else "—",
                      "c (95% CI)": f"{_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)}, {r['c_status']}"
@@ -475,18 +486,18 @@ def scaling_sentences(table: pd.DataFrame) -> list[str]:
             out.append(f"Against {r['axis']}: no fit ({r['reading'].removeprefix('no fit: ')}).")
             continue
         b_text = _interval(r["b"], r["b_ci_low"], r["b_ci_high"])
-        text = (f"Against {r['axis']} ({int(r['points'])} points): b = {b_text}"
-                f" from {int(r['refits_kept'])} of {int(r['refits_drawn'])} bootstrap refits")
+        refits = f"{int(r['refits_kept'])} of {int(r['refits_drawn'])} bootstrap refits"
         if r["c_identified"]:
-            text += f", with c = {_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)} inside its range"
+            text = (f"Against {r['axis']} ({int(r['points'])} points): b = {b_text} from {refits}, with c = "
+                    f"{_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)} inside its range")
         else:
             profile = ", ".join(f"{b:.3f}" for b in r["b_profile"])
             shares = ", ".join(f"{q:.0%}" for q in C_PROFILE)
-            text += (f"; c is not identified ({r['c_status'].split('(')[1].rstrip(')')}), so the floor is unknown "
-                     f"and b rests on where it is put: with c held at {shares} of the smallest error, b = {profile} "
-                     f"(the first is the pure power law, b = "
-                     f"{_interval(r['b_pure'], r['b_pure_low'], r['b_pure_high'])}); b's bootstrap interval above "
-                     f"assumes the fitted c")
+            text = (f"Against {r['axis']} ({int(r['points'])} points): c is not identified "
+                    f"({r['c_status'].split('(')[1].rstrip(')')}), so neither is b, which rests on where the floor "
+                    f"is put: with c held at {shares} of the smallest error, b = {profile} (the first is the pure "
+                    f"power law, b = {_interval(r['b_pure'], r['b_pure_low'], r['b_pure_high'])}); the 3-parameter "
+                    f"fit's b = {b_text} ({refits}) holds only for its fitted c")
         text += ". " + ("The fit is measured by the rules above." if not r["exploratory"] else
                         f"The fit is exploratory ({r['reading'].removeprefix('exploratory: ')}): it shows a trend, "
                         "not an exponent to quote.")
@@ -510,18 +521,7 @@ def scaling_plot(study: Study):
         f = frontier(on_axis, x)
         ax.plot(f[x], f["error"], "o", color="C0",
                 label="Pareto frontier (validation)" if x == "train_flops" else "best trial per x (validation)")
-        try:
-            fit = fit_power_law(f[x], f["error"])  # the same fit (and bootstrap) as scaling_table
-            grid = np.geomspace(f[x].min(), f[x].max(), 100)
-            ax.plot(grid, fit.predict(grid), "-", color="C1",
-                    label=f"a x^-b + c: b = {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]"
-                          + ("" if fit.c_identified else f", c at {fit.c_bound}")
-                          + (" (exploratory)" if fit.exploratory else ""))
-            if not fit.c_identified:
-                ax.plot(grid, fit.predict_pure(grid), "--", color="C2",
-                        label=f"a x^-b: b = {fit.pure_b:.2f} [{fit.pure_b_low:.2f}, {fit.pure_b_high:.2f}]")
-        except (ValueError, RuntimeError):
-            pass
+        _plot_fit(ax, f[x], f["error"], "search fit", "C1")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel(label)
@@ -532,13 +532,7 @@ def scaling_plot(study: Study):
             continue
         ax = panel[x]
         ax.plot(c[x], c["error"], "s", color="C3", label=f"confirmed {param} (test)")
-        try:
-            fit = fit_power_law(c[x], c["error"])
-            grid = np.geomspace(c[x].min(), c[x].max(), 100)
-            ax.plot(grid, fit.predict(grid), ":", color="C3", label=f"confirmed fit: b = {fit.b:.2f} "
-                    f"[{fit.b_low:.2f}, {fit.b_high:.2f}]" + (" (exploratory)" if fit.exploratory else ""))
-        except (ValueError, RuntimeError):
-            pass
+        _plot_fit(ax, c[x], c["error"], "confirmed fit", "C3")
     from matplotlib.ticker import NullFormatter
 
     for ax in axes:  # the legend below its panel, off the points; no minor tick labels (they overlap in log)
@@ -549,6 +543,25 @@ def scaling_plot(study: Study):
     fig.suptitle("Scaling: error = a x^-b + c")
     fig.tight_layout()
     return fig
+
+
+def _plot_fit(ax, x, y, what: str, color: str) -> None:
+    """The fit's curve where its points can judge it (MIN_DISTINCT_X_IDENTIFIED or more), labelled as the table
+    reads it: b with its interval only where c is identified, else the pure law's line beside it."""
+    try:
+        fit = fit_power_law(x, y)  # the same fit (and bootstrap) as scaling_table
+    except (ValueError, RuntimeError):
+        return
+    if fit.distinct_x < MIN_DISTINCT_X_IDENTIFIED:
+        return
+    grid = np.geomspace(min(x), max(x), 100)
+    ident = f"b = {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]" if fit.c_identified else \
+        f"c at {fit.c_bound}, b not identified"
+    ax.plot(grid, fit.predict(grid), "-" if color == "C1" else ":", color=color,
+            label=f"{what} a x^-b + c: {ident}" + (" (exploratory)" if fit.exploratory else ""))
+    if not fit.c_identified:
+        ax.plot(grid, fit.predict_pure(grid), "--", color=color, alpha=0.6,
+                label=f"{what}, pure law a x^-b: b = {fit.pure_b:.2f} [{fit.pure_b_low:.2f}, {fit.pure_b_high:.2f}]")
 
 
 def system_throughput(study: Study) -> dict:

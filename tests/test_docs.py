@@ -238,8 +238,8 @@ def test_docs_scaling_section_says_what_each_fit_identifies(tmp_path):
         study = load_study(planted.build_scaling(tmp_path / f"{name}.db", law, name=name, steps=600))
         text = write_docs([study], tmp_path / name).read_text()
         section = text[text.index(f"## Scaling (`{name}`)"):]
-        shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images"]
-        row = next(r for t in markdown_tables(section) for r in t["rows"] if r[0] == "training images")
+        shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images (search view)"]
+        row = next(r for t in markdown_tables(section) for r in t["rows"] if r[0] == "training images (search view)")
         assert shown["refits"] in row and re.fullmatch(r"kept \d+/300", shown["refits"])
         assert shown["b (95% CI)"] in row and shown["c (95% CI)"] in row and shown["reading"] in row
         assert "Every trial trained for 600 optimizer steps whatever its training-set size" in section
@@ -248,7 +248,7 @@ def test_docs_scaling_section_says_what_each_fit_identifies(tmp_path):
             assert shown["reading"] == "measured" and shown["pure law b, c = 0 (95% CI)"] == "—"
         else:
             assert "not identified (at 0)" in shown["c (95% CI)"] and shown["reading"].startswith("exploratory")
-            assert f"the pure power law gives b = {shown['pure law b, c = 0 (95% CI)']}" in section
+            assert f"the pure power law, b = {shown['pure law b, c = 0 (95% CI)']}" in section
 
 
 def test_readme_results_cite_the_docs_and_match_them():

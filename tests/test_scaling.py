@@ -42,18 +42,18 @@ def test_scaling_from_a_study_with_planted_data_scaling(tmp_path):
     pts = scaling_points(study)
     assert sorted(pts["train_size"].unique()) == [round(f * 55000) for f in planted.SCALING_FRACTIONS]
     table = scaling_table(study).set_index("axis")
-    row = table.loc["training images"]
+    row = table.loc["training images (search view)"]
     assert row["b"] == pytest.approx(0.4, abs=0.03) and row["b_ci_low"] <= 0.4 <= row["b_ci_high"]
     assert row["c"] == pytest.approx(0.06, abs=0.01) and row["c_status"] == "identified"
     assert row["refits_drawn"] == 300 and 0 < row["refits_kept"] <= 300 and row["reading"] == "measured"
     assert (table["metric"] == "val").all()
     # the search varied the size, so the model axes keep only its trials on the reference's size (55,000 images,
     # the best on validation): one parameter count there, too few to fit, instead of a fit across sizes
-    assert list(table.index) == ["training images", "parameters (search trials on 55,000 images)",
-                                 "training FLOPs (search trials on 55,000 images)"]
-    assert table.loc["parameters (search trials on 55,000 images)", "points"] == 1
-    assert table.loc["parameters (search trials on 55,000 images)", "reading"].startswith("no fit")
-    shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images"]
+    assert list(table.index) == ["training images (search view)", "parameters (search view, trials on 55,000 images)",
+                                 "training FLOPs (search view, trials on 55,000 images)"]
+    assert table.loc["parameters (search view, trials on 55,000 images)", "points"] == 1
+    assert table.loc["parameters (search view, trials on 55,000 images)", "reading"].startswith("no fit")
+    shown = formatted_scaling(scaling_table(study)).set_index("axis").loc["training images (search view)"]
     assert shown["refits"] == f"kept {row['refits_kept']}/300" and shown["pure law b, c = 0 (95% CI)"] == "—"
 
 
@@ -141,7 +141,10 @@ def test_a_floor_at_a_bound_is_not_identified(kind):
         assert row["c_status"] == "not identified (at 0)" and row["reading"].startswith("exploratory: ")
         sentence = scaling_sentences(pd.DataFrame([{"axis": "training images", **row}]))[0]
         assert "c is not identified (at 0)" in sentence and f"{row['b_pure']:.3f}" in sentence
-        assert f"from {row['refits_kept']} of 300 bootstrap refits" in sentence and "exploratory" in sentence
+        assert f"({row['refits_kept']} of 300 bootstrap refits) holds only for its fitted c" in sentence
+        assert "so neither is b" in sentence and "exploratory" in sentence
+        shown = formatted_scaling(pd.DataFrame([{"axis": "x", **row}])).iloc[0]  # the table quotes no b either
+        assert shown["b (95% CI)"].startswith("not identified: ") and "[" not in shown["b (95% CI)"]
         # b rests on the floor put under it: held higher, c steepens b; the first share is the pure law
         assert row["b_profile"][0] == pytest.approx(row["b_pure"]) and np.all(np.diff(row["b_profile"]) > 0)
         assert "with c held at 0%, 50%, 90% of the smallest error, b = " in sentence
