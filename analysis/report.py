@@ -207,11 +207,13 @@ def build_report(study: Study, out: str | Path) -> Report:
 
     # A data fraction crossed with another parameter is read from the cross's table, not as a scaling law.
     if "data_fraction" in study.scientific() and not any("data_fraction" in p.split(" x ") for p in crosses):
-        from .scaling import scaling_plot, scaling_table
+        from .scaling import formatted_scaling, scaling_plot, scaling_sentences, scaling_table
 
         sc = scaling_table(study)
-        rep.tables["scaling"] = _write_table(sc, out, "scaling")
-        md += ["", "### Scaling", "", sc.attrs["note"], "", to_markdown(sc.round(4).astype(str))]
+        rep.tables["scaling"] = _write_table(sc, out, "scaling")  # every number, for a notebook
+        # shown as the docs show it: no b interval where c is not identified
+        md += ["", "### Scaling", "", sc.attrs["note"], "", to_markdown(formatted_scaling(sc)), "",
+               " ".join(scaling_sentences(sc) + ([sc.attrs["sources"]] if sc.attrs.get("sources") else []))]
         _figure(rep, md, scaling_plot(study), "scaling", "Error against training images, parameters and FLOPs")
 
     md += ["", "### Search behaviour"]

@@ -183,3 +183,15 @@ def test_c_at_both_bounds_is_said():
 
     assert _c_bound(0.5, 0.0, 1.0) == "both bounds" and _c_bound(1.0, 0.3, 1.0) == "the smallest error"
     assert _c_bound(0.0, 0.0, 0.5) == "0" and _c_bound(0.5, 0.3, 0.7) is None
+
+
+def test_the_study_report_shows_the_scaling_table_as_the_docs_do(tmp_path):
+    """The per-study report quotes no b interval where c is not identified; its CSV keeps every number."""
+    from analysis.report import build_report
+
+    study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 20.0 * n ** -0.5))  # no floor
+    rep = build_report(study, tmp_path / "r")
+    md = (tmp_path / "r" / "experiments.md").read_text()
+    section = md[md.index("### Scaling"):]
+    assert "| training images (search view) | 6 | val | not identified: " in section
+    assert "b_ci_low" not in section and "b_ci_low" in rep.tables["scaling"].read_text()
