@@ -498,7 +498,12 @@ def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
     # (the protocol is said once: every table of the study shares it)
     for param, df in tables.items():
         caption_line = caption_of(df)
-        md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line, "", to_markdown(format_paired(df))]
+        md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line]
+        if param == "data_fraction":  # a resource, not a setting to choose: its reference is only a baseline
+            md += ["", "The training-set size is a resource, not a setting to choose: its reference value is only "
+                       "the one the search's best trial drew, so each difference reads as the gain or loss of that "
+                       "much data against it, not as a choice of size."]
+        md += ["", to_markdown(format_paired(df))]
         _small_png(md, F.confirmed_plot(df), out, f"{s.name}_confirmed_{param}",
                    f"Confirmed arms of {param}: test accuracy per seed and the paired difference", caption_line)
     return md

@@ -358,3 +358,14 @@ def test_the_runs_line_pairs_each_data_fraction_with_its_own_epochs(tmp_path):
     assert epochs[0] > epochs[-1]  # the smallest set trains the most epochs
     line = _trial_counts(study)
     assert f"for {'/'.join(map(str, epochs))} epochs, respectively" in line
+
+
+def test_retrained_arms_with_two_seeds_are_descriptive_and_size_is_a_resource(tmp_path):
+    """With 2 seeds per arm the retrained arms are titled descriptive and claim nothing; a confirmed data fraction
+    is read as a resource against the reference's size, not as a choice."""
+    study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 5.0 * n ** -0.4 + 0.06, confirm_seeds=2))
+    text = write_docs([study], tmp_path / "d").read_text()
+    assert "## Retrained arms (`scaling`, n = 2: descriptive)" in text and "carry no ablation claim" in text
+    assert "## Confirmed ablations (`scaling`)" not in text
+    table = text[text.index("### data_fraction (confirmed, `scaling`)"):]
+    assert "The training-set size is a resource, not a setting to choose" in table.split("| data_fraction |")[0]
