@@ -272,11 +272,12 @@ def confirmed_points(study: Study, param: str = "data_fraction") -> pd.DataFrame
         rows.append({"value": arm["value"], "train_size": train_size(configs[0]),
                      "params": model_params(configs[0]) if param != "data_fraction" else math.nan,
                      "error": 1.0 - float(r["test_acc"].mean()), "seeds": len(r), "metric": "test",
+                     "seed_errors": [1.0 - float(a) for a in r["test_acc"]],
                      "source": arm["source"], "lr": configs[0].get("lr"),
                      "search_trials": _same_science(study, searched, arm["config"]),
                      "train_acc": float(pd.to_numeric(r["train_acc"], errors="coerce").mean())})
     out = pd.DataFrame(rows, columns=["value", "train_size", "params", "error", "seeds", "metric", "source", "lr",
-                                      "search_trials", "train_acc"])
+                                      "search_trials", "train_acc", "seed_errors"])
     return out.sort_values("params" if param != "data_fraction" else "train_size").reset_index(drop=True)
 
 
@@ -382,7 +383,7 @@ FIT_NOTE = (
     f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
     "only a fit that is none of these is `measured`. `(confirmed)` rows, where the study ran its confirmation: the "
     "arms of one scientific parameter retrained on fresh seeds (at each value the best search trial with the "
-    "reference's other scientific values, else the reference's configuration), their mean test error per value: "
+    "reference's other scientific values, else the reference's configuration), each seed's test error a point: "
     "data_fraction against training images, a model argument such as cnn.width against parameters at the "
     "reference's training-set size.")
 
@@ -439,8 +440,11 @@ def scaling_table(study: Study) -> pd.DataFrame:
         if not len(confirmed):
             continue
         seeds = sorted(set(confirmed["seeds"]))
-        row = fit_row(confirmed, x)
-        row["metric"] = f"test, mean of {'/'.join(map(str, seeds))} seeds"
+        # Each seed is a point: the residual bootstrap then resamples the seeds' scatter too, not only the misfit
+        # of the means (the points column counts seeds x values; the distinct-x rules count values).
+        per_seed = confirmed.explode("seed_errors").assign(error=lambda d: d["seed_errors"].astype(float))
+        row = fit_row(per_seed, x)
+        row["metric"] = f"test, each of {'/'.join(map(str, seeds))} seeds a point"
         rows.append({"axis": label, **row})
         sources.append(confirmed_sources(confirmed, param))
     out = pd.DataFrame(rows)
@@ -531,8 +535,9 @@ def scaling_plot(study: Study):
         if not len(c):
             continue
         ax = panel[x]
-        ax.plot(c[x], c["error"], "s", color="C3", label=f"confirmed {param} (test)")
-        _plot_fit(ax, c[x], c["error"], "confirmed fit", "C3")
+        ax.plot(c[x], c["error"], "s", color="C3", label=f"confirmed {param} (test, mean of seeds)")
+        per_seed = c.explode("seed_errors")  # fitted as the table fits it: each seed a point
+        _plot_fit(ax, per_seed[x].astype(float), per_seed["seed_errors"].astype(float), "confirmed fit", "C3")
     from matplotlib.ticker import NullFormatter
 
     for ax in axes:  # the legend below its panel, off the points; no minor tick labels (they overlap in log)

@@ -65,7 +65,7 @@ def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
     n = round(55000 / 32)
     assert pts["error"].iloc[0] == pytest.approx(5.0 * n ** -0.4 + 0.07)  # the mean of the two seeds
     row = scaling_table(study).set_index("axis").loc["training images (confirmed)"]
-    assert row["metric"] == "test, mean of 2 seeds" and row["points"] == 6
+    assert row["metric"] == "test, each of 2 seeds a point" and row["points"] == 12  # 6 sizes x 2 seeds
     assert row["b_ci_low"] <= row["b"] <= row["b_ci_high"] and row["b"] == pytest.approx(0.4, abs=0.1)
     # each size's source and learning rate are said, and that the curve mixes tunings (planted: two rates)
     sources = scaling_table(study).attrs["sources"]
@@ -93,7 +93,7 @@ def test_confirmed_widths_give_a_parameters_row(tmp_path):
     table = scaling_table(study).set_index("axis")
     assert list(table.index[-2:]) == ["training images (confirmed)", "parameters (confirmed, cnn.width)"]
     row = table.loc["parameters (confirmed, cnn.width)"]
-    assert row["points"] == 5 and row["metric"] == "test, mean of 2 seeds"
+    assert row["points"] == 10 and row["metric"] == "test, each of 2 seeds a point"
     assert row["b_ci_low"] <= 0.3 <= row["b_ci_high"] and row["b"] == pytest.approx(0.3, abs=0.1)
     assert "each cnn.width's configuration: cnn.width = 4 (" in table.attrs["sources"]
     assert table.attrs["sources"].endswith("Every point's runs ended at 99% training accuracy or more: each fitted "
@@ -105,7 +105,8 @@ def test_confirmed_widths_give_a_parameters_row(tmp_path):
     assert tables["data_fraction"].attrs["fractions"] == planted.SCALING_FRACTIONS
     fig = scaling_plot(study)  # the confirmed points and their fit, on the panel of their axis
     labels = [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
-    assert "confirmed data_fraction (test)" in labels[0] and "confirmed cnn.width (test)" in labels[1]
+    assert "confirmed data_fraction (test, mean of seeds)" in labels[0]
+    assert "confirmed cnn.width (test, mean of seeds)" in labels[1]
     assert not any(label.startswith("confirmed") for label in labels[2])
 
 
