@@ -223,6 +223,9 @@ def scaling_points(study: Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_PARAM_COUNTS: dict[tuple, int] = {}  # (model, its kwargs) -> parameters: each network is built once
+
+
 def model_params(config: dict) -> int:
     """Parameters of the network a run's config builds (model and model_kwargs; the registry's own model)."""
     key = (config.get("model", "?"), tuple(sorted((config.get("model_kwargs") or {}).items())))
@@ -231,9 +234,6 @@ def model_params(config: dict) -> int:
 
         _PARAM_COUNTS[key] = sum(p.numel() for p in create_model(key[0], **dict(key[1])).parameters())
     return _PARAM_COUNTS[key]
-
-
-_PARAM_COUNTS: dict[tuple, int] = {}
 
 
 def confirmed_axes(study: Study) -> list[tuple[str, str, str]]:
@@ -295,10 +295,6 @@ def _same_science(study: Study, searched: list[dict], config) -> int:
             return a == b
 
     return sum(all(same(p.get(k), config.get(k)) for k in study.scientific()) for p in searched)
-
-
-def confirmed_size_points(study: Study) -> pd.DataFrame:
-    return confirmed_points(study, "data_fraction")
 
 
 def confirmed_sources(points: pd.DataFrame, param: str = "data_fraction") -> str:

@@ -3,9 +3,8 @@ import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import (confirmed_points, confirmed_size_points, fit_power_law, fit_row, formatted_scaling,
-                              frontier, scaling_plot, scaling_points, scaling_sentences, scaling_table,
-                              system_scaling)
+from analysis.scaling import (confirmed_points, fit_power_law, fit_row, formatted_scaling, frontier, scaling_plot,
+                              scaling_points, scaling_sentences, scaling_table, system_scaling)
 import pandas as pd
 
 from analysis.load import load_confirmation
@@ -60,7 +59,7 @@ def test_scaling_from_a_study_with_planted_data_scaling(tmp_path):
 def test_confirmed_sizes_give_a_row_with_seeds(tmp_path):
     """The confirmation's data_fraction arms (2 seeds per size) get their own row, fitted on the mean test error."""
     study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 5.0 * n ** -0.4 + 0.06, confirm_seeds=2))
-    pts = confirmed_size_points(study)
+    pts = confirmed_points(study)
     assert len(pts) == 6 and (pts["seeds"] == 2).all()
     n = round(55000 / 32)
     assert pts["error"].iloc[0] == pytest.approx(5.0 * n ** -0.4 + 0.07)  # the mean of the two seeds
