@@ -153,7 +153,8 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame, rungs: bool = True)
                              if "config" in arms else [])
                or fractions)
         df.attrs["note"] = _protocol(param, length, own, n, seeds, rungs)
-        df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds, rungs)  # the same for every table of the study
+        # the protocol is the same for every table of the study
+        df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds, rungs)
         df.attrs["length"], df.attrs["fractions"] = length, own  # for the tables' budget lines
         out[param] = df
     _add_holm(out)

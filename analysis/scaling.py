@@ -526,7 +526,8 @@ def scaling_plot(study: Study):
         ax.set_yscale("log")
         ax.set_xlabel(label)
     panel = {x: ax for ax, (x, _) in zip(axes, AXES)}
-    for param, x, _ in confirmed_axes(study):  # the rows to quote: test error of fresh seeds, with their fit
+    confirmed = confirmed_axes(study)
+    for param, x, _ in confirmed:  # the rows to quote: test error of fresh seeds, with their fit
         c = confirmed_points(study, param)
         if not len(c):
             continue
@@ -540,7 +541,7 @@ def scaling_plot(study: Study):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
     axes[0].set_ylabel(f"error ({'/'.join(sorted(set(points['metric'])))}; confirmed: test)"
-                       if confirmed_axes(study) else f"error ({'/'.join(sorted(set(points['metric'])))})")
+                       if confirmed else f"error ({'/'.join(sorted(set(points['metric'])))})")
     fig.suptitle("Scaling: error = a x^-b + c")
     fig.tight_layout()
     return fig
