@@ -195,3 +195,28 @@ def test_arms_an_earlier_run_selected_and_this_one_does_not_are_removed(tmp_path
 
     assert {(r["param"], r["value"]) for r in db.rows(confirm_arms, "s")} == {("model", "cnn"), ("cnn.width", "8")}
     assert len(db.rows(confirm_arms, "other")) == 1
+
+
+def test_the_eta_weighs_runs_by_their_expected_seconds():
+    from tuning.confirm import Arm, expected_costs
+    from tuning.retrain import eta
+
+    def arm(source_trial, fraction):
+        return Arm("p", "v", 0, 1, {"data_fraction": fraction}, "trial", source_trial, None, False)
+
+    arms = {"big": arm("t1", 1.0), "small": arm("t2", 0.1), "seen": arm("t1", 1.0), "blind": arm(None, 0.5)}
+    trials = [{"trial_id": "t1", "wall_time": 600.0, "epochs": 2, "config": {"data_fraction": 1.0}},
+              {"trial_id": "t2", "wall_time": 30.0, "epochs": 2, "config": {"data_fraction": 0.1}}]
+    runs = [{"arm_key": "seen", "status": "completed", "wall_time": 100.0},
+            {"arm_key": "seen", "status": "errored", "wall_time": 1.0}]  # an errored run says nothing of the time
+    todo = [("big", 1002), ("small", 1002), ("seen", 1002), ("blind", 1002)]
+    by_epochs = expected_costs(todo, arms, runs, trials, epochs=4, data_fraction=1.0, steps=False)
+    # twice the epochs of the source trial; the earlier run of the same configuration rules over its source
+    assert by_epochs[("big", 1002)] == 1200.0 and by_epochs[("small", 1002)] == 60.0
+    assert by_epochs[("seen", 1002)] == 100.0
+    assert by_epochs[("blind", 1002)] == (1200.0 + 60.0 + 100.0) / 3  # nothing known: the mean of the others
+    by_steps = expected_costs(todo, arms, runs, trials, epochs=4, data_fraction=1.0, steps=True)
+    assert by_steps[("big", 1002)] == 600.0 and by_steps[("small", 1002)] == 30.0  # fixed steps: the trial's time
+    assert expected_costs(todo[:1], {"big": arm(None, 1.0)}, [], [], 4, 1.0, False) == {("big", 1002): 1.0}
+    # 10 minutes went to one small run of 1 expected unit; 20 big units remain: far more than a run count says
+    assert eta(600.0, 1.0, 20.0) == "3h20m" and eta(600.0, 1.0, 0.0) == "done"

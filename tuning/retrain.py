@@ -52,8 +52,9 @@ def state_file(folder: Path, params: dict[str, Any], overrides: dict[str, Any], 
 
 def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any], int]],
             label: Callable[[Hashable], str], record: Callable[[Hashable, dict[str, Any], str | None], None],
-            correct_mask: bool = False) -> None:
-    """Run every job (params, overrides, seed) as a Ray task; record(key, result, error) as each one ends."""
+            correct_mask: bool = False, costs: dict[Hashable, float] | None = None) -> None:
+    """Run every job (params, overrides, seed) as a Ray task; record(key, result, error) as each one ends.
+    costs: each job's expected seconds (any unit), which weigh the ETA; without them every job counts alike."""
     if not jobs:
         return
     import ray
@@ -74,7 +75,7 @@ def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        _wait_all(pending, total, t0, label, record, caught)
+        _wait_all(pending, total, t0, label, record, caught, {key: (costs or {}).get(key, 1.0) for key in jobs})
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
@@ -84,9 +85,16 @@ def retrain(args, data, jobs: dict[Hashable, tuple[dict[str, Any], dict[str, Any
         raise RetrainInterrupted(caught[0], total - len(pending), total)
 
 
-def _wait_all(pending: dict, total: int, t0: float, label, record, caught: list[int]) -> None:
+def eta(elapsed: float, done_cost: float, left_cost: float) -> str:
+    """Time left at the pace so far, with runs weighed by their expected cost."""
+    return duration(elapsed / done_cost * left_cost) if left_cost > 0 else "done"
+
+
+def _wait_all(pending: dict, total: int, t0: float, label, record, caught: list[int],
+              costs: dict[Hashable, float]) -> None:
     import ray
 
+    done_cost = 0.0
     while pending and not caught:
         # A bounded wait: a signal is seen within a second, not when a run of many minutes ends.
         ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
@@ -104,5 +112,6 @@ def _wait_all(pending: dict, total: int, t0: float, label, record, caught: list[
         result = "errored (above)" if out["status"] == "errored" else f"test acc {100 * out['test_acc']:.2f}%"
         if resumed:
             result += f" (continued from epoch {resumed})"
-        eta = duration(elapsed / finished * len(pending)) if pending else "done"
-        print(f"  [{finished}/{total}] {label(key)}: {result} | {duration(elapsed)} elapsed, ETA {eta}", flush=True)
+        done_cost += costs[key]
+        left = eta(elapsed, done_cost, sum(costs[k] for k in pending.values())) if pending else "done"
+        print(f"  [{finished}/{total}] {label(key)}: {result} | {duration(elapsed)} elapsed, ETA {left}", flush=True)
