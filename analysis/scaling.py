@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ N_BOOT = 300
 C_PROFILE = (0.0, 0.5, 0.9)  # c as shares of the smallest error, for b's dependence on an unidentified floor
 
 
-@dataclass
+@dataclass(frozen=True)  # shared by the table and the figure through fit_power_law's cache
 class PowerLawFit:
     a: float
     b: float  # the scaling exponent
@@ -151,6 +152,17 @@ def _c_bound(c_rel: float, low_rel: float, high_rel: float) -> str | None:
 
 
 def fit_power_law(x, y, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
+    """fit_power_law_once, remembered: the docs' table and figure fit the same points, each with its bootstrap."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return _fit_cached(tuple(x.tolist()), tuple(y.tolist()), n_boot, seed)
+
+
+@lru_cache(maxsize=64)
+def _fit_cached(x: tuple, y: tuple, n_boot: int, seed: int) -> PowerLawFit:
+    return fit_power_law_once(x, y, n_boot, seed)
+
+
+def fit_power_law_once(x, y, n_boot: int = N_BOOT, seed: int = 0) -> PowerLawFit:
     """Fit log y = log(a x^-b + c) (a, b, c >= 0, c at most the smallest y) and the pure law c = 0.
 
     Intervals come from a residual bootstrap in log space: each refit keeps every x value and adds resampled
@@ -551,7 +563,7 @@ def _plot_fit(ax, x, y, what: str, color: str) -> None:
     """The fit's curve where its points can judge it (MIN_DISTINCT_X_IDENTIFIED or more), labelled as the table
     reads it: b with its interval only where c is identified, else the pure law's line beside it."""
     try:
-        fit = fit_power_law(x, y)  # the same fit (and bootstrap) as scaling_table
+        fit = fit_power_law(x, y)  # scaling_table's own fit, from the cache
     except (ValueError, RuntimeError):
         return
     if fit.distinct_x < MIN_DISTINCT_X_IDENTIFIED:

@@ -1,10 +1,12 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import (confirmed_points, fit_power_law, fit_row, formatted_scaling, frontier, scaling_plot,
-                              scaling_points, scaling_sentences, scaling_table, system_scaling)
+from analysis.scaling import (confirmed_points, fit_power_law, fit_power_law_once, fit_row, formatted_scaling, frontier,
+                              scaling_plot, scaling_points, scaling_sentences, scaling_table, system_scaling)
 import pandas as pd
 
 from analysis.load import load_confirmation
@@ -153,8 +155,12 @@ def test_a_floor_at_a_bound_is_not_identified(kind):
 def test_few_points_and_failed_refits_make_a_fit_exploratory():
     fit = fit_power_law([1e3, 2e3, 4e3, 8e3], [0.5, 0.35, 0.26, 0.2])
     assert any(w.startswith("4 distinct x values") for w in fit.exploratory)
-    fit.boot_kept = 200  # what the rule reads: 100 of 300 refits failed
+    fit = dataclasses.replace(fit, boot_kept=200)  # what the rule reads: 100 of 300 refits failed
     assert "100/300 refits failed (> 25%)" in fit.exploratory
+    # the table and the figure share one fit of the same points, not two bootstraps that agree
+    again = fit_power_law(np.array([1e3, 2e3, 4e3, 8e3]), [0.5, 0.35, 0.26, 0.2])
+    assert again is fit_power_law([1e3, 2e3, 4e3, 8e3], [0.5, 0.35, 0.26, 0.2])
+    assert again == fit_power_law_once([1e3, 2e3, 4e3, 8e3], [0.5, 0.35, 0.26, 0.2])
 
 
 def test_system_scaling_reads_throughput(tmp_path):
