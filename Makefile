@@ -75,8 +75,9 @@ headline: setup
 	$(MAKE) docs
 
 # Scaling at the same compute per point: every trial of the scaling space trains its fixed optimizer steps whatever
-# its training-set size (FIFO, no early stopping), then every scientific value is confirmed on 2 fresh seeds, so
-# each training-set size has 2 seeds. Hours on a 2-core CPU; rerunning it resumes.
+# its training-set size (FIFO, no early stopping), then every scientific value is confirmed on 3 fresh seeds, so
+# each training-set size has 3 seeds. Hours on a 2-core CPU; rerunning it resumes (a study confirmed on fewer
+# seeds gets the missing ones).
 scaling: setup
 	$(BIN)/python tuning/run.py --space scaling --budget scaling --sampler qmc $$([ -f runs/scaling/trials.db ] && echo --resume)
 	$(MAKE) docs

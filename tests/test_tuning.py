@@ -472,16 +472,26 @@ def test_confirmation_end_to_end(smoke_study, tmp_path):
     kept = query(db, "select trial_id, seed, status, test_acc from ganrator_final_evals where seed = 1000")
     with sqlite3.connect(db) as conn:
         conn.execute("update ganrator_final_evals set status='errored', test_acc=NULL where seed=1001")
+    # Retraining the arms for another length would mix run lengths in one confirmation: refused before Ray starts.
+    studies = "select budget, updated_at from ganrator_studies"
+    stored = query(db, studies)
+    longer = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(db.parent.parent),
+                     "--confirm", "--resume", "--confirm-epochs", "3")
+    assert longer.returncode == 2 and "confirm_epochs = 2, this run asks for 3" in longer.stderr, longer.stderr
+    assert "ray:" not in longer.stdout and query(db, studies) == stored
     hidden = shared.parent.parent.with_name("away")
     shared.parent.parent.rename(hidden)  # the old path is gone, as after a move
-    try:
+    try:  # and a third seed for every arm: the two done stay, the third is run and the budget records it
         again = run_cli("--space", "smoke", "--budget", "smoke", "--storage-path", str(db.parent.parent),
-                        "--final-eval", "1", "--confirm", "--resume")
+                        "--final-eval", "1", "--confirm", "--resume", "--confirm-seeds", "3")
     finally:
         hidden.rename(shared.parent.parent)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert f"= {len(keys) * 2} runs, 0 to do" in again.stdout and "(1 runs to do)" in again.stdout
-    assert query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs") == before
+    assert f"= {len(keys) * 3} runs, {len(keys)} to do" in again.stdout and "(1 runs to do)" in again.stdout
+    assert "3 fresh seeds per arm, up from the study's 2" in again.stdout
+    assert json.loads(query(db, studies)[0][0])["confirm_seeds"] == 3
+    assert query(db, "select arm_key, seed, updated_at from ganrator_confirm_runs where seed < 1002") == before
+    assert sorted(k for k, in query(db, "select arm_key from ganrator_confirm_runs where seed = 1002")) == sorted(keys)
     (status, acc), = query(db, "select status, test_acc from ganrator_final_evals where seed = 1001")
     assert status == "completed" and 0 < acc <= 1
     assert query(db, "select trial_id, seed, status, test_acc from ganrator_final_evals where seed = 1000") == kept

@@ -67,15 +67,15 @@ BUDGETS = {
                        calibration_trials=0),
     # The scaling space fixes a step budget (TrainConfig.steps), so every training-set size gets the same compute;
     # `max_epochs` is then unused by the trials (epochs follow from the steps) and the scheduler is FIFO. The
-    # confirmation retrains the arms of every scientific parameter on 2 fresh seeds: the data_fraction arms are
-    # 2 seeds at every training-set size, on the reference's model.
+    # confirmation retrains the arms of every scientific parameter on 3 fresh seeds: the data_fraction arms are
+    # 3 seeds at every training-set size, on the reference's model, so each size pairs with the reference's.
     "scaling": Budget("scaling", num_samples=30, max_epochs=1, grace_period=1, reduction_factor=2, startup_trials=15,
                       data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=1, final_seeds=2,
                       summary="scaling: 30 trials on 1/32 to all of the 55,000 training images, each for the "
                               "space's fixed optimizer steps whatever its training-set size (no early stopping); "
-                              "then every scientific value confirmed on 2 fresh seeds, so each training-set size "
-                              "has 2 seeds",
-                      confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=2,
+                              "then every scientific value confirmed on 3 fresh seeds, so each training-set size "
+                              "has 3 seeds",
+                      confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=3,
                       calibration_trials=0),
     # Augmentation against data size (search_spaces/aug_size.yaml): the space fixes the steps, so each size trains
     # as long as the others; a short random search tunes lr and weight decay, then the confirmation trains the

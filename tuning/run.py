@@ -387,7 +387,23 @@ def open_study(args) -> tuple[TrialDB, dict | None]:
         if not Tuner.can_restore(experiment_path(args)):
             raise StudyError(f"--resume: no Ray experiment state at {experiment_path(args)} (pass the "
                              f"--storage-path the study ran with)")
+        args.budget_update = resumed_budget(existing.get("budget") or {}, args.budget_obj)
     return db, existing
+
+
+def resumed_budget(stored: dict, budget) -> dict | None:
+    """The stored budget with more confirmation seeds, where a resume asks for them (a third seed for every arm:
+    the runs done keep theirs, since fresh_seeds of n + 1 starts with those of n); else None. A resume that would
+    retrain arms for another length or on another share of the data is refused: it would mix run lengths in one
+    confirmation, which pairs runs by seed alone."""
+    for key, flag in (("confirm_epochs", "--confirm-epochs"), ("confirm_data_fraction", "--confirm-data-fraction")):
+        if key in stored and stored[key] != getattr(budget, key):
+            raise StudyError(f"--resume: the study's confirmation ran with {key} = {stored[key]}, this run asks for "
+                             f"{getattr(budget, key)}; pass {flag} {stored[key]} (or leave it out with the study's "
+                             f"--budget), or start a new study with --name")
+    if budget.confirm_seeds > stored.get("confirm_seeds", budget.confirm_seeds):
+        return {**stored, "confirm_seeds": budget.confirm_seeds}
+    return None
 
 
 def experiment_path(args) -> str:
@@ -460,6 +476,10 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
     info = provenance()
     session = {"status": "running", "hardware": {k: cluster[k] for k in ("nodes", "cpus", "gpus", "platform")}}
     if existing:  # a resume continues the stored study as it was defined: its budget, search and command stay
+        if update := getattr(args, "budget_update", None):  # but for more confirmation seeds, said and recorded
+            print(f"confirmation: {update['confirm_seeds']} fresh seeds per arm, up from the study's "
+                  f"{existing['budget']['confirm_seeds']}; the study's budget now records {update['confirm_seeds']}")
+            session["budget"] = update
         db.upsert_study(args.name, **session)
         return info
     space = args.space_obj
