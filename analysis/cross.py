@@ -7,6 +7,7 @@ arm ran on the same fresh seeds, so seed k of two cells shares its initialisatio
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -144,17 +145,23 @@ def _fit_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
 def _settings_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
     """Each cell's settings besides the cross: where it came from and its tuned (nuisance) values, which differ
     between the cells of a row when the search found each cell's best separately."""
-    models = sorted({str(m) for m in df["model"] if m})
-    parts = []
+    models = sorted({m for m in df["model"] if isinstance(m, str)})  # a cell with no run yet has none
+    parts, differ = [], []
     for r in df.to_dict("records"):
         values = ", ".join(f"{k} {format_value(v)}" for k, v in sorted(r["settings"].items()))
         parts.append(f"{row_name} = {point_text(r[row_name])}, {col_name} = {point_text(r[col_name])}: "
                      f"{r['source']}{f' ({values})' if values else ''}")
+    for v, cells in df.groupby(row_name, sort=False):
+        if len({json.dumps(c, sort_keys=True, default=str) for c in cells["settings"]}) > 1:
+            differ.append(point_text(v))
     model = f"Model: {', '.join(models)}. " if models else ""
+    ending = (f"They differ within the rows {row_name} = {', '.join(differ)}: there a paired difference compares "
+              f"{col_name} values each at its own settings, not {col_name} alone." if differ else
+              f"Within every row the cells share their settings (no setting besides the cross differs), so each "
+              f"paired difference is {col_name} alone, at those settings.")
     return (f"{model}Each cell's settings besides the cross, from the search trial it came from (or the "
             f"validation-selected reference's, where the search ran none in that cell): " + "; ".join(parts) +
-            f". Where they differ within a row, its paired difference compares {col_name} values each at its own "
-            f"settings, not {col_name} alone.")
+            f". {ending}")
 
 
 def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: dict, row_name: str, col_name: str,
@@ -179,6 +186,8 @@ def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: d
             if len(gains) != 2:
                 continue
             d = (gains[0] - gains[1]).dropna()
+            if d.empty:  # no seed has run in all four cells yet
+                continue
             mean, half, n = mean_ci(d.to_numpy(dtype=float))
             text = (f"{100 * mean:+.2f} [{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}]"
                     if n >= MIN_SEEDS_FOR_INTERVAL else f"{100 * mean:+.2f} (no interval)")

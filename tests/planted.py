@@ -307,7 +307,10 @@ AUG_SIZE_TRAIN = {0.1: (0.999, 0.97), 0.25: (0.99, 0.95), 1.0: (0.94, 0.92)}  # 
 AUG_SIZE_STEPS = 1500
 
 
-def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3, fractions=tuple(AUG_SIZE_BASE)) -> Path:
+def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3, fractions=tuple(AUG_SIZE_BASE),
+                   tuned: dict | None = None, missing: tuple = ()) -> Path:
+    """tuned: {(fraction, strength): {setting: value}}, a cell's own tuned settings (else none: every cell alike);
+    missing: the cells with no run yet."""
     db = TrialDB(f"sqlite:///{path}")
     specs = {"data_fraction": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
                                "choices": list(fractions), "when": {}},
@@ -342,8 +345,12 @@ def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3, fractions
             db.upsert_confirm_arm(name, param, f"data_fraction = {frac:g}, aug_strength = {aug:g}", arm_key=key,
                                   position=position, point={"data_fraction": frac, "aug_strength": aug},
                                   is_reference=(frac, aug) == (1.0, 0.5),
-                                  source="trial s0" if (frac, aug) == (1.0, 0.5) else "reference with one cell")
+                                  source="trial s0" if (frac, aug) == (1.0, 0.5) else "reference with one cell",
+                                  config={"data_fraction": frac, "aug_strength": aug,
+                                          **(tuned or {}).get((frac, aug), {})})
             position += 1
+            if (frac, aug) in missing:
+                continue
             gain = AUG_SIZE_GAIN.get((frac, aug), 0.0)
             for s in range(seeds):
                 wobble = 0.0 if aug == 0.0 else AUG_SIZE_WOBBLE[s] * (1 + aug)

@@ -132,3 +132,21 @@ def test_the_figure_dashes_the_segment_to_another_studys_row(tmp_path):
     styles = sorted((float(min(line.get_xdata())), line.get_linestyle()) for line in drawn)
     assert {s for x, s in styles if x < 0.2} == {"-"} and {s for x, s in styles if x > 0.2} == {"--"}, styles
     assert "to a row of another study (its own protocol)" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_the_settings_sentence_says_whether_a_row_compares_augmentation_alone(tmp_path):
+    """Cells that share their settings compare augmentation alone; a row whose cells were tuned apart does not,
+    and the note names it. A cell with no run yet leaves the interaction out rather than printing nan."""
+    shared = confirmed_cross(*load_confirmation(load_study(planted.build_aug_size(tmp_path / "shared.db"))))
+    assert "Within every row the cells share their settings" in shared.attrs["note"]
+    assert "each paired difference is aug_strength alone" in shared.attrs["note"]
+    tuned = load_study(planted.build_aug_size(tmp_path / "tuned.db", tuned={(0.1, 0.5): {"lr": 0.04}}))
+    note = confirmed_cross(*load_confirmation(tuned)).attrs["note"]
+    assert "data_fraction = 0.1, aug_strength = 0.5: reference with one cell (lr 0.04)" in note
+    assert "They differ within the rows data_fraction = 0.1: there a paired difference compares" in note
+    assert "Within every row" not in note
+    partial = load_study(planted.build_aug_size(tmp_path / "partial.db", missing=((0.25, 0.5), (0.25, 1.0))))
+    df = confirmed_cross(*load_confirmation(partial))
+    assert "nan" not in df.attrs["note"] and "gain at data_fraction = 0.1 minus its gain at 0.25" not in df.attrs["note"]
+    assert "aug_strength = 0.5's gain at data_fraction = 0.25 minus its gain at 1" not in df.attrs["note"]
+    assert "Model: cnn. " in df.attrs["note"]
