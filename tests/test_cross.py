@@ -147,6 +147,7 @@ def test_the_settings_sentence_says_whether_a_row_compares_augmentation_alone(tm
     assert "Within every row" not in note
     partial = load_study(planted.build_aug_size(tmp_path / "partial.db", missing=((0.25, 0.5), (0.25, 1.0))))
     df = confirmed_cross(*load_confirmation(partial))
-    assert "nan" not in df.attrs["note"] and "gain at data_fraction = 0.1 minus its gain at 0.25" not in df.attrs["note"]
+    note = df.attrs["note"]
+    assert "nan" not in note and "gain at data_fraction = 0.1 minus its gain at 0.25" not in note
     assert "aug_strength = 0.5's gain at data_fraction = 0.25 minus its gain at 1" not in df.attrs["note"]
     assert "Model: cnn. " in df.attrs["note"]
