@@ -71,11 +71,18 @@ def caption(fraction: str, epochs: str) -> str:
 
 
 def _study_fractions(s: Study) -> str:
-    """A study whose data fraction is scientific: the range its trials used."""
+    """A study whose data fraction is scientific: the range its trials used, and the space's values where the
+    trials drew only some of them (a search that only picks a reference among confirmed cells)."""
     values = [c.get("data_fraction") for c in s.trials["config"] if isinstance(c, dict) and c.get("data_fraction")]
     if not values:
         return "varied per trial"
-    return f"varied per trial ({min(values):g} to {max(values):g}, a scientific parameter)"
+    spec = s.specs.get("data_fraction") or {}
+    space = [float(v) for v in spec.get("choices") or [] if isinstance(v, (int, float))]
+    drawn = f"{min(values):g}" if min(values) == max(values) else f"{min(values):g} to {max(values):g}"
+    if space and (min(space), max(space)) != (min(values), max(values)):
+        return (f"varied per trial (a scientific parameter: {', '.join(f'{v:g}' for v in space)} in the space; "
+                f"its {len(values)} trial{'s' if len(values) > 1 else ''} drew {drawn})")
+    return f"varied per trial ({drawn}, a scientific parameter)"
 
 
 def _trial_counts(s: Study) -> str:

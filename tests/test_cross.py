@@ -89,6 +89,9 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
             "0.1 / 0.5: 0; 0.1 / 1: 0; 0.25 / 0: 0; 0.25 / 0.5: 0; 0.25 / 1: 0; 1 / 0: 0; 1 / 0.5: 1; 1 / 1: 0.") \
         in section
     assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3; Holm p" in section
+    # the runs line says which sizes the space holds, not only the one its single search trial drew
+    assert "data fraction varied per trial (a scientific parameter: 0.1, 0.25, 1 in the space; its 1 trial drew 1)" \
+        in docs
     assert "## Ablation of aug_strength" not in docs  # no search-based table pooling data sizes
 
 
