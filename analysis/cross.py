@@ -15,7 +15,7 @@ import pandas as pd
 
 from ganrator.recipe import TrainConfig
 
-from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, holm, p_text, paired_p
+from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, after_holm, confirmed_tables, holm, p_text, paired_p
 from .scaling import train_size
 from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value
@@ -35,12 +35,25 @@ def point_text(v) -> str:
     return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
+def _same_value(v) -> str:
+    """One text for equal values, whether held as numbers or as a table's labels: 0, 0.0 and "0.0" are "0"."""
+    try:
+        return f"{float(v):g}"
+    except (TypeError, ValueError):
+        return str(v)
+
+
 def _verdict(low: float, high: float, col: str, base) -> str:
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"fewer than {MIN_SEEDS_FOR_INTERVAL} paired seeds: no interval"
     if low <= 0 <= high:
         return "no significant difference"
     return f"{'better' if low > 0 else 'worse'} than {col} = {point_text(base)}"
+
+
+# Settings every cell names as its runs trained with, whether searched or fixed: the ones a tuned cell's search
+# varies, so a reader sees that a shared-setting control really shares them.
+TRAINED_SHOWN = ("optimizer", "lr", "weight_decay")
 
 
 def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_SIZE) -> pd.DataFrame:
@@ -76,6 +89,8 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
                "settings": {k: v for k, v in (arm.get("config") if isinstance(arm.get("config"), dict) else {}).items()
                             if k not in (row_name, col_name)},
                "model": configs[0].get("model") if configs else None,
+               # what the cell's runs trained with, sampled or not (a space with no nuisance parameter has none)
+               "trained": {k: configs[0][k] for k in TRAINED_SHOWN if configs and k in configs[0]},
                "batch_size": int(configs[0].get("batch_size") or TrainConfig.batch_size) if configs else None}
         if row["baseline"]:
             row["verdict"] = f"baseline ({col_name} = {point_text(base)})"
@@ -92,13 +107,29 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
             row["verdict"] = _verdict(row["diff_low"], row["diff_high"], col_name, base) if d_n else "no paired seed"
         out.append(row)
     df = pd.DataFrame(out)
-    # Each cell's difference is one comparison of the table's family: its paired p, Holm-adjusted over the table.
+    studies = list(dict.fromkeys(df["study"])) if len(df) else []
+    # Each cell's difference of the crossing study is one comparison of the table's family: its paired p,
+    # Holm-adjusted over those. A row reused from another study belongs to that study's family: it shows the Holm
+    # p that study's own table reports (one comparison, one adjusted p wherever it is shown).
     df["p"] = [paired_p(d) if not b else math.nan for d, b in zip(df["diff_per_seed"], df["baseline"])] \
         if len(df) else []
-    df["p_holm"] = holm(list(df["p"])) if len(df) else []
-    family = int(np.isfinite(df["p"]).sum()) if len(df) else 0
+    own = (df["study"] == studies[0]).to_numpy() if len(studies) > 1 else np.ones(len(df), dtype=bool)
+    df["p_holm"] = math.nan
+    if own.any():
+        df.loc[own, "p_holm"] = holm(list(df.loc[own, "p"]))
+    for i in np.flatnonzero(~own & ~df["baseline"].to_numpy(dtype=bool)):
+        # that study compared each arm with its reference: the same pair as this cell's (either way round, the
+        # paired t-test's p is the same) when the reference is this row's baseline or this cell itself
+        arm = a[a["arm_key"] == df.at[i, "arm_key"]].iloc[0]
+        value, ref = _same_value(df.at[i, col_name]), arm.get("holm_reference")
+        base_arm = a[[p[row_name] == df.at[i, row_name] and _same_value(p[col_name]) == _same_value(base)
+                      for p in a["point"]]]
+        if ref == _same_value(base):
+            df.at[i, "p_holm"] = arm.get("holm_p", math.nan)
+        elif ref == value and len(base_arm):
+            df.at[i, "p_holm"] = base_arm["holm_p"].iloc[0]
+    family = int(np.isfinite(df.loc[own, "p"]).sum()) if len(df) else 0
     seeds = sorted(int(s) for s in runs["seed"].dropna().unique()) if len(runs) else []
-    studies = list(dict.fromkeys(df["study"])) if len(df) else []
     reused = ""
     if len(studies) > 1:
         others = df[df["study"] != studies[0]]
@@ -106,7 +137,9 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
         reused = (f" The {row_name} = {rows} row reuses the confirmed runs of study "
                   f"{', '.join(f'`{x}`' for x in studies[1:])}: its training length and its other settings are that "
                   f"study's own, so a difference between rows mixes {row_name} with protocol; the paired comparison "
-                  f"within each row is unaffected.")
+                  f"within each row is unaffected. Its comparisons belong to that study's family: its `Holm p` is "
+                  f"the one that study's own table reports for the same pair of arms (none where that table compared "
+                  f"other pairs), outside this table's family.")
     df.attrs.update(
         title=f"Confirmed cross: {row_name} x {col_name}", param=param, row=row_name, col=col_name, baseline=base,
         fit=_fit_sentence(df, row_name, col_name),
@@ -115,8 +148,10 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
               f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy "
               f"in points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
               f"selects nothing. Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p "
-              f"over the {family} comparisons of this table (not the interaction below), so a difference with Holm "
-              f"p below 0.05 holds together with the others. Test accuracy: mean ± 95% t-interval over seeds. "
+              f"over the {family} comparisons of this table{' from its own study' if len(studies) > 1 else ''} "
+              f"(not the interaction below), so a difference with Holm "
+              f"p below 0.05 holds together with the others; a verdict whose own interval excludes 0 but whose "
+              f"Holm p is 0.05 or more says \"not after Holm\". Test accuracy: mean ± 95% t-interval over seeds. "
               f"Training accuracy: each run's accuracy on its own training images without augmentation, "
               f"after its last epoch (mean over seeds); near 100% means the run fitted (or memorised) its training "
               f"set. Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
@@ -148,11 +183,12 @@ def _settings_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
     models = sorted({m for m in df["model"] if isinstance(m, str)})  # a cell with no run yet has none
     parts, differ = [], []
     for r in df.to_dict("records"):
-        values = ", ".join(f"{k} {format_value(v)}" for k, v in sorted(r["settings"].items()))
+        values = ", ".join(f"{k} {format_value(v)}" for k, v in sorted({**r["trained"], **r["settings"]}.items()))
         parts.append(f"{row_name} = {point_text(r[row_name])}, {col_name} = {point_text(r[col_name])}: "
                      f"{r['source']}{f' ({values})' if values else ''}")
     for v, cells in df.groupby(row_name, sort=False):
-        if len({json.dumps(c, sort_keys=True, default=str) for c in cells["settings"]}) > 1:
+        if len({json.dumps({**t, **c}, sort_keys=True, default=str)
+                for t, c in zip(cells["trained"], cells["settings"])}) > 1:
             differ.append(point_text(v))
     model = f"Model: {', '.join(models)}. " if models else ""
     ending = (f"They differ within the rows {row_name} = {', '.join(differ)}: there a paired difference compares "
@@ -212,8 +248,15 @@ def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name
     if len(values) != 1:
         return arms.iloc[:0], runs.iloc[:0]
     value = values.pop()
+    # The Holm p each arm has in its own study's family, and the arm it was compared with there (the reference)
+    table = confirmed_tables(arms, runs).get(param)
+    key = _same_value  # the table labels its values as text ("0.0"), the arms hold them as numbers (0)
+    reference = key(table.loc[table["reference"], param].iloc[0]) if table is not None and \
+        table["reference"].any() else None
+    holm_p = {key(v): p for v, p in zip(table[param], table["p_holm"])} if table is not None else {}
     row = a.assign(param=cross, point=[{row_name: value, param: p} for p in a["point"]],
-                   source=[f"study `{study}`, {src}" for src in a["source"]], position=a["position"] + 1_000)
+                   source=[f"study `{study}`, {src}" for src in a["source"]], position=a["position"] + 1_000,
+                   holm_p=[holm_p.get(key(p), math.nan) for p in a["point"]], holm_reference=reference)
     return row, mine
 
 
@@ -221,7 +264,7 @@ def _diff_text(r: dict) -> str:
     if np.isfinite(r["diff_low"]):
         holm_p = f"; Holm p {p_text(r['p_holm'])}" if np.isfinite(r.get("p_holm", math.nan)) else ""
         return (f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}], "
-                f"{r['verdict']} (n={r['n']}{holm_p})")
+                f"{after_holm(r['verdict'], r.get('p_holm', math.nan))} (n={r['n']}{holm_p})")
     if r["diff_per_seed"]:
         return f"per seed: {', '.join(f'{100 * d:+.2f}' for d in r['diff_per_seed'])}; {r['verdict']} (n={r['n']})"
     return r["verdict"] or "—"

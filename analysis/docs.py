@@ -382,8 +382,14 @@ def _search_per_cell(s: Study, df: pd.DataFrame) -> str:
                                    and float(c.get(col, math.nan)) == float(r[col])))
               for r in own.to_dict("records")]
     cells = "; ".join(f"{point_text(a)} / {point_text(b)}: {n}" for a, b, n in counts)
+    if not any(s.roles.get(k) == "nuisance" for k in s.specs):
+        return (f" `{s.name}` searched no nuisance parameter: its {len(configs)} search trial(s) only picked the "
+                f"reference, and every cell trains at the space's fixed settings and the trainer's defaults.")
+    unequal = len({n for *_, n in counts}) > 1
     return (f" Search trials per cell of `{s.name}` ({row} / {col}), of {len(configs)} in all: {cells}. A cell's "
-            f"tuned settings are the best of that many draws; with 0, the reference's.")
+            f"tuned settings are the best of that many draws; with 0, the reference's." +
+            (" The cells were tuned unequally, so a row's difference also carries how many draws each of its cells "
+             "had." if unequal else ""))
 
 
 def _training_length(s: Study, sb: StudyBudget) -> str:

@@ -38,6 +38,14 @@ def verdict(low: float, high: float) -> str:
     return "better than the reference" if low > 0 else "worse than the reference"
 
 
+def after_holm(text: str, p_holm: float, level: float = 0.05) -> str:
+    """A verdict read off one comparison's own interval, qualified where the family's adjustment does not keep it:
+    "better" with a Holm p of 0.12 is not a claim the table's family supports."""
+    if text.startswith(("better", "worse")) and np.isfinite(p_holm) and p_holm >= level:
+        return f"{text} by its own interval, not after Holm"
+    return text
+
+
 def paired_difference(runs: pd.DataFrame, base: pd.DataFrame) -> dict:
     """Test accuracy of `runs` minus `base`, seed by seed (both indexed by seed): the mean, its 95% paired
     t-interval (NaN bounds with fewer than MIN_SEEDS_FOR_INTERVAL pairs), the per-seed values, the verdict and
@@ -206,7 +214,8 @@ def _holm_sentence(family: int) -> str:
                 f"t-test, hence no Holm p: its difference is shown seed by seed, with McNemar's test per seed.")
     return (f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all {family} "
             f"comparisons of this study (every table's), so a difference with Holm p below 0.05 holds together "
-            f"with the others.")
+            f"with the others; a verdict whose own interval excludes 0 but whose Holm p is 0.05 or more says "
+            f"\"not after Holm\".")
 
 
 def _points(values, signed: bool = False) -> str:
@@ -242,7 +251,8 @@ def format_paired(df: pd.DataFrame) -> pd.DataFrame:
         val = fmt_pct(r["val_mean"], r["val_ci95"] if np.isfinite(r["val_ci95"]) else None)
         rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "val acc (%)": val,
                      "test acc (%)": test,
-                     "difference to reference (points)": diff, "verdict": r["verdict"],
+                     "difference to reference (points)": diff,
+                     "verdict": after_holm(r["verdict"], r["p_holm"]) if "p_holm" in r else r["verdict"],
                      "Holm p": "—" if r["reference"] or "p_holm" not in r else p_text(r["p_holm"]),
                      "McNemar": mcn})
     out = pd.DataFrame(rows)

@@ -308,14 +308,17 @@ AUG_SIZE_STEPS = 1500
 
 
 def build_aug_size(path: Path, name: str = "aug_size", seeds: int = 3, fractions=tuple(AUG_SIZE_BASE),
-                   tuned: dict | None = None, missing: tuple = ()) -> Path:
+                   tuned: dict | None = None, missing: tuple = (), nuisance: bool = True) -> Path:
     """tuned: {(fraction, strength): {setting: value}}, a cell's own tuned settings (else none: every cell alike);
-    missing: the cells with no run yet."""
+    missing: the cells with no run yet; nuisance: the space searches lr (else it has no nuisance parameter)."""
     db = TrialDB(f"sqlite:///{path}")
     specs = {"data_fraction": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
                                "choices": list(fractions), "when": {}},
              "aug_strength": {"role": "scientific", "kind": "categorical", "low": None, "high": None, "log": False,
                               "choices": [0.0, 0.5, 1.0], "when": {}}}
+    if nuisance:
+        specs["lr"] = {"role": "nuisance", "kind": "float", "low": 0.01, "high": 0.2, "log": True, "choices": None,
+                       "when": {}}
     roles = {k: s["role"] for k, s in specs.items()}
     db.upsert_study(name, space="aug_size", kind="deep", description="planted augmentation by size", roles=roles,
                     budget={"name": "aug_size", "num_samples": 1, "max_epochs": 1, "grace_period": 1,

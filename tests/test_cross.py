@@ -9,7 +9,7 @@ import pytest
 import planted
 from analysis.cross import AUG_BY_SIZE, cross_params, cross_plot, confirmed_cross, format_cross
 from analysis.load import load_confirmation, load_study
-from analysis.paired import confirmed_tables
+from analysis.paired import confirmed_tables, p_text
 
 
 @pytest.fixture
@@ -60,7 +60,13 @@ def test_aug_by_size_formatted_and_plotted(aug_size):
     assert shown.loc["0.1", "training images"] == "5,500"
     assert shown.loc["0.1", "training length"] == "1,500 steps = 72 epochs"
     small = shown.loc["0.1", "aug_strength = 1 minus 0 (points)"]
-    assert small.startswith("+3.00 [") and re.search(r"better than aug_strength = 0 \(n=3; Holm p [<.\d]+\)$", small)
+    # Holm over the table's 6 comparisons leaves 0.061 here: the interval alone says better, the family does not
+    assert small.startswith("+3.00 [") and small.endswith(
+        "better than aug_strength = 0 by its own interval, not after Holm (n=3; Holm p 0.061)")
+    for cell in shown.filter(like="minus").to_numpy().ravel():  # the qualifier follows the adjusted p, cell by cell
+        holm_p = re.search(r"Holm p ([<.\d]+)\)$", cell).group(1)
+        adjusted_away = "better than" in cell and not holm_p.startswith("<") and float(holm_p) >= 0.05
+        assert ("not after Holm" in cell) == adjusted_away, cell
     assert re.search(r"no significant difference \(n=3; Holm p [.\d]+\)$",
                      shown.loc["1", "aug_strength = 0.5 minus 0 (points)"])
     assert shown.loc["0.1", "train acc (%)"] == "0: 99.8; 0.5: 96.9; 1: 96.9"
@@ -88,7 +94,8 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
     assert ("Search trials per cell of `aug_size` (data_fraction / aug_strength), of 1 in all: 0.1 / 0: 0; "
             "0.1 / 0.5: 0; 0.1 / 1: 0; 0.25 / 0: 0; 0.25 / 0.5: 0; 0.25 / 1: 0; 1 / 0: 0; 1 / 0.5: 1; 1 / 1: 0.") \
         in section
-    assert "1,500 optimizer steps per run" in section and "better than aug_strength = 0 (n=3; Holm p" in section
+    assert "1,500 optimizer steps per run" in section
+    assert "better than aug_strength = 0 by its own interval, not after Holm (n=3; Holm p" in section
     # the runs line says which sizes the space holds, not only the one its single search trial drew
     assert "data fraction varied per trial (a scientific parameter: 0.1, 0.25, 1 in the space; its 1 trial drew 1)" \
         in docs
@@ -154,3 +161,24 @@ def test_the_settings_sentence_says_whether_a_row_compares_augmentation_alone(tm
     assert "nan" not in note and "gain at data_fraction = 0.1 minus its gain at 0.25" not in note
     assert "aug_strength = 0.5's gain at data_fraction = 0.25 minus its gain at 1" not in df.attrs["note"]
     assert "Model: cnn. " in df.attrs["note"]
+
+
+def test_a_reused_row_keeps_its_own_studys_holm_p_and_a_control_says_it_searched_nothing(tmp_path):
+    """The headline's row in a cross of 10% and 25% shows the Holm p of the headline's own table and stays out of
+    the cross's family (4 comparisons, not 6); a control whose space searches no nuisance parameter says so."""
+    from analysis.docs import write_docs
+
+    small = load_study(planted.build_aug_size(tmp_path / "aug_size.db", fractions=(0.1, 0.25), nuisance=False))
+    headline = load_study(planted.build_headline(tmp_path / "headline.db"))
+    own = confirmed_tables(*load_confirmation(headline))["aug_strength"].set_index("aug_strength")
+    docs = write_docs([headline, small], tmp_path / "docs").read_text()
+    section = docs[docs.index("## Augmentation against data size (`aug_size`, `headline`)"):]
+    assert "over the 4 comparisons of this table from its own study" in section
+    assert "its `Holm p` is the one that study's own table reports for the same pair of arms" in section
+    full = next(line for line in section.splitlines() if line.startswith("| 1 "))
+    # the planted headline's reference is strength 0.5: its table compared 0 with 0.5 (the same pair as the cross's
+    # 0.5 minus 0, the same p) but never 1 with 0, which therefore has no Holm p here
+    assert own.loc["0.5", "reference"] and f"(n=3; Holm p {p_text(own.loc['0.0', 'p_holm'])})" in full
+    assert full.count("Holm p") == 1 and "(n=3)" in full
+    assert "`aug_size` searched no nuisance parameter: its 1 search trial(s) only picked the reference" in section
+    assert "Search trials per cell" not in section
