@@ -223,7 +223,9 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
                                "mean ± 95% CI over seeds (n); reported, never used to choose.")
             pointer = _confirmed_pointer([s for s in members if not is_classical(s)], fraction, limit)
             if pointer:
-                table.attrs["note"] += " " + pointer
+                table.attrs["note"] += (" " + pointer + " No row is bold: the deep rows are proposals that their "
+                                        "confirmation decides, so this table crowns no pipeline.")
+                table.attrs["no_bold"] = True
             deep = StudyBudget(fraction, limit, study_budget(at[0]).val_size) if limit is not None else None
             tables.append((study_budget(classical[0]) if classical else None, deep, table))
     return tables

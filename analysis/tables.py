@@ -474,7 +474,8 @@ def formatted(df: pd.DataFrame) -> pd.DataFrame:
             out[col] = [format_value(v) for v in df[col]]
     if chosen is not None:
         bold.append((chosen, out.columns[0]))
-    out.attrs.update(df.attrs, bold=bold)
+    # a table whose rows are not one kind of evidence (search proposals beside full fits) crowns no row
+    out.attrs.update(df.attrs, bold=[] if df.attrs.get("no_bold") else bold)
     return out
 
 

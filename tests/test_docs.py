@@ -340,12 +340,18 @@ def test_a_comparison_points_to_the_confirmation_at_its_own_budget(tmp_path):
     note = table.attrs["note"]
     assert "Deep rows here are search trials, which propose. `planted` retrained its proposals at this budget" in note
     assert "model cnn with aug_strength 0, reaches validation 90.10 ± " in note and "test 80.10 ± " in note
+    # proposals beside full fits: no row is crowned, although the plain table bolds validation's choice
+    from analysis.tables import formatted
+
+    assert "No row is bold" in note and formatted(table).attrs["bold"] == []
+    table.attrs.pop("no_bold")
+    assert formatted(table).attrs["bold"]
     # confirmed at another length: no pointer
     with sqlite3.connect(db_path) as conn:
         conn.execute("update ganrator_confirm_runs set config = replace(config, '\"epochs\": "
                      f"{planted.MAX_EPOCHS}', '\"epochs\": 99')")
     (_, _, table), = comparison_tables([load_study(db_path)])
-    assert "Deep rows here" not in table.attrs["note"]
+    assert "Deep rows here" not in table.attrs["note"] and formatted(table).attrs["bold"]
 
 
 def test_the_runs_line_pairs_each_data_fraction_with_its_own_epochs(tmp_path):
