@@ -107,6 +107,11 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
             row["verdict"] = _verdict(row["diff_low"], row["diff_high"], col_name, base) if d_n else "no paired seed"
         out.append(row)
     df = pd.DataFrame(out)
+    if len(df):  # a difference between cells at different settings is not the column parameter's effect
+        mixed = df[row_name].isin(_rows_with_differing_settings(df, row_name)) & ~df["baseline"]
+        df.loc[mixed, "verdict"] = [f"{v}, cells at different settings" if v.startswith(("better", "worse")) else v
+                                    for v in df.loc[mixed, "verdict"]]
+        df["mixed_settings"] = mixed
     studies = list(dict.fromkeys(df["study"])) if len(df) else []
     # Each cell's difference of the crossing study is one comparison of the table's family: its paired p,
     # Holm-adjusted over those. A row reused from another study belongs to that study's family: it shows the Holm
@@ -114,6 +119,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
     df["p"] = [paired_p(d) if not b else math.nan for d, b in zip(df["diff_per_seed"], df["baseline"])] \
         if len(df) else []
     own = (df["study"] == studies[0]).to_numpy() if len(studies) > 1 else np.ones(len(df), dtype=bool)
+    df["reused"] = ~own
     df["p_holm"] = math.nan
     if own.any():
         df.loc[own, "p_holm"] = holm(list(df.loc[own, "p"]))
@@ -177,19 +183,24 @@ def _fit_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
             f"below by the augmentation's regularisation; these runs stored no learning curve to tell which.")
 
 
+def _rows_with_differing_settings(df: pd.DataFrame, row_name: str) -> list:
+    """The values of the cross's first parameter whose cells trained at different settings (the cells' own searched
+    lr, weight decay, ...): there a cell's difference is not the second parameter's alone."""
+    return [v for v, cells in df.groupby(row_name, sort=False)
+            if len({json.dumps({**t, **c}, sort_keys=True, default=str)
+                    for t, c in zip(cells["trained"], cells["settings"])}) > 1]
+
+
 def _settings_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
     """Each cell's settings besides the cross: where it came from and its tuned (nuisance) values, which differ
     between the cells of a row when the search found each cell's best separately."""
     models = sorted({m for m in df["model"] if isinstance(m, str)})  # a cell with no run yet has none
-    parts, differ = [], []
+    parts = []
     for r in df.to_dict("records"):
         values = ", ".join(f"{k} {format_value(v)}" for k, v in sorted({**r["trained"], **r["settings"]}.items()))
         parts.append(f"{row_name} = {point_text(r[row_name])}, {col_name} = {point_text(r[col_name])}: "
                      f"{r['source']}{f' ({values})' if values else ''}")
-    for v, cells in df.groupby(row_name, sort=False):
-        if len({json.dumps({**t, **c}, sort_keys=True, default=str)
-                for t, c in zip(cells["trained"], cells["settings"])}) > 1:
-            differ.append(point_text(v))
+    differ = [point_text(v) for v in _rows_with_differing_settings(df, row_name)]
     model = f"Model: {', '.join(models)}. " if models else ""
     ending = (f"They differ within the rows {row_name} = {', '.join(differ)}: there a paired difference compares "
               f"{col_name} values each at its own settings, not {col_name} alone." if differ else
@@ -231,8 +242,11 @@ def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: d
                        f"{point_text(hi)}: {text} points (n = {n} seeds)")
     if not out:
         return ""
+    mixed = bool(own["mixed_settings"].any()) if "mixed_settings" in own else False
     return ("Interaction, paired by seed within the crossing study (95% t-interval, outside the Holm family above: "
-            "exploratory): " + "; ".join(out) + ".")
+            "exploratory): " + "; ".join(out) + "." +
+            (f" Its cells trained at different settings, so these differences mix {col_name} with the cells' "
+             f"settings: not {col_name}'s interaction with {row_name}." if mixed else ""))
 
 
 def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name: str, study: str,
@@ -262,7 +276,8 @@ def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name
 
 def _diff_text(r: dict) -> str:
     if np.isfinite(r["diff_low"]):
-        holm_p = f"; Holm p {p_text(r['p_holm'])}" if np.isfinite(r.get("p_holm", math.nan)) else ""
+        family = f" in `{r['study']}`" if r.get("reused") else ""
+        holm_p = f"; Holm p {p_text(r['p_holm'])}{family}" if np.isfinite(r.get("p_holm", math.nan)) else ""
         return (f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}], "
                 f"{after_holm(r['verdict'], r.get('p_holm', math.nan))} (n={r['n']}{holm_p})")
     if r["diff_per_seed"]:

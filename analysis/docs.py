@@ -353,6 +353,8 @@ def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> li
     row, col = df.attrs["row"], df.attrs["col"]
     title = ("Augmentation against data size" if (row, col) == ("data_fraction", "aug_strength")
              else f"{col} against {row}")
+    if len(df) and df.get("mixed_settings", pd.Series(dtype=bool)).any():
+        title += ", cells at their own searched settings"  # not the column parameter's effect alone
     length = _trial_length(s, sb, per="run", epochs_vary=True)
     for other in df.attrs.get("studies", [])[1:]:
         cells = df[df["study"] == other]
@@ -368,7 +370,8 @@ def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> li
     md = ["", f"## {title} ({names})", "", budget, "", df.attrs["note"] + _search_per_cell(s, df), "",
           to_markdown(format_cross(df))]
     _small_png(md, cross_plot(df), out, f"{s.name}_cross_{row}_{col}",
-               f"{title}: seed-paired difference to {col} = {point_text(df.attrs['baseline'])}", budget)
+               f"{title} (`{s.name}`): seed-paired difference to {col} = {point_text(df.attrs['baseline'])}",
+               budget)
     return md
 
 

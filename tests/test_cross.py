@@ -155,6 +155,12 @@ def test_the_settings_sentence_says_whether_a_row_compares_augmentation_alone(tm
     assert "data_fraction = 0.1, aug_strength = 0.5: reference with one cell (lr 0.04)" in note
     assert "They differ within the rows data_fraction = 0.1: there a paired difference compares" in note
     assert "Within every row" not in note
+    # that row's verdicts and the interaction say the cells trained at different settings; the other rows' do not
+    cells = confirmed_cross(*load_confirmation(tuned)).set_index(["data_fraction", "aug_strength"])
+    assert cells.loc[(0.1, 1.0), "verdict"] == "better than aug_strength = 0, cells at different settings"
+    assert cells.loc[(1.0, 1.0), "verdict"] == "no significant difference"
+    assert not cells.loc[(0.25, 0.5), "verdict"].endswith("different settings")
+    assert "so these differences mix aug_strength with the cells' settings" in note
     partial = load_study(planted.build_aug_size(tmp_path / "partial.db", missing=((0.25, 0.5), (0.25, 1.0))))
     df = confirmed_cross(*load_confirmation(partial))
     note = df.attrs["note"]
@@ -178,7 +184,7 @@ def test_a_reused_row_keeps_its_own_studys_holm_p_and_a_control_says_it_searched
     full = next(line for line in section.splitlines() if line.startswith("| 1 "))
     # the planted headline's reference is strength 0.5: its table compared 0 with 0.5 (the same pair as the cross's
     # 0.5 minus 0, the same p) but never 1 with 0, which therefore has no Holm p here
-    assert own.loc["0.5", "reference"] and f"(n=3; Holm p {p_text(own.loc['0.0', 'p_holm'])})" in full
+    assert own.loc["0.5", "reference"] and f"(n=3; Holm p {p_text(own.loc['0.0', 'p_holm'])} in `headline`)" in full
     assert full.count("Holm p") == 1 and "(n=3)" in full
     assert "`aug_size` searched no nuisance parameter: its 1 search trial(s) only picked the reference" in section
     assert "Search trials per cell" not in section
