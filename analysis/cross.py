@@ -15,7 +15,8 @@ import pandas as pd
 
 from ganrator.recipe import TrainConfig
 
-from .paired import MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, after_holm, confirmed_tables, holm, p_text, paired_p
+from .paired import (MIN_SEEDS_FOR_INTERVAL, TRAINED_SHOWN, _runs_by_seed, after_holm, confirmed_tables, holm, p_text,
+                     paired_p)
 from .scaling import train_size
 from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value
@@ -49,11 +50,6 @@ def _verdict(low: float, high: float, col: str, base) -> str:
     if low <= 0 <= high:
         return "no significant difference"
     return f"{'better' if low > 0 else 'worse'} than {col} = {point_text(base)}"
-
-
-# Settings every cell names as its runs trained with, whether searched or fixed: the ones a tuned cell's search
-# varies, so a reader sees that a shared-setting control really shares them.
-TRAINED_SHOWN = ("optimizer", "lr", "weight_decay")
 
 
 def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_SIZE) -> pd.DataFrame:

@@ -7,6 +7,7 @@ models on the same test images, one seed pair at a time (pooling seeds would cou
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -16,6 +17,7 @@ from scipy import stats
 from tuning.db import unpack_mask
 
 from .stats import fmt_pct, mean_ci
+from .tables import format_value
 
 MIN_SEEDS_FOR_INTERVAL = 3
 
@@ -28,6 +30,11 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
     if n == 0:
         return 1.0
     return float(min(1.0, 2 * stats.binom.cdf(min(only_a, only_b), n, 0.5)))
+
+
+# Settings every arm names as its runs trained with, whether searched or fixed: where arms differ in them (each took
+# its source trial's draw), a table shows them, so a reader sees what a difference carries besides its parameter.
+TRAINED_SHOWN = ("optimizer", "lr", "weight_decay")
 
 
 def verdict(low: float, high: float) -> str:
@@ -91,9 +98,16 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
                 m, r = mine.at[s, "test_correct"], ref_runs.at[s, "test_correct"]
                 row["mcnemar_p"].append(mcnemar_exact(unpack_mask(m, n_images), unpack_mask(r, n_images))
                                         if isinstance(m, str) and isinstance(r, str) else math.nan)
+        configs = [c for c in mine["config"] if isinstance(c, dict)] if "config" in mine else []
+        row["trained"] = {k: configs[0][k] for k in TRAINED_SHOWN if configs and k in configs[0] and k != param}
         rows.append(row)
     out = pd.DataFrame(rows)
-    out.attrs.update(title=f"Confirmed ablation: {param}", param=param)
+    # The settings the arms trained with, where they differ between arms (each arm took its source trial's draw):
+    # a difference there is the parameter together with those settings, and the table shows them.
+    differ = [k for k in TRAINED_SHOWN if len({json.dumps(t.get(k), default=str) for t in out.get("trained", [])}) > 1]
+    out["settings"] = [", ".join(f"{k} {format_value(t[k])}" for k in differ if k in t) or "—"
+                       for t in out["trained"]] if differ else ""
+    out.attrs.update(title=f"Confirmed ablation: {param}", param=param, settings_differ=differ)
     return out
 
 
@@ -161,6 +175,11 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame, rungs: bool = True)
                              if "config" in arms else [])
                or fractions)
         df.attrs["note"] = _protocol(param, length, own, n, seeds, rungs)
+        if differ := df.attrs.get("settings_differ"):
+            df.attrs["settings_note"] = (f"The arms trained at different {', '.join(differ)} (`settings`: each arm "
+                                         f"its source trial's draw, or the reference's): a difference here is "
+                                         f"{param} together with those settings, not {param} alone.")
+            df.attrs["note"] += " " + df.attrs["settings_note"]
         # the protocol is the same for every table of the study
         df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds, rungs)
         df.attrs["length"], df.attrs["fractions"] = length, own  # for the tables' budget lines
@@ -249,7 +268,8 @@ def format_paired(df: pd.DataFrame) -> pd.DataFrame:
         mcn = "—" if r["reference"] or not ps else \
             "p per seed: " + ", ".join(p_text(p) for p in ps)
         val = fmt_pct(r["val_mean"], r["val_ci95"] if np.isfinite(r["val_ci95"]) else None)
-        rows.append({param: r[param], "source": r["source"], "seeds": int(r["seeds"]), "val acc (%)": val,
+        settings = {"settings": r["settings"]} if df.attrs.get("settings_differ") else {}
+        rows.append({param: r[param], "source": r["source"], **settings, "seeds": int(r["seeds"]), "val acc (%)": val,
                      "test acc (%)": test,
                      "difference to reference (points)": diff,
                      "verdict": after_holm(r["verdict"], r["p_holm"]) if "p_holm" in r else r["verdict"],

@@ -121,3 +121,19 @@ def test_holm_and_the_paired_p():
     # the rung is named only for a search that had rungs (ASHA), not for a FIFO one
     assert "highest rung" in two.attrs["protocol"]
     assert "rung" not in confirmed_tables(*frames({"ref": REF, "zero": zero}), rungs=False)["aug"].attrs["protocol"]
+
+
+def test_arms_at_different_settings_show_them_and_say_the_difference_carries_them():
+    """An arm that took its source trial's learning rate differs from the reference in more than its parameter:
+    the table shows each arm's lr and its note says so. Arms at one shared setting get no such column."""
+    plus2 = [r + 0.02 for r in REF]
+    arms, runs = frames({"ref": REF, "plus2": plus2})
+    shared = confirmed_tables(arms, runs)["aug"]
+    assert "settings" not in format_paired(shared) and "settings_note" not in shared.attrs
+    runs["config"] = [{**c, "lr": 0.4 if k == "kplus2" else 0.02, "optimizer": "nesterov"}
+                      for k, c in zip(runs["arm_key"], runs["config"])]
+    df = confirmed_tables(arms, runs)["aug"]
+    shown = format_paired(df).set_index("aug")
+    assert shown.loc["plus2", "settings"] == "lr 0.4" and shown.loc["ref", "settings"] == "lr 0.02"
+    assert "The arms trained at different lr" in df.attrs["settings_note"]
+    assert "a difference here is aug together with those settings, not aug alone" in df.attrs["note"]
