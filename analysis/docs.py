@@ -521,8 +521,9 @@ def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
             md += ["", "The training-set size is a resource, not a setting to choose: its reference value is only "
                        "the one the search's best trial drew, so each difference reads as the gain or loss of that "
                        "much data against it, not as a choice of size."]
-        if df.attrs.get("settings_note"):
-            md += ["", df.attrs["settings_note"]]
+        for key in ("settings_note", "fit_note"):
+            if df.attrs.get(key):
+                md += ["", df.attrs[key]]
         md += ["", to_markdown(format_paired(df))]
         _small_png(md, F.confirmed_plot(df), out, f"{s.name}_confirmed_{param}",
                    f"Confirmed arms of {param}: test accuracy per seed and the paired difference", caption_line)

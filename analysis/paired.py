@@ -16,7 +16,7 @@ from scipy import stats
 
 from tuning.db import unpack_mask
 
-from .stats import fmt_pct, mean_ci
+from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value
 
 MIN_SEEDS_FOR_INTERVAL = 3
@@ -98,6 +98,9 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
                 m, r = mine.at[s, "test_correct"], ref_runs.at[s, "test_correct"]
                 row["mcnemar_p"].append(mcnemar_exact(unpack_mask(m, n_images), unpack_mask(r, n_images))
                                         if isinstance(m, str) and isinstance(r, str) else math.nan)
+        fits = [float(v) for v in mine["train_acc"] if v is not None and np.isfinite(v)] \
+            if "train_acc" in mine else []
+        row["train_acc_mean"] = float(np.mean(fits)) if fits else math.nan
         configs = [c for c in mine["config"] if isinstance(c, dict)] if "config" in mine else []
         row["trained"] = {k: configs[0][k] for k in TRAINED_SHOWN if configs and k in configs[0] and k != param}
         rows.append(row)
@@ -175,6 +178,15 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame, rungs: bool = True)
                              if "config" in arms else [])
                or fractions)
         df.attrs["note"] = _protocol(param, length, own, n, seeds, rungs)
+        short = df[np.isfinite(df["train_acc_mean"]) & (df["train_acc_mean"] < FITTED)] if len(df) else df
+        if len(short):  # at this length a verdict compares how far training got, not only the parameter
+            arms_text = "; ".join(f"{param} = {v} ({100 * a:.1f}%)" for v, a in zip(short[param],
+                                                                                   short["train_acc_mean"]))
+            df.attrs["fit_note"] = (f"Arms whose runs ended below {100 * FITTED:g}% training accuracy (mean over "
+                                    f"seeds): {arms_text}. They had not fitted their training images at this "
+                                    f"length, so their verdicts compare how far training got in it, not {param}'s "
+                                    f"effect on a trained network.")
+            df.attrs["note"] += " " + df.attrs["fit_note"]
         if differ := df.attrs.get("settings_differ"):
             df.attrs["settings_note"] = (f"The arms trained at different {', '.join(differ)} (`settings`: each arm "
                                          f"its source trial's draw, or the reference's): a difference here is "

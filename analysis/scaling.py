@@ -575,7 +575,8 @@ def _plot_fit(ax, x, y, what: str, color: str) -> None:
             label=f"{what} a x^-b + c: {ident}" + (" (exploratory)" if fit.exploratory else ""))
     if not fit.c_identified:
         ax.plot(grid, fit.predict_pure(grid), "--", color=color, alpha=0.6,
-                label=f"{what}, pure law a x^-b: b = {fit.pure_b:.2f} [{fit.pure_b_low:.2f}, {fit.pure_b_high:.2f}]")
+                label=f"{what}, pure law a x^-b (c forced to 0, one reading of many): b = {fit.pure_b:.2f} "
+                      f"[{fit.pure_b_low:.2f}, {fit.pure_b_high:.2f}]")
 
 
 def system_throughput(study: Study) -> dict:

@@ -137,3 +137,13 @@ def test_arms_at_different_settings_show_them_and_say_the_difference_carries_the
     assert shown.loc["plus2", "settings"] == "lr 0.4" and shown.loc["ref", "settings"] == "lr 0.02"
     assert "The arms trained at different lr" in df.attrs["settings_note"]
     assert "a difference here is aug together with those settings, not aug alone" in df.attrs["note"]
+
+
+def test_arms_that_had_not_fitted_their_training_set_are_named():
+    arms, runs = frames({"ref": REF, "plus2": [r + 0.02 for r in REF]})
+    runs["train_acc"] = [0.95 if k == "kref" else 1.0 for k in runs["arm_key"]]
+    df = confirmed_tables(arms, runs)["aug"]
+    assert df.attrs["fit_note"].startswith("Arms whose runs ended below 99% training accuracy (mean over seeds): "
+                                           "aug = ref (95.0%). They had not fitted")
+    runs["train_acc"] = 1.0
+    assert "fit_note" not in confirmed_tables(arms, runs)["aug"].attrs
