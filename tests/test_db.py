@@ -66,3 +66,19 @@ def test_database_from_an_older_version_reads_and_gains_new_columns(tmp_path):
     TrialDB(f"sqlite:///{path}")
     with sqlite3.connect(path) as conn:
         assert "calibration" in {r[1] for r in conn.execute("PRAGMA table_info(ganrator_trials)")}
+
+
+def test_an_epoch_and_its_trial_row_are_written_together_or_not_at_all(tmp_path):
+    """A driver killed between the two writes used to leave an epoch row past the trial's `epochs`: one transaction
+    holds both, so a write that fails half-way keeps neither."""
+    import sqlalchemy as sa
+
+    from tuning.db import TrialDB, epochs, trials
+
+    db = TrialDB(f"sqlite:///{tmp_path / 'trials.db'}")
+    db.upsert_trial("s", "t1", status="running", epochs=0)
+    db.record_epoch("s", "t1", 1, {"val_acc": 0.5}, {"epochs": 1, "best_val_acc": 0.5})
+    assert db.rows(trials, "s")[0]["epochs"] == 1 and [r["epoch"] for r in db.rows(epochs, "s")] == [1]
+    with pytest.raises(sa.exc.SQLAlchemyError):  # the trial half fails: a column that does not exist
+        db.record_epoch("s", "t1", 2, {"val_acc": 0.6}, {"epochs": 2, "no_such_column": 1})
+    assert db.rows(trials, "s")[0]["epochs"] == 1 and [r["epoch"] for r in db.rows(epochs, "s")] == [1]

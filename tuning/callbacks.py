@@ -88,14 +88,15 @@ class TrialRecorder(Callback):
             self.db.drop_epochs_after(self.study, trial.trial_id, epoch)
             self.best[trial.trial_id] = self.db.best_val_before(self.study, trial.trial_id, epoch)
         self.last_epoch[trial.trial_id] = epoch
-        self.db.upsert_epoch(self.study, trial.trial_id, epoch, time_total=result.get("time_total_s"),
-                             timestamp=time.time(), **{k: result[k] for k in EPOCH_KEYS if k in result})
         best = max(self.best.get(trial.trial_id, 0.0), result["val_acc"])
         self.best[trial.trial_id] = best
-        self.db.upsert_trial(self.study, trial.trial_id, epochs=epoch, best_val_acc=best,
-                             last_val_acc=result["val_acc"], wall_time=result.get("time_total_s"),
-                             status=DIVERGED if result.get("status") == DIVERGED else RUNNING,
-                             **{k: result[k] for k in TRIAL_KEYS if k in result})
+        self.db.record_epoch(
+            self.study, trial.trial_id, epoch,
+            dict(time_total=result.get("time_total_s"), timestamp=time.time(),
+                 **{k: result[k] for k in EPOCH_KEYS if k in result}),
+            dict(epochs=epoch, best_val_acc=best, last_val_acc=result["val_acc"], wall_time=result.get("time_total_s"),
+                 status=DIVERGED if result.get("status") == DIVERGED else RUNNING,
+                 **{k: result[k] for k in TRIAL_KEYS if k in result}))
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         if trial.trial_id in self.frozen:

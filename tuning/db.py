@@ -308,15 +308,26 @@ class TrialDB:
         self.__init__(RESUMED_URL or state["url"])
 
     def _upsert(self, table: sa.Table, key: dict[str, Any], values: dict[str, Any],
-                on_insert: dict[str, Any] | None = None) -> None:
-        """Update the row with `key`, or insert it with `values` plus the insert-only `on_insert`."""
+                on_insert: dict[str, Any] | None = None, conn=None) -> None:
+        """Update the row with `key`, or insert it with `values` plus the insert-only `on_insert` (in `conn`'s
+        transaction when given, else in one of its own)."""
+        if conn is None:
+            with self.engine.begin() as conn:
+                return self._upsert(table, key, values, on_insert, conn)
         cond = sa.and_(*(table.c[k] == v for k, v in key.items()))
+        if conn.execute(sa.select(sa.func.count()).select_from(table).where(cond)).scalar():
+            if values:
+                conn.execute(table.update().where(cond).values(**values))
+        else:
+            conn.execute(table.insert().values(**key, **values, **(on_insert or {})))
+
+    def record_epoch(self, study: str, trial_id: str, epoch: int, epoch_values: dict[str, Any],
+                     trial_values: dict[str, Any]) -> None:
+        """An epoch's row and its trial's row in one transaction: a driver killed between two separate writes left
+        an epoch row past the trial's `epochs`, which a resumed trial that then errored never mended."""
         with self.engine.begin() as conn:
-            if conn.execute(sa.select(sa.func.count()).select_from(table).where(cond)).scalar():
-                if values:
-                    conn.execute(table.update().where(cond).values(**values))
-            else:
-                conn.execute(table.insert().values(**key, **values, **(on_insert or {})))
+            self._upsert(epochs, {"study": study, "trial_id": trial_id, "epoch": epoch}, epoch_values, conn=conn)
+            self._upsert(trials, {"study": study, "trial_id": trial_id}, trial_values, conn=conn)
 
     def study(self, name: str) -> dict | None:
         with self.engine.connect() as conn:
