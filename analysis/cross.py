@@ -15,8 +15,8 @@ import pandas as pd
 
 from ganrator.recipe import TrainConfig
 
-from .paired import (MIN_SEEDS_FOR_INTERVAL, TRAINED_SHOWN, _runs_by_seed, after_holm, confirmed_tables, holm, p_text,
-                     paired_p)
+from .paired import (MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, after_holm, confirmed_tables, fit_accuracies, holm, p_text,
+                     paired_p, trained_settings)
 from .scaling import train_size
 from .stats import FITTED, fmt_pct, mean_ci
 from .tables import format_value
@@ -70,8 +70,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
         base_key = next((k for k, p in zip(a["arm_key"], points)
                          if p[row_name] == point[row_name] and p[col_name] == base), None)
         configs = [c for c in mine["config"] if isinstance(c, dict)] if "config" in mine else []
-        train_acc = [float(v) for v in mine["train_acc"] if v is not None and not pd.isna(v)] \
-            if "train_acc" in mine else []
+        train_acc = fit_accuracies(mine)
         row = {row_name: point[row_name], col_name: point[col_name], "baseline": point[col_name] == base,
                "fraction": configs[0].get("data_fraction", 1.0) if configs else math.nan,  # of the 60k split's rest
                "images": train_size(configs[0]) if configs else math.nan,
@@ -86,7 +85,7 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
                             if k not in (row_name, col_name)},
                "model": configs[0].get("model") if configs else None,
                # what the cell's runs trained with, sampled or not (a space with no nuisance parameter has none)
-               "trained": {k: configs[0][k] for k in TRAINED_SHOWN if configs and k in configs[0]},
+               "trained": trained_settings(mine),
                "batch_size": int(configs[0].get("batch_size") or TrainConfig.batch_size) if configs else None}
         if row["baseline"]:
             row["verdict"] = f"baseline ({col_name} = {point_text(base)})"

@@ -37,6 +37,17 @@ def mcnemar_exact(a: np.ndarray, b: np.ndarray) -> float:
 TRAINED_SHOWN = ("optimizer", "lr", "weight_decay")
 
 
+def fit_accuracies(runs: pd.DataFrame) -> list[float]:
+    """Each run's training accuracy (on its own training images, unaugmented), where it was recorded."""
+    return [float(v) for v in runs["train_acc"] if v is not None and not pd.isna(v)] if "train_acc" in runs else []
+
+
+def trained_settings(runs: pd.DataFrame, exclude: tuple = ()) -> dict:
+    """The TRAINED_SHOWN settings a configuration's runs trained with (its first run's config)."""
+    configs = [c for c in runs["config"] if isinstance(c, dict)] if "config" in runs else []
+    return {k: configs[0][k] for k in TRAINED_SHOWN if configs and k in configs[0] and k not in exclude}
+
+
 def verdict(low: float, high: float) -> str:
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"fewer than {MIN_SEEDS_FOR_INTERVAL} seeds: no interval"
@@ -98,11 +109,9 @@ def paired_table(arms: pd.DataFrame, runs: pd.DataFrame, param: str, n_images: i
                 m, r = mine.at[s, "test_correct"], ref_runs.at[s, "test_correct"]
                 row["mcnemar_p"].append(mcnemar_exact(unpack_mask(m, n_images), unpack_mask(r, n_images))
                                         if isinstance(m, str) and isinstance(r, str) else math.nan)
-        fits = [float(v) for v in mine["train_acc"] if v is not None and np.isfinite(v)] \
-            if "train_acc" in mine else []
+        fits = fit_accuracies(mine)
         row["train_acc_mean"] = float(np.mean(fits)) if fits else math.nan
-        configs = [c for c in mine["config"] if isinstance(c, dict)] if "config" in mine else []
-        row["trained"] = {k: configs[0][k] for k in TRAINED_SHOWN if configs and k in configs[0] and k != param}
+        row["trained"] = trained_settings(mine, exclude=(param,))
         rows.append(row)
     out = pd.DataFrame(rows)
     # The settings the arms trained with, where they differ between arms (each arm took its source trial's draw):
