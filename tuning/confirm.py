@@ -227,7 +227,8 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
     if not any(p.role == "scientific" for p in space.params):
         print("\nconfirmation: skipped (the space has no scientific parameter)")
         return
-    arms = select_arms(space, trials_frame(db.rows(trials_table, name)))
+    trial_rows = db.rows(trials_table, name)
+    arms = select_arms(space, trials_frame(trial_rows))
     if not arms:
         print("\nconfirmation: skipped (no trial reported a validation accuracy)")
         return
@@ -255,7 +256,8 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
         print(f"  {a.param} = {a.value}: {a.source}{' [reference]' if a.is_reference else ''}")
 
     # An errored run is not done: a rerun with --resume tries it again.
-    done = {(r["arm_key"], r["seed"]) for r in db.rows(confirm_runs, name) if r["status"] not in (None, "errored")}
+    run_rows = db.rows(confirm_runs, name)  # read once: the runs done, and the ETA's costs
+    done = {(r["arm_key"], r["seed"]) for r in run_rows if r["status"] not in (None, "errored")}
     todo = run_order(list(distinct), seeds, done)
     print(f"confirmation: {len(distinct)} configurations x {len(seeds)} seeds = {len(distinct) * len(seeds)} runs, "
           f"{len(todo)} to do", flush=True)
@@ -270,7 +272,7 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
                               test_correct=out.get("test_correct"), config=out["config"],
                               wall_time=out["wall_time"], error=error)
 
-    costs = expected_costs(todo, distinct, db.rows(confirm_runs, name), db.rows(trials_table, name),
+    costs = expected_costs(todo, distinct, run_rows, trial_rows,
                            b.confirm_epochs, b.confirm_data_fraction, steps > 0)
     retrain(args, data, {(key, seed): (distinct[key].config, run_overrides, seed) for key, seed in todo},
             label=lambda job: f"{'; '.join(names[job[0]])} seed {job[1]}", record=record, correct_mask=True,
