@@ -5,14 +5,13 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from ganrator import data as data_lib
 
 from conftest import ROOT
 
 
-@pytest.mark.numerics
+# Not marked numerics: its accuracy check (50%) sits far below what the run reaches in either precision (78-79%),
+# and the fp32 path of the same small cnn is held to its measured thresholds in tests/test_train.py.
 def test_gpu_check_runs_without_ray_or_optuna(fmnist, tmp_path):
     # Stand-in packages that fail to import, as on the GPU machine (which has neither installed).
     for name in ("ray", "optuna"):
