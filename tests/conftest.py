@@ -49,6 +49,21 @@ def fmnist():
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def failed(out) -> str:
+    """A failed study's output for the assertion message; where Ray's own processes died, the tail of the latest
+    local Ray session's GCS and raylet logs too (they are gone with the test machine otherwise)."""
+    text = out.stdout[-3000:] + out.stderr[-3000:]
+    if "GCS" in out.stderr or "raylet" in out.stderr:
+        import tempfile
+
+        session = Path(os.environ.get("RAY_TMPDIR") or tempfile.gettempdir()) / "ray" / "session_latest" / "logs"
+        for name in ("gcs_server.out", "gcs_server.err", "raylet.out", "raylet.err"):
+            log = session / name
+            if log.is_file():
+                text += f"\n--- {log} (tail)\n" + log.read_text(errors="replace")[-2000:]
+    return text
+
+
 @pytest.fixture(scope="session")
 def smoke_study(tmp_path_factory):
     """One real smoke study through the CLI (real Ray, Optuna, SQLite), shared by the tests that read it: the
@@ -65,5 +80,5 @@ def smoke_study(tmp_path_factory):
     out.imports = {line.rsplit("|", 1)[1].strip() for line in lines if line.startswith("import time:")}
     out.imports.discard("imported package")  # the header
     out.stderr = "".join(line for line in lines if not line.startswith("import time:"))
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     return storage / "smoke" / "trials.db", out

@@ -22,6 +22,7 @@ from analysis import load_study
 from analysis.load import load_confirmation
 from analysis.paired import confirmed_tables
 
+from conftest import failed
 from test_tuning import run_cli
 
 SPACE = """\
@@ -53,7 +54,7 @@ def crossover(tmp_path_factory):
     space = root / "crossover.yaml"
     space.write_text(SPACE)
     out = run_cli("--space", str(space), *FLAGS, "--storage-path", str(root / "runs"), timeout=900)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     db = root / "runs" / "crossover" / "trials.db"
     return db, confirmed_tables(*load_confirmation(load_study(db)))
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 
 import optuna
+from conftest import failed
 from test_tuning import (ROOT, RUN, SLOW_TRIALS, assert_consistent, assert_optuna_agrees, query, trial_rows,
                          wait_for)
 
@@ -70,7 +71,7 @@ def test_ctrl_c_then_the_printed_resume_command_finishes_the_study(tmp_path):
               for tid in before}
 
     out = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     assert "search done" in out.stdout
     after = assert_consistent(db, max_epochs=4)
     assert len(after) == 4 and set(before) <= set(after)  # every trial once; the interrupted ones continued

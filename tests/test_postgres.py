@@ -14,6 +14,7 @@ import optuna
 import pytest
 
 from analysis import load_study
+from conftest import failed
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -58,7 +59,7 @@ def test_study_on_postgresql(postgres_url, tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "tuning" / "run.py"), "--space", "smoke", "--budget", "smoke",
                           "--num-samples", "3", "--db", postgres_url, "--storage-path", str(tmp_path)],
                          capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     assert f"trial database {postgres_url}" in out.stdout
     assert not list(tmp_path.rglob("*.db"))  # nothing fell back to SQLite
     study = load_study(postgres_url)
