@@ -108,7 +108,7 @@ ROWS = (  # (key, label); times in seconds, per trial unless said
     ("cli_wall", "CLI wall time, whole study"), ("span", "search span (first trial created to last ended)"),
     ("startup", "fixed start-up: launch to first trial created"),
     ("driver_imports", "  of which driver imports, flags checked"),
-    ("space", "  of which search space and study checked (Ray starting)"),
+    ("space", "  of which search space, study and data files checked"),
     ("search_imports", "  of which search imports, dataset on a thread"),
     ("driver_data", "  of which dataset left to load after them (Ray starting)"),
     ("searcher", "  of which Optuna's storage and sampler (Ray starting)"), ("ray_init", "  of which waiting for Ray"),

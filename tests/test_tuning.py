@@ -16,6 +16,8 @@ import numpy as np
 import optuna
 import pytest
 
+from conftest import failed
+
 ROOT = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
 
@@ -23,6 +25,15 @@ RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
 def run_cli(*args, timeout=600, env=None, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([*RUN, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                           env={**os.environ, **(env or {})}, **kw)
+
+
+def run_rejected(tmp_path: Path, *args, **kw) -> subprocess.CompletedProcess:
+    """A run whose input is rejected: checked before Ray starts, so no Ray instance is started for it (Ray's
+    temporary folder, pointed into tmp_path, is never created)."""
+    ray_tmp = tmp_path / "ray-tmp"
+    out = run_cli(*args, env={"RAY_TMPDIR": str(ray_tmp)}, timeout=120, **kw)
+    assert not ray_tmp.exists(), ("a Ray instance was started for rejected input", out.stdout, out.stderr)
+    return out
 
 
 def query(db: Path, sql: str, *params) -> list[tuple]:
@@ -220,8 +231,8 @@ def test_bad_dataset_fails_and_leaves_no_ray_behind(files, message, tmp_path):
 
 def test_plain_name_with_dots_and_dashes_is_accepted(tmp_path):
     # --resume of a study that does not exist stops after the database is opened: the name got that far.
-    out = run_cli("--space", "smoke", "--name", "s1.v2-final_3", "--resume", "--storage-path", str(tmp_path),
-                  timeout=120)
+    out = run_rejected(tmp_path, "--space", "smoke", "--name", "s1.v2-final_3", "--resume", "--storage-path",
+                       str(tmp_path))
     assert out.returncode == 2 and "no study 's1.v2-final_3'" in out.stderr
     assert (tmp_path / "s1.v2-final_3" / "trials.db").is_file()
 
@@ -229,7 +240,7 @@ def test_plain_name_with_dots_and_dashes_is_accepted(tmp_path):
 def test_space_file_whose_name_is_no_study_name_is_refused(tmp_path):
     bad = tmp_path / "my space.yaml"
     bad.write_text((ROOT / "search_spaces" / "smoke.yaml").read_text())
-    out = run_cli("--space", str(bad), "--storage-path", str(tmp_path / "runs"), timeout=120)
+    out = run_rejected(tmp_path, "--space", str(bad), "--storage-path", str(tmp_path / "runs"))
     assert out.returncode == 2, out.stderr
     assert f"--space {bad}: the study would be named after the file, but 'my space' is not a valid study name" \
         in out.stderr and "pass --name" in out.stderr
@@ -270,7 +281,7 @@ def test_bad_database_is_one_line_and_left_untouched(kind, message, tmp_path):
         _read_only(db)
     before = (db.read_bytes(), db.stat().st_mtime_ns) if db.is_file() else None
     try:
-        out = run_cli("--space", "smoke", "--db", str(db), "--storage-path", str(storage), timeout=120)
+        out = run_rejected(tmp_path, "--space", "smoke", "--db", str(db), "--storage-path", str(storage))
     finally:
         if kind == "read-only":
             subprocess.run(["chattr", "-i", str(db)], capture_output=True)
@@ -285,7 +296,7 @@ def test_bad_database_is_one_line_and_left_untouched(kind, message, tmp_path):
 def test_bad_space_file_is_reported_with_its_key(tmp_path):
     bad = tmp_path / "mine.yaml"
     bad.write_text("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n")
-    out = run_cli("--space", str(bad), "--storage-path", str(tmp_path), timeout=120)
+    out = run_rejected(tmp_path, "--space", str(bad), "--storage-path", str(tmp_path))
     assert out.returncode == 2 and f"{bad}: lr: min 1 > max 0.1" in out.stderr
 
 
@@ -295,7 +306,7 @@ def test_list_spaces():
 
 
 def test_resume_without_study_is_refused(tmp_path):
-    out = run_cli("--space", "smoke", "--resume", "--storage-path", str(tmp_path), timeout=120)
+    out = run_rejected(tmp_path, "--space", "smoke", "--resume", "--storage-path", str(tmp_path))
     assert out.returncode == 2 and "no study 'smoke'" in out.stderr
 
 
@@ -373,7 +384,7 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
             break
 
     out = run_cli(*args, "--resume")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     # A trial the killed driver started after Ray's last snapshot is unknown to the resumed run, whose searcher
     # proposes its configuration again: it ended with that driver, as interrupted, and only such a trial may.
     lost = {tid for tid, r in trial_rows(db).items() if r["status"] == "interrupted"}
@@ -410,7 +421,7 @@ def test_multi_node_cluster(tmp_path):
     finally:
         cluster.stdin.close()
         cluster.wait(timeout=120)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     assert "ray: 2 node(s), 2 CPUs" in out.stdout
     assert local.returncode == 0 and "ray: 1 node(s), 2 CPUs" in local.stdout, local.stdout[-2000:] + local.stderr
     rows = assert_consistent(tmp_path / "smoke" / "trials.db", max_epochs=3)
@@ -419,7 +430,7 @@ def test_multi_node_cluster(tmp_path):
 
 def test_classical_study_end_to_end(tmp_path):
     out = run_cli("--space", "classical", "--budget", "smoke", "--storage-path", str(tmp_path), "--final-eval", "1")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     assert "fifo scheduler" in out.stdout  # no epochs, so no ASHA rungs
     db = tmp_path / "classical" / "trials.db"
     rows = assert_consistent(db, max_epochs=1, deep=False)
@@ -500,15 +511,15 @@ def test_confirmation_end_to_end(smoke_study, tmp_path):
 def test_resume_without_ray_state_changes_nothing(smoke_study, tmp_path):
     db, _ = smoke_study
     before = query(db, "select status, updated_at, budget, command from ganrator_studies")
-    out = run_cli("--space", "smoke", "--resume", "--db", str(db), "--storage-path", str(tmp_path), timeout=120)
+    out = run_rejected(tmp_path, "--space", "smoke", "--resume", "--db", str(db), "--storage-path", str(tmp_path))
     assert out.returncode == 2 and f"no Ray experiment state at {tmp_path}/smoke" in out.stderr
     assert "ray:" not in out.stdout  # refused before Ray started
     assert query(db, "select status, updated_at, budget, command from ganrator_studies") == before
 
 
 def test_unreachable_database_is_one_line_with_the_password_masked(tmp_path):
-    out = run_cli("--space", "smoke", "--db", "postgresql://someone:hunter2@127.0.0.1:1/study",
-                  "--storage-path", str(tmp_path), timeout=120)
+    out = run_rejected(tmp_path, "--space", "smoke", "--db", "postgresql://someone:hunter2@127.0.0.1:1/study",
+                       "--storage-path", str(tmp_path))
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert "error: --db postgresql://someone:***@127.0.0.1:1/study: cannot open the trial database" in out.stderr
     assert "hunter2" not in out.stderr and "ray:" not in out.stdout
@@ -540,7 +551,7 @@ def test_step_budget_study_with_a_confirmed_cross(tmp_path):
     space.write_text(STEP_CROSS_SPACE)
     out = run_cli("--space", str(space), "--budget", "smoke", "--num-samples", "3", "--storage-path",
                   str(tmp_path), "--confirm", "--confirm-seeds", "3")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     assert "scheduler: fifo, not asha: space 'steps_cross' fixes steps = 12 per trial" in out.stdout
     db = tmp_path / "steps_cross" / "trials.db"
     rows = trial_rows(db)
@@ -592,7 +603,7 @@ def test_a_finished_search_lends_idle_cores_to_the_running_trial(tmp_path):
     out = run_cli("--space", str(space), "--budget", "smoke", "--num-samples", "3", "--max-epochs", "8",
                   "--scheduler", "fifo", "--sampler", "random", "--max-concurrent", "2", "--cpus-per-trial", "1",
                   "--storage-path", str(tmp_path), "--no-confirm")
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert out.returncode == 0, failed(out)
     db = tmp_path / "idle" / "trials.db"
     rows = trial_rows(db)
     assert len(rows) == 3 and all(r["status"] == "completed" for r in rows.values()), rows
