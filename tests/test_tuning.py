@@ -323,7 +323,8 @@ def wait_for(predicate, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-SLOW_TRIALS = ["--space", "smoke", "--budget", "smoke", "--data-fraction", "0.1"]
+# Trials of a few seconds (2,750 images an epoch): long enough to be caught running by a kill or a signal.
+SLOW_TRIALS = ["--space", "smoke", "--budget", "smoke", "--data-fraction", "0.05"]
 
 
 def test_killed_worker_resumes_from_checkpoint(tmp_path):
