@@ -91,6 +91,12 @@ class RayStart:
             raise self.error
         return self._ray
 
+    def stop(self) -> None:
+        """The study is done: disconnect, and stop the local instance if this driver started it."""
+        if self._ray.is_initialized():
+            self._ray.shutdown()
+        self._release.set()
+
     def cancel(self) -> None:
         """Input was rejected after the start began: wait for it, then stop the instance it started."""
         self.started.wait()

@@ -680,6 +680,9 @@ def main(argv: list[str] | None = None) -> int:
     except RetrainInterrupted as e:
         return retrain_interrupted(args, db, argv, e)
     report(args, fidelity_check(args, db))
+    # Stopped here rather than by Ray's exit hook, which first sleeps 0.5 s for worker log lines that this driver
+    # does not forward (log_to_driver=False).
+    starting.stop()
     return 0
 
 
