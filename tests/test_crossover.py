@@ -40,6 +40,7 @@ fixed:
   cnn.depth: 1
   eval_batch_size: 2500
   amp: false
+  ema: 0.0
 """
 # Random sampler seed 24 proposes (mlp, 0.9) and then (cnn, 0.9): the CNN reaches the rung at epoch 1 second, and
 # is measured against the MLP's value there. The search runs 2 epochs, so epoch 1 is ASHA's only rung.
