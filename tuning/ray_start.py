@@ -47,7 +47,7 @@ class RayStart:
             f"RAY_ADDRESS={self.address}" if self.address != "local" else "the local Ray instance")
         self.error: BaseException | None = None
         self.started = threading.Event()
-        self._release = threading.Event()  # set only by cancel(), after the instance is stopped
+        self._release = threading.Event()  # set only by stop(), after the instance is stopped
         # Save the experiment state often, so a killed driver loses at most a few seconds of it.
         os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
         # Every epoch checkpoints and num_to_keep forces a snapshot; that is intended here, not a bottleneck.
@@ -92,13 +92,8 @@ class RayStart:
         return self._ray
 
     def stop(self) -> None:
-        """The study is done: disconnect, and stop the local instance if this driver started it."""
-        if self._ray.is_initialized():
-            self._ray.shutdown()
-        self._release.set()
-
-    def cancel(self) -> None:
-        """Input was rejected after the start began: wait for it, then stop the instance it started."""
+        """The study is done, or input was rejected after the start began: wait for the start, then disconnect and
+        stop the local instance if this driver started it."""
         self.started.wait()
         if self.error is None and self._ray.is_initialized():
             self._ray.shutdown()

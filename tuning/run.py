@@ -664,7 +664,7 @@ def main(argv: list[str] | None = None) -> int:
         startup["ray_init"] = time.time() - t  # what was left to wait for once the rest was done
     except BaseException as e:  # stop the Ray instance begun for input that failed later (or a Ctrl-C)
         if starting is not None:
-            starting.cancel()
+            starting.stop()
         if not isinstance(e, StudyError):
             raise
         print(f"error: {e}", file=sys.stderr)
