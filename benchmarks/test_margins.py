@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import claims  # noqa: E402
-from machine import cpu_line  # noqa: E402
+from ganrator.machine import cpu_line  # noqa: E402
 from ganrator.data import load_fashion_mnist  # noqa: E402
 from ganrator.train import use_bf16  # noqa: E402
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ganrator import config as config_lib  # noqa: E402
 from ganrator.data import load_fashion_mnist  # noqa: E402
 from ganrator.train import TrainConfig, evaluate, resolve_device, train, use_bf16  # noqa: E402
-from machine import cpu_line  # noqa: E402
+from ganrator.machine import cpu_line  # noqa: E402
 
 T_95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}  # two-sided, df = n - 1
 

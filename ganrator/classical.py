@@ -29,7 +29,7 @@ BINNINGS = ("hard", "soft")
 
 
 # Each classifier's own settings. A config stores every classifier's; those of the others go unused.
-CLASSIFIER_SETTINGS = {"linear_svm": ("C",), "svm_rbf": ("C", "gamma"), "logreg": ("C",),
+CLASSIFIER_SETTINGS = {"linear_svm": ("C",), "svm_rbf": ("C", "gamma", "gamma_factor"), "logreg": ("C",),
                        "random_forest": ("n_estimators", "max_depth", "n_jobs"), "knn": ("n_neighbors", "n_jobs"),
                        "gboost": ("learning_rate", "n_estimators", "max_depth")}
 
@@ -64,7 +64,8 @@ class ClassicalConfig:
     flip_predict: bool = False  # score each image and its mirror, predict the class of the summed scores
     classifier: str = "svm_rbf"
     C: float = 10.0  # inverse regularization of the SVMs and logistic regression
-    gamma: float = 0.0  # RBF kernel width; 0 = sklearn's "scale"
+    gamma: float = 0.0  # RBF kernel width; 0 = sklearn's "scale" (1 / (features x variance of the SVM's input))
+    gamma_factor: float = 1.0  # multiplies "scale" when gamma is 0: a grid over gamma that follows the features
     n_estimators: int = 200  # trees (random forest) or boosting iterations
     max_depth: int = 0  # 0 = unlimited (forest) / sklearn default (boosting)
     n_neighbors: int = 5
@@ -90,7 +91,7 @@ class ClassicalConfig:
         for key, low in self.MINIMA.items():
             if getattr(self, key) < low:
                 raise config_lib.ConfigError(f"{key} must be >= {low:g}, got {getattr(self, key)}")
-        for key in ("C", "learning_rate", "lbp_radius", "power"):
+        for key in ("C", "learning_rate", "lbp_radius", "power", "gamma_factor"):
             if getattr(self, key) <= 0:
                 raise config_lib.ConfigError(f"{key} must be > 0, got {getattr(self, key)}")
         # Every HOG must fit a whole block into a 28-pixel image, or extraction would fail minutes into a run.
@@ -285,7 +286,14 @@ def fit(cfg: ClassicalConfig, data: FashionMNIST) -> ClassicalResult:
     if cfg.flip:  # a mirrored garment is the same class
         x_train = np.concatenate([x_train, extract_features(mirror(data.x_train), cfg)])
         y_train = np.concatenate([y_train, y_train])
-    pipeline = make_pipeline(cfg).fit(x_train, y_train)
+    pipeline = make_pipeline(cfg)
+    if cfg.classifier == "svm_rbf" and not cfg.gamma and cfg.gamma_factor != 1:
+        # "scale" is computed on the SVM's own input, after standardization and PCA
+        inputs = pipeline[:-1].fit_transform(x_train) if len(pipeline) > 1 else x_train
+        pipeline[-1].set_params(gamma=cfg.gamma_factor / (inputs.shape[1] * inputs.var()))
+        pipeline[-1].fit(inputs, y_train)
+    else:
+        pipeline.fit(x_train, y_train)
     seconds = time.perf_counter() - t0
     val_acc = float((predict(pipeline, cfg, data.x_val) == data.y_val.cpu().numpy()).mean())
     return ClassicalResult("completed", val_acc, seconds, x_train.shape[1], pipeline, cfg)

@@ -111,6 +111,43 @@ confirm_runs = sa.Table(
 )
 
 
+# A planned study (tuning/study.py): the plan it ran under, one row per (configuration, seed) run, one per part.
+plans = sa.Table(
+    "ganrator_plans", metadata,
+    sa.Column("study", sa.String(200), primary_key=True), sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("path", sa.Text), sa.Column("text", sa.Text),
+    sa.Column("commit", sa.String(64)),  # the commit that last changed the plan file (None: not in a repository)
+    sa.Column("committed_at", sa.Float),  # that commit's time
+    sa.Column("first_run_at", sa.Float),  # when a run under this plan first started
+    sa.Column("amendment", sa.Text),  # why the plan changed after the study began (None for the first plan)
+)
+plan_runs = sa.Table(
+    "ganrator_plan_runs", metadata,
+    sa.Column("study", sa.String(200), primary_key=True), sa.Column("job_key", sa.String(40), primary_key=True),
+    sa.Column("family", sa.String(20)), sa.Column("arm", sa.String(100)), sa.Column("purpose", sa.String(20)),
+    sa.Column("size", sa.Integer), sa.Column("steps", sa.Integer), sa.Column("epochs", sa.Integer),
+    sa.Column("params", sa.JSON), sa.Column("seed", sa.Integer), sa.Column("data_seed", sa.Integer),
+    sa.Column("status", sa.String(20)),  # completed | diverged | errored
+    sa.Column("val_acc", sa.Float), sa.Column("test_acc", sa.Float),
+    sa.Column("train_acc", sa.Float),  # on the run's own training images, unaugmented: did it fit them?
+    sa.Column("test_correct", sa.Text),  # pack_mask of per-image test correctness (confirmation runs)
+    sa.Column("wall_time", sa.Float), sa.Column("cpu_seconds", sa.Float), sa.Column("threads", sa.Integer),
+    sa.Column("numerics", sa.String(10)),  # bf16 | fp32
+    sa.Column("hostname", sa.String(200)), sa.Column("cpu", sa.Text), sa.Column("part", sa.Integer),
+    sa.Column("plan_sha256", sa.String(64)),
+    sa.Column("started_at", sa.Float), sa.Column("ended_at", sa.Float), sa.Column("error", sa.Text),
+)
+plan_parts = sa.Table(
+    "ganrator_plan_parts", metadata,
+    sa.Column("study", sa.String(200), primary_key=True), sa.Column("part", sa.Integer, primary_key=True),
+    sa.Column("started_at", sa.Float), sa.Column("ended_at", sa.Float),
+    sa.Column("hostname", sa.String(200)), sa.Column("cpu", sa.Text), sa.Column("cpu_flags", sa.Text),
+    sa.Column("cores", sa.Integer), sa.Column("parallel", sa.Integer),
+    sa.Column("runs_done", sa.Integer), sa.Column("runs_left", sa.Integer),  # runs left that the plan could name then
+    sa.Column("busy_seconds", sa.Float),  # summed wall time of the runs this part finished
+    sa.Column("command", sa.Text), sa.Column("git_commit", sa.String(64)), sa.Column("status", sa.String(20)),
+)
+
 def pack_mask(mask) -> str:
     """A boolean vector as base64 text of its packed bits (10,000 test images: 1,668 characters)."""
     import base64
@@ -379,6 +416,9 @@ class TrialDB:
     def upsert_confirm_run(self, study: str, arm_key: str, seed: int, **values) -> None:
         self._upsert(confirm_runs, {"study": study, "arm_key": arm_key, "seed": seed},
                      {**values, "updated_at": time.time()})
+
+    def upsert_row(self, table: sa.Table, key: dict[str, Any], **values) -> None:
+        self._upsert(table, key, values)
 
     def finished_trials(self, study: str) -> set[str]:
         with self.engine.connect() as conn:
