@@ -196,7 +196,7 @@ def _check_fields(deep: Family, classical: Family | None, path: Path, what: str 
         try:
             cls.from_dict(values, where=f"{path} ({name})")
         except (ConfigError, TypeError) as e:
-            raise PlanError(str(e)) from None
+            raise PlanError(str(e) if str(path) in str(e) else f"{path} ({name}): {e}") from None
 
 
 def base_steps(rule: LengthRule, size: int, batch_size: int) -> int:

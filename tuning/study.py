@@ -137,6 +137,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db", help="the study's database (default: results/<plan name>.db beside the plan)")
     p.add_argument("--hours", type=float, help="end this part after about this long: start no run expected to "
                                                "end later (runs cut at a part's end are redone from their start)")
+    p.add_argument("--max-runs", type=int, help="end this part once this many runs have finished")
     p.add_argument("--parallel", type=int, default=2, help="runs at a time on a local Ray, one core each")
     p.add_argument("--address", help="a Ray cluster to run on (default: a new local instance)")
     p.add_argument("--data-dir", help="the Fashion-MNIST files (default: searched as ganrator.data does)")
@@ -145,6 +146,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.hours is not None and args.hours <= 0:
         p.error(f"--hours must be > 0, got {args.hours}")
+    if args.max_runs is not None and args.max_runs < 1:
+        p.error(f"--max-runs must be >= 1, got {args.max_runs}")
     if args.parallel < 1:
         p.error(f"--parallel must be >= 1, got {args.parallel}")
     return args
@@ -221,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
             rows = list(done.values())
             state = next_jobs(plan, done)
             queue = [j for j in state.jobs if j.key not in tried]
-            while queue and len(running) < args.parallel:
+            room = args.parallel - len(running)
+            if args.max_runs is not None:
+                room = min(room, args.max_runs - finished - len(running))
+            while queue and room > 0:
+                room -= 1
                 job = queue.pop(0)
                 need = expected_seconds(job, rows)
                 if deadline and time.time() + need > deadline:
