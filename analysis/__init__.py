@@ -1,6 +1,11 @@
-"""From the trial database to ablation tables, figures and the experiments report.
+"""From the trial database to the experiments write-up, by stage:
 
-Functions take a Study (tidy DataFrames) and return DataFrames or figures; writing files is `report`.
+- load/: a study's tables as tidy DataFrames (analysis.load.load_study);
+- stats/: the search's tables, the confirmation's paired comparisons, crosses, the headline, scaling fits, checks;
+- present/: numbers as text, tables as Markdown and LaTeX, figures;
+- writeup/: the per-study report and the cross-study docs, their words in writeup/templates.
+
+Functions take a Study (tidy DataFrames) and return DataFrames or figures; writing files is the write-up's job.
 The notebook in analysis/notebooks/ calls the same functions as `python -m analysis report`.
 """
 from .load import AnalysisError, Study, list_studies, load_study  # noqa: F401

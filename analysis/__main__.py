@@ -11,7 +11,7 @@ from pathlib import Path
 from tuning.db import DBError, check_db, db_url, redact, study_name_problem
 
 from .load import AnalysisError, load_study
-from .optuna_study import mark_scientific, study_names
+from .load.optuna_study import mark_scientific, study_names
 
 
 def _bad_database(args: argparse.Namespace) -> str | None:
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
                     if message := _bad_name(s, flag, db):
                         print(message + "; rename the study in its database", file=sys.stderr)
                         return 2
-            from .docs import write_docs  # plotting imports: seconds, not paid on bad input
+            from .writeup.docs import write_docs  # plotting imports: seconds, not paid on bad input
 
             print(f"write-up written to {write_docs(studies, args.out, system)}")
             return 0
@@ -81,9 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # Seconds of plotting imports, not paid by `list` or a bad argument.
     if study.meta.get("origin") == "optuna":  # a plain Optuna study: its own, smaller report
-        from .optuna_report import build_optuna_report as build
+        from .writeup.optuna_report import build_optuna_report as build
     else:
-        from .report import build_report as build
+        from .writeup.report import build_report as build
     rep = build(study, args.out or f"reports/{study.name}")
     for w in rep.warnings:
         print(f"warning: {w}")

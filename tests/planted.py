@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.scaling import model_params
+from analysis.stats.scaling import model_params
 from tuning.db import TrialDB
 
 AUG = [0.0, 0.5, 1.0]

@@ -11,9 +11,10 @@ from PIL import Image
 
 import planted
 from analysis import load_study
-from analysis import figures as F
-from analysis.tables import (ablation_table, cross_table, cross_view, expected_best_table, expected_max, formatted,
-                             main_comparison, reference_trial, to_markdown)
+from analysis.present import figures as F
+from analysis.present.tables import cross_view, formatted, to_markdown
+from analysis.stats.search import (ablation_table, cross_table, expected_best_table, expected_max, main_comparison,
+                                   reference_trial)
 
 tid = planted.conditioned_trial_id
 
@@ -122,7 +123,7 @@ def test_figures_mark_missing_values_and_cut_intervals(study, tmp_path):
 
 
 def test_scaling_frontier_chooses_on_validation():
-    from analysis.scaling import frontier
+    from analysis.stats.scaling import frontier
 
     # two trials at one size: the lower test error belongs to the one validation ranks second
     pts = pd.DataFrame({"train_size": [100, 100], "error": [0.10, 0.20], "val_error": [0.30, 0.25], "metric": "test"})

@@ -14,11 +14,12 @@ from PIL import Image
 
 import planted
 from analysis import load_study
-from analysis.checks import study_warnings
-from analysis.figures import isolation_plot, strength_curve
-from analysis.importance import param_importance
-from analysis.report import build_report
-from analysis.tables import ablation_table, formatted, leaderboard, main_comparison, to_latex, to_markdown
+from analysis.present.figures import isolation_plot, strength_curve
+from analysis.present.tables import formatted, to_latex, to_markdown
+from analysis.stats.checks import study_warnings
+from analysis.stats.importance import param_importance
+from analysis.stats.search import ablation_table, leaderboard, main_comparison
+from analysis.writeup.report import build_report
 from tuning.db import TrialDB
 
 ROOT = Path(__file__).resolve().parents[1]

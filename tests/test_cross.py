@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 import planted
-from analysis.cross import AUG_BY_SIZE, cross_params, cross_plot, confirmed_cross, format_cross
+from analysis.present.figures import cross_plot
+from analysis.present.tables import format_cross
+from analysis.stats.cross import AUG_BY_SIZE, confirmed_cross, cross_params
 from analysis.load import load_confirmation, load_study
-from analysis.paired import confirmed_tables, p_text
+from analysis.present.text import p_text
+from analysis.stats.paired import confirmed_tables
 
 
 @pytest.fixture
@@ -79,8 +82,8 @@ def test_cross_arms_stay_out_of_the_one_parameter_tables(aug_size):
 
 
 def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
-    from analysis.docs import write_docs
-    from analysis.report import build_report
+    from analysis.writeup.docs import write_docs
+    from analysis.writeup.report import build_report
 
     rep = build_report(aug_size, tmp_path / "report")
     assert rep.tables["aug_by_size"].is_file() and rep.figures["aug_by_size"].is_file()
@@ -105,7 +108,7 @@ def test_report_and_docs_show_aug_by_size(aug_size, tmp_path):
 def test_docs_take_the_full_data_row_from_the_headline(tmp_path):
     """A cross of 10% and 25% gets its all-the-data row from the headline study's confirmed augmentation arms:
     the same runs, paired within the row, and the table says which study each row comes from."""
-    from analysis.docs import write_docs
+    from analysis.writeup.docs import write_docs
 
     small = load_study(planted.build_aug_size(tmp_path / "aug_size.db", fractions=(0.1, 0.25)))
     headline = load_study(planted.build_headline(tmp_path / "headline.db"))
@@ -131,7 +134,7 @@ def test_docs_take_the_full_data_row_from_the_headline(tmp_path):
 def test_the_figure_dashes_the_segment_to_another_studys_row(tmp_path):
     """The full-data row taken from the headline ran its own protocol: the line to it is dashed, not drawn as if
     it continued the crossing study's own rows."""
-    from analysis.docs import _with_reused_rows
+    from analysis.writeup.docs import _with_reused_rows
 
     small = load_study(planted.build_aug_size(tmp_path / "aug_size.db", fractions=(0.1, 0.25)))
     headline = load_study(planted.build_headline(tmp_path / "headline.db"))
@@ -172,7 +175,7 @@ def test_the_settings_sentence_says_whether_a_row_compares_augmentation_alone(tm
 def test_a_reused_row_keeps_its_own_studys_holm_p_and_a_control_says_it_searched_nothing(tmp_path):
     """The headline's row in a cross of 10% and 25% shows the Holm p of the headline's own table and stays out of
     the cross's family (4 comparisons, not 6); a control whose space searches no nuisance parameter says so."""
-    from analysis.docs import write_docs
+    from analysis.writeup.docs import write_docs
 
     small = load_study(planted.build_aug_size(tmp_path / "aug_size.db", fractions=(0.1, 0.25), nuisance=False))
     headline = load_study(planted.build_headline(tmp_path / "headline.db"))

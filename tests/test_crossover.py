@@ -20,7 +20,7 @@ import pytest
 
 from analysis import load_study
 from analysis.load import load_confirmation
-from analysis.paired import confirmed_tables
+from analysis.stats.paired import confirmed_tables
 
 from conftest import failed
 from test_tuning import run_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 import planted
 import pytest
 
-from analysis.docs import write_docs
+from analysis.writeup.docs import write_docs
 from analysis.load import load_study
 from tuning.command import portable_command
 from tuning.db import TrialDB
@@ -216,7 +216,7 @@ def test_docs_never_mix_budgets(docs_pair):
 
 def test_report_setup_reads_budget_and_command(tmp_path):
     """The per-study report's setup prose: split sizes from the stored budget, the command without machine paths."""
-    from analysis.report import _setup_text
+    from analysis.writeup.report import _setup_text
     from ganrator.data import COUNTS
 
     db = planted.build(tmp_path / "p.db")
@@ -232,7 +232,8 @@ def test_report_setup_reads_budget_and_command(tmp_path):
 def test_docs_scaling_section_says_what_each_fit_identifies(tmp_path):
     """The scaling section shows the refits kept of drawn, c's status and the pure law where c is not identified,
     and says each point had the same step budget; every number is the fit's."""
-    from analysis.scaling import formatted_scaling, scaling_table
+    from analysis.present.tables import formatted_scaling
+    from analysis.stats.scaling import scaling_table
 
     for name, law in (("floor", lambda n: 5.0 * n ** -0.4 + 0.06), ("nofloor", lambda n: 20.0 * n ** -0.5)):
         study = load_study(planted.build_scaling(tmp_path / f"{name}.db", law, name=name, steps=600))
@@ -294,9 +295,9 @@ def test_docs_say_when_the_confirmation_contradicts_the_reference(tmp_path):
     validation, so nothing is said; once its validation is higher too, the study's sections say so up front."""
     import sqlite3
 
-    from analysis.docs import overturned_reference
+    from analysis.writeup.docs import overturned_reference
     from analysis.load import load_confirmation
-    from analysis.paired import confirmed_tables
+    from analysis.stats.paired import confirmed_tables
 
     def said_of(db):
         return overturned_reference(confirmed_tables(*load_confirmation(load_study(db))))
@@ -322,7 +323,7 @@ def test_docs_say_how_a_study_departed_from_the_full_preset(docs_pair):
 def test_a_comparison_points_to_the_confirmation_at_its_own_budget(tmp_path):
     """Deep rows of a comparison are search trials; a study that confirmed its proposals at that very budget is
     named beside them with its best confirmed configuration on validation (not on test)."""
-    from analysis.docs import comparison_tables
+    from analysis.writeup.docs import comparison_tables
 
     db_path = planted.build(tmp_path / "planted.db")
     db = TrialDB(f"sqlite:///{db_path}")
@@ -341,7 +342,7 @@ def test_a_comparison_points_to_the_confirmation_at_its_own_budget(tmp_path):
     assert "Deep rows here are search trials, which propose. `planted` retrained its proposals at this budget" in note
     assert "model cnn with aug_strength 0, reaches validation 90.10 ± " in note and "test 80.10 ± " in note
     # proposals beside full fits: no row is crowned, although the plain table bolds validation's choice
-    from analysis.tables import formatted
+    from analysis.present.tables import formatted
 
     assert "No row is bold" in note and formatted(table).attrs["bold"] == []
     table.attrs.pop("no_bold")
@@ -356,7 +357,7 @@ def test_a_comparison_points_to_the_confirmation_at_its_own_budget(tmp_path):
 
 def test_the_runs_line_pairs_each_data_fraction_with_its_own_epochs(tmp_path):
     """A step budget gives the small set more epochs: the runs line lists them in the order of their fractions."""
-    from analysis.docs import _trial_counts
+    from analysis.writeup.docs import _trial_counts
 
     study = load_study(planted.build_aug_size(tmp_path / "a.db"))
     fractions = sorted(planted.AUG_SIZE_BASE)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from analysis import load_study
-from analysis.fidelity import fidelity_warnings, rung_correlation
+from analysis.stats.fidelity import fidelity_warnings, rung_correlation
 from tuning.fidelity import rungs, spearman_ci
 from tuning.db import TrialDB
 

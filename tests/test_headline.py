@@ -5,7 +5,9 @@ import math
 import planted
 import pytest
 
-from analysis.headline import HeadlineError, formatted_headline, headline_plot, headline_table
+from analysis.present.figures import headline_plot
+from analysis.present.tables import formatted_headline
+from analysis.stats.headline import HeadlineError, headline_table
 from analysis.load import load_study
 
 
@@ -59,7 +61,7 @@ def test_rows_choose_on_validation_and_pair_with_the_cnn_without_augmentation(st
 
 
 def test_every_setting_of_each_row_is_listed(studies):
-    from analysis.headline import configuration_tables
+    from analysis.stats.headline import configuration_tables
 
     deep, classical, _ = studies
     (settings,) = configuration_tables(headline_table(deep, classical))  # planted classical runs stored no config
@@ -87,7 +89,7 @@ def test_figure_has_a_point_per_row(studies):
 
 
 def test_classical_row_is_compared_by_an_unpaired_welch_interval():
-    from analysis.headline import _unpaired
+    from analysis.stats.headline import _unpaired
 
     base = [0.940, 0.945, 0.950]
     worse = _unpaired({"verdict": ""}, [0.920, 0.925, 0.930], base)

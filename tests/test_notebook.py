@@ -1,4 +1,5 @@
 """The experiments notebook runs top to bottom on a real Jupyter kernel against a real smoke study."""
+import os
 from pathlib import Path
 
 import nbformat
@@ -10,6 +11,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "analysis" / "notebooks" / "exp
 def test_notebook_executes(smoke_study, monkeypatch):
     db, _ = smoke_study
     monkeypatch.setenv("GANRATOR_DB", str(db))  # the kernel inherits this process's environment
+    # this checkout's packages, not those an editable install of another checkout points at
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(NOTEBOOK.parents[2]), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     NotebookClient(nb, timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()

@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.paired import confirmed_tables, format_paired, mcnemar_exact, paired_table
+from analysis.present.tables import format_paired
+from analysis.stats.paired import confirmed_tables, mcnemar_exact, paired_table
 from tuning.db import pack_mask, unpack_mask
 
 SEEDS = [1000, 1001, 1002, 1003, 1004]
@@ -83,7 +84,7 @@ def test_fewer_than_three_seeds_show_the_seeds_instead_of_an_interval():
 def test_a_step_budget_is_named_in_steps_not_the_budget_epochs():
     """Runs that trained for a step budget (scaling, aug_size) carry the budget's epochs = 1 in their config,
     which says nothing of how long they trained: the protocol names the steps."""
-    from analysis.paired import run_length
+    from analysis.stats.paired import run_length
 
     assert run_length([{"epochs": 8}, {"epochs": 8}]) == "8 epochs"
     assert run_length([{"epochs": 1, "steps": 1500}, {"epochs": 1, "steps": 1500}]) == \
@@ -98,7 +99,7 @@ def test_a_step_budget_is_named_in_steps_not_the_budget_epochs():
 def test_holm_and_the_paired_p():
     from scipy import stats
 
-    from analysis.paired import holm, paired_p
+    from analysis.stats.paired import holm, paired_p
 
     assert holm([0.01, 0.04, 0.03, float("nan")])[:3] == pytest.approx([0.03, 0.06, 0.06])
     assert math.isnan(holm([0.01, float("nan")])[1]) and holm([0.5]) == [0.5]

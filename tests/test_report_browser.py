@@ -9,7 +9,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 
 from analysis import load_study
-from analysis.report import build_report
+from analysis.writeup.report import build_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

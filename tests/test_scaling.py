@@ -5,12 +5,15 @@ import pytest
 
 import planted
 from analysis import load_study
-from analysis.scaling import (confirmed_points, fit_power_law, fit_power_law_once, fit_row, formatted_scaling, frontier,
-                              scaling_plot, scaling_points, scaling_sentences, scaling_table, system_scaling)
+from analysis.present.figures import scaling_plot
+from analysis.present.tables import formatted_scaling
+from analysis.stats.scaling import (confirmed_points, fit_power_law, fit_power_law_once, fit_row, frontier,
+                                    scaling_points, scaling_table, system_scaling)
+from analysis.writeup.sentences import scaling_sentences
 import pandas as pd
 
 from analysis.load import load_confirmation
-from analysis.paired import confirmed_tables
+from analysis.stats.paired import confirmed_tables
 from ganrator.models import create_model
 from tuning.db import TrialDB
 
@@ -185,7 +188,7 @@ def test_system_scaling_reads_throughput(tmp_path):
 
 
 def test_c_at_both_bounds_is_said():
-    from analysis.scaling import _c_bound
+    from analysis.stats.scaling import _c_bound
 
     assert _c_bound(0.5, 0.0, 1.0) == "both bounds" and _c_bound(1.0, 0.3, 1.0) == "the smallest error"
     assert _c_bound(0.0, 0.0, 0.5) == "0" and _c_bound(0.5, 0.3, 0.7) is None
@@ -193,7 +196,7 @@ def test_c_at_both_bounds_is_said():
 
 def test_the_study_report_shows_the_scaling_table_as_the_docs_do(tmp_path):
     """The per-study report quotes no b interval where c is not identified; its CSV keeps every number."""
-    from analysis.report import build_report
+    from analysis.writeup.report import build_report
 
     study = load_study(planted.build_scaling(tmp_path / "s.db", lambda n: 20.0 * n ** -0.5))  # no floor
     rep = build_report(study, tmp_path / "r")

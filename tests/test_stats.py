@@ -1,5 +1,6 @@
 """How accuracies with their intervals are written."""
-from analysis.stats import fmt_pct, mean_ci, pct_text
+from analysis.present.text import fmt_pct, pct_text
+from analysis.stats.intervals import mean_ci
 
 
 def test_seeds_that_agree_exactly_are_not_given_a_zero_width_interval():

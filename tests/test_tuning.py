@@ -570,7 +570,7 @@ def test_step_budget_study_with_a_confirmed_cross(tmp_path):
     assert all(json.loads(c)["data_fraction"] == f for _, _, _, c, f in runs)
     assert "retrained without early stopping for the space's 12 optimizer steps on each arm's data fraction" \
         in out.stdout
-    from analysis.cross import AUG_BY_SIZE, confirmed_cross
+    from analysis.stats.cross import AUG_BY_SIZE, confirmed_cross
     from analysis.load import load_confirmation, load_study
 
     table = confirmed_cross(*load_confirmation(load_study(db)), AUG_BY_SIZE)

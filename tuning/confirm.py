@@ -1,5 +1,5 @@
 """Confirmation of the ablations: every value of every scientific parameter, retrained without early stopping on
-fresh seeds shared by all arms, so that arms compare seed by seed (analysis/paired.py reads the result).
+fresh seeds shared by all arms, so that arms compare seed by seed (analysis/stats/paired.py reads the result).
 
 The search alone cannot settle an ablation: ASHA stops slow starters (augmented runs, ResNets) at an early rung,
 only the overall best configurations are retrained, and the winning run is selected on its own validation noise.

@@ -4,7 +4,7 @@ last epoch, measured on calibration trials that the scheduler recorded at every 
 Survivors alone would be a biased sample (ASHA removed the trials that ranked low early), so only calibration
 trials are used. The interval is a percentile bootstrap over trials; resamples in which either side is constant
 have no rank correlation and are dropped, and the table says how many were kept. Plain DataFrames in and out
-(no Ray): the driver warns at the end of a search, and analysis.report shows the table.
+(no Ray): the driver warns at the end of a search, and analysis.writeup.report shows the table.
 """
 from __future__ import annotations
 

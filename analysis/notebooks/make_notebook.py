@@ -9,9 +9,10 @@ cells = [
         "Point `GANRATOR_DB` at a trial database (default: the `make run` study)."),
     nbf.v4.new_code_cell(
         "%matplotlib inline\nimport os\n\nimport matplotlib.pyplot as plt\nfrom IPython.display import Markdown, display\n\n"
-        "from analysis import load_study\nfrom analysis import figures as F\n"
-        "from analysis.checks import study_warnings\nfrom analysis.importance import param_importance\n"
-        "from analysis.tables import ablation_table, formatted, leaderboard, main_comparison, to_markdown\n\n"
+        "from analysis import load_study\nfrom analysis.present import figures as F\n"
+        "from analysis.present.tables import formatted, to_markdown\n"
+        "from analysis.stats.checks import study_warnings\nfrom analysis.stats.importance import param_importance\n"
+        "from analysis.stats.search import ablation_table, leaderboard, main_comparison\n\n"
         "db = os.environ.get('GANRATOR_DB', '../../runs/cnn_aug/trials.db')\n"
         "study = load_study(db, os.environ.get('GANRATOR_STUDY'))\n"
         "print(study.name, len(study.trials), 'trials;', study.trials['status'].value_counts().to_dict())"),

@@ -13,9 +13,8 @@ import pandas as pd
 
 from ganrator.data import COUNTS
 
-from .load import Study
-from .stats import FITTED
-
+from ..load import Study
+from .intervals import FITTED
 
 
 def power_law(x, a, b, c):
@@ -24,10 +23,20 @@ def power_law(x, a, b, c):
 
 # The rules that make a fit "exploratory" (scaling_table's note states them in words):
 MIN_DISTINCT_X = 4  # a saturating law has 3 parameters: fewer distinct x values cannot fit it at all
+
+
 MIN_DISTINCT_X_IDENTIFIED = 5  # with 4, the fit passes through every point and says nothing about misfit
+
+
 MAX_FAILED_REFITS = 0.25  # share of bootstrap resamples the fit could not use
+
+
 C_BOUND_TOL = 0.01  # c within 1% of the smallest error of 0 or of the smallest error: at a bound
+
+
 N_BOOT = 300
+
+
 C_PROFILE = (0.0, 0.5, 0.9)  # c as shares of the smallest error, for b's dependence on an unidentified floor
 
 
@@ -252,7 +261,7 @@ def confirmed_axes(study: Study) -> list[tuple[str, str, str]]:
     """(param, x column, row label) of each confirmed scientific parameter that is a scaling axis: data_fraction
     (training images), and a model argument with at least MIN_DISTINCT_X values (e.g. cnn.width: parameters,
     the other scientific values held at the reference's)."""
-    from .load import load_confirmation
+    from ..load import load_confirmation
 
     arms, _ = load_confirmation(study)
     if not len(arms):
@@ -271,7 +280,7 @@ def confirmed_points(study: Study, param: str = "data_fraction") -> pd.DataFrame
     of the reference's other scientific values, else the reference's configuration, retrained on fresh seeds): its
     training-set size and parameter count, the mean test error over its seeds, their number, the arm's value,
     source and learning rate."""
-    from .load import load_confirmation
+    from ..load import load_confirmation
 
     arms, runs = load_confirmation(study)
     searched = [p for p in study.trials["params"] if isinstance(p, dict)]
@@ -369,6 +378,8 @@ def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
 
 
 AXES = (("train_size", "training images"), ("params", "parameters"), ("train_flops", "training FLOPs"))
+
+
 SEARCH_VIEW = "search view"  # the rows fitted to search trials: each x's best draw, mixing models and rates
 
 
@@ -424,7 +435,7 @@ def axis_points(study: Study, points: pd.DataFrame, x: str) -> tuple[pd.DataFram
     label = f"{dict(AXES)[x]} ({SEARCH_VIEW})"
     if x == "train_size" or "data_fraction" not in study.scientific() or not len(points):
         return points, label
-    from .tables import reference_trial
+    from .search import reference_trial
 
     ref = reference_trial(study)
     if ref is None or not isinstance(ref["config"], dict):
@@ -460,125 +471,6 @@ def scaling_table(study: Study) -> pd.DataFrame:
     return out
 
 
-def _interval(v: float, lo: float, hi: float, digits: int = 3) -> str:
-    return f"{v:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]" if math.isfinite(v) else "—"
-
-
-def _b_range(profile) -> str:
-    """b over the floors of C_PROFILE, low to high: what an unidentified c leaves of b."""
-    return (f"{profile[0]:.3f} to {profile[-1]:.3f} for c at {C_PROFILE[0]:.0%} to {C_PROFILE[-1]:.0%} of the "
-            f"smallest error")
-
-
-def formatted_scaling(table: pd.DataFrame) -> pd.DataFrame:
-    """scaling_table as strings for the report and the docs; the pure law is shown where c is not identified."""
-    rows = []
-    for _, r in table.iterrows():
-        fitted = math.isfinite(r["b"])
-        rows.append({"axis": r["axis"], "points": int(r["points"]), "metric": r["metric"] or "—",
-                     "b (95% CI)": _interval(r["b"], r["b_ci_low"], r["b_ci_high"]) if r["c_identified"] or
-                     not fitted else f"not identified: {_b_range(r['b_profile'])}",
-                     "refits": f"kept {int(r['refits_kept'])}/{int(r['refits_drawn'])}" if fitted else "—",
-                     "a": f"{r['a']:.3g}" if fitted else "—",
-                     "c (95% CI)": f"{_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)}, {r['c_status']}"
-                     if fitted else "—",
-                     "pure law b, c = 0 (95% CI)": _interval(r["b_pure"], r["b_pure_low"], r["b_pure_high"])
-                     if fitted and not r["c_identified"] else "—",
-                     "reading": r["reading"]})
-    out = pd.DataFrame(rows)
-    out.attrs.update(table.attrs)
-    return out
-
-
-def scaling_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per axis saying what its fit identifies, every number read from the table."""
-    out = []
-    for _, r in table.iterrows():
-        if not math.isfinite(r["b"]):
-            out.append(f"Against {r['axis']}: no fit ({r['reading'].removeprefix('no fit: ')}).")
-            continue
-        b_text = _interval(r["b"], r["b_ci_low"], r["b_ci_high"])
-        refits = f"{int(r['refits_kept'])} of {int(r['refits_drawn'])} bootstrap refits"
-        if r["c_identified"]:
-            text = (f"Against {r['axis']} ({int(r['points'])} points): b = {b_text} from {refits}, with c = "
-                    f"{_interval(r['c'], r['c_ci_low'], r['c_ci_high'], 4)} inside its range")
-        else:
-            profile = ", ".join(f"{b:.3f}" for b in r["b_profile"])
-            shares = ", ".join(f"{q:.0%}" for q in C_PROFILE)
-            text = (f"Against {r['axis']} ({int(r['points'])} points): c is not identified "
-                    f"({r['c_status'].split('(')[1].rstrip(')')}), so neither is b, which rests on where the floor "
-                    f"is put: with c held at {shares} of the smallest error, b = {profile} (the first is the pure "
-                    f"power law, b = {_interval(r['b_pure'], r['b_pure_low'], r['b_pure_high'])}); the 3-parameter "
-                    f"fit's b = {b_text} ({refits}) holds only for its fitted c")
-        text += ". " + ("The fit is measured by the rules above." if not r["exploratory"] else
-                        f"The fit is exploratory ({r['reading'].removeprefix('exploratory: ')}): it shows a trend, "
-                        "not an exponent to quote.")
-        out.append(text)
-    return out
-
-
-def scaling_plot(study: Study):
-    import matplotlib.pyplot as plt
-
-    from .figures import style
-
-    points = scaling_points(study)
-    if not len(points):
-        return None
-    style()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 5.2))
-    for ax, (x, _) in zip(axes, AXES):
-        on_axis, label = axis_points(study, points, x)
-        ax.scatter(on_axis[x], on_axis["error"], s=10, color="0.65", label="search trials")
-        f = frontier(on_axis, x)
-        ax.plot(f[x], f["error"], "o", color="C0",
-                label="Pareto frontier (validation)" if x == "train_flops" else "best trial per x (validation)")
-        _plot_fit(ax, f[x], f["error"], "search fit", "C1")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel(label)
-    panel = {x: ax for ax, (x, _) in zip(axes, AXES)}
-    confirmed = confirmed_axes(study)
-    for param, x, _ in confirmed:  # the rows to quote: test error of fresh seeds, with their fit
-        c = confirmed_points(study, param)
-        if not len(c):
-            continue
-        ax = panel[x]
-        ax.plot(c[x], c["error"], "s", color="C3", label=f"confirmed {param} (test, mean of seeds)")
-        per_seed = c.explode("seed_errors")  # fitted as the table fits it: each seed a point
-        _plot_fit(ax, per_seed[x].astype(float), per_seed["seed_errors"].astype(float), "confirmed fit", "C3")
-    from matplotlib.ticker import NullFormatter
-
-    for ax in axes:  # the legend below its panel, off the points; no minor tick labels (they overlap in log)
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    axes[0].set_ylabel(f"error ({'/'.join(sorted(set(points['metric'])))}; confirmed: test)"
-                       if confirmed else f"error ({'/'.join(sorted(set(points['metric'])))})")
-    fig.suptitle("Scaling: error = a x^-b + c")
-    fig.tight_layout()
-    return fig
-
-
-def _plot_fit(ax, x, y, what: str, color: str) -> None:
-    """The fit's curve where its points can judge it (MIN_DISTINCT_X_IDENTIFIED or more), labelled as the table
-    reads it: b with its interval only where c is identified, else the pure law's line beside it."""
-    try:
-        fit = fit_power_law(x, y)  # scaling_table's own fit, from the cache
-    except (ValueError, RuntimeError):
-        return
-    if fit.distinct_x < MIN_DISTINCT_X_IDENTIFIED:
-        return
-    grid = np.geomspace(min(x), max(x), 100)
-    ident = f"b = {fit.b:.2f} [{fit.b_low:.2f}, {fit.b_high:.2f}]" if fit.c_identified else \
-        f"c at {fit.c_bound}, b not identified"
-    ax.plot(grid, fit.predict(grid), "-" if color == "C1" else ":", color=color,
-            label=f"{what} a x^-b + c: {ident}" + (" (exploratory)" if fit.exploratory else ""))
-    if not fit.c_identified:
-        ax.plot(grid, fit.predict_pure(grid), "--", color=color, alpha=0.6,
-                label=f"{what}, pure law a x^-b (c forced to 0, one reading of many): b = {fit.pure_b:.2f} "
-                      f"[{fit.pure_b_low:.2f}, {fit.pure_b_high:.2f}]")
-
-
 def system_throughput(study: Study) -> dict:
     """Trials per hour and accelerator-hours of one study, with the workers and nodes it ran on."""
     t = study.trials[study.trials["ended_at"].notna() & study.trials["started_at"].notna()]
@@ -599,3 +491,4 @@ def system_scaling(studies: list[Study]) -> pd.DataFrame:
     if len(out) and out["trials_per_hour"].notna().any():
         out["speedup"] = out["trials_per_hour"] / out["trials_per_hour"].iloc[0]
     return out
+

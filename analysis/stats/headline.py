@@ -17,13 +17,17 @@ from scipy import stats
 from tuning.budgets import BUDGETS
 from tuning.db import unpack_mask
 
-from .load import Study, load_confirmation
-from .paired import MIN_SEEDS_FOR_INTERVAL, p_text, mcnemar_exact, paired_difference
+from ..load import Study, load_confirmation
+from ..present.text import fmt_pct, format_value
+from .intervals import FITTED, mean_ci
+from .paired import MIN_SEEDS_FOR_INTERVAL, mcnemar_exact, paired_difference
 from .scaling import train_size
-from .stats import FITTED, fmt_pct, mean_ci
-from .tables import format_value, main_comparison
+from .search import main_comparison
+
 
 BASELINE = "CNN without augmentation"
+
+
 N_TEST = 10_000  # Fashion-MNIST's test images, in the order every stored correctness mask follows
 
 
@@ -294,61 +298,3 @@ def _reading(rows: list[dict]) -> str:
     return (f"Reading: against the {BASELINE} ({fmt_pct(base['test_mean'], base['test_ci95'], base['seeds'])} "
             f"test), " + "; ".join(parts) + ".") if parts else ""
 
-
-def formatted_headline(table: pd.DataFrame) -> pd.DataFrame:
-    def diff(r) -> str:
-        if r.get("unpaired") is True and np.isfinite(r["diff_low"]):
-            return f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}] unpaired"
-        if not r["diff_per_seed"]:
-            return "—"
-        if not np.isfinite(r["diff_low"]):
-            return "per seed " + ", ".join(f"{100 * d:+.2f}" for d in r["diff_per_seed"])
-        return f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}]"
-
-    return pd.DataFrame({
-        "row": table["row"], "configuration": table["configuration"],
-        "training images": [f"{n:,}" for n in table["training images"]], "epochs": table["epochs"],
-        "val acc (%)": [fmt_pct(m, h) for m, h in zip(table["val_mean"], table["val_ci95"])],
-        "test acc (%)": [fmt_pct(m, h, n) for m, h, n in zip(table["test_mean"], table["test_ci95"], table["seeds"])],
-        "train acc (%)": [f"{100 * m:.1f}" if np.isfinite(m) else "—" for m in table["train_mean"]]
-        if "train_mean" in table else "—",
-        "wall time per run (s)": [_wall(w) for w in table["wall"]] if "wall" in table else "—",
-        f"difference to {BASELINE} (points)": [diff(r) for r in table.to_dict("records")],
-        "verdict": table["verdict"],
-        "McNemar p (test images)": [_mcnemar_text(r) for r in table.to_dict("records")]})
-
-
-def _mcnemar_text(r: dict) -> str:
-    ps = r.get("mcnemar_p")
-    if not isinstance(ps, list) or not ps:
-        return "—"
-    counts = r.get("mcnemar_counts") if isinstance(r.get("mcnemar_counts"), list) else [None] * len(ps)
-    return ("per seed pair, i-th with i-th: " if r.get("mcnemar_by_order") is True else "per seed: ") + \
-        ", ".join(p_text(p) + (f" ({c[0]:,} vs {c[1]:,})" if c else "") for p, c in zip(ps, counts))
-
-
-def _wall(seconds: list[float]) -> str:
-    if not seconds:
-        return "—"
-    return f"{np.median(seconds):,.0f} [{min(seconds):,.0f}, {max(seconds):,.0f}]"
-
-
-def headline_plot(table: pd.DataFrame):
-    """Each row's test accuracy per seed, its mean and 95% interval (cut at 0 and 100%), n beside it."""
-    import matplotlib.pyplot as plt
-
-    from .figures import _seed_errorbar, style
-
-    if not len(table):
-        return None
-    style()
-    fig, ax = plt.subplots(figsize=(max(5.5, 1.6 * len(table) + 1.5), 3.4))
-    for i, r in enumerate(table.to_dict("records")):
-        color = "#d55e00" if r["family"] == "classical" else "#0072b2"
-        ax.plot([i] * len(r["test_per_seed"]), [100 * v for v in r["test_per_seed"]], ".", color="0.6", ms=5)
-        _seed_errorbar(ax, i, r["test_mean"], r["test_ci95"], r["seeds"], marker="o", color=color)
-    ax.set_xticks(range(len(table)), [r.replace(" ", "\n", 2) for r in table["row"]], fontsize=8)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Classical against deep, {table.attrs.get('images', 0):,} training images", fontsize=9)
-    fig.tight_layout()
-    return fig

@@ -4,8 +4,8 @@ from __future__ import annotations
 import math
 
 
-from .load import Study
-from .stats import bucketize
+from ..load import Study
+from .intervals import bucketize
 
 EDGE = 0.05  # within 5% of either end of the searched range (in log space for log parameters)
 MAX_DIVERGED = 0.2

@@ -10,7 +10,7 @@ import math
 import optuna
 import pandas as pd
 
-from .load import Study
+from ..load import Study
 
 
 def _distribution(spec: dict):

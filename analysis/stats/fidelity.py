@@ -6,7 +6,7 @@ import pandas as pd
 from tuning.fidelity import fidelity_warnings  # noqa: F401  (re-exported for the report)
 from tuning.fidelity import rung_correlation as _rung_correlation
 
-from .load import Study
+from ..load import Study
 
 
 def rung_correlation(study: Study, n_boot: int = 2000) -> pd.DataFrame:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from ganrator.data import COUNTS
 from ganrator.recipe import TrainConfig
 
-from .load import Study
-from .scaling import train_size
+from ..load import Study
+from ..stats.scaling import train_size
 
 
 def terms_section(studies: list[Study]) -> list[str]:

@@ -15,11 +15,12 @@ import pandas as pd
 
 from ganrator.recipe import TrainConfig
 
-from .paired import (MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, after_holm, confirmed_tables, fit_accuracies, holm, p_text,
-                     paired_p, trained_settings)
+from ..present.text import format_value, point_text
+from .intervals import FITTED, mean_ci
+from .paired import (MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, confirmed_tables, fit_accuracies, holm, paired_p,
+                     trained_settings)
 from .scaling import train_size
-from .stats import FITTED, fmt_pct, mean_ci
-from .tables import format_value
+
 
 AUG_BY_SIZE = "data_fraction x aug_strength"
 
@@ -29,11 +30,6 @@ def cross_params(arms: pd.DataFrame) -> list[str]:
     if not len(arms) or "point" not in arms:
         return []
     return list(dict.fromkeys(p for p, point in zip(arms["param"], arms["point"]) if isinstance(point, dict)))
-
-
-def point_text(v) -> str:
-    """A parameter value as the tables print it: 0.5, 1, cnn."""
-    return f"{v:g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
 
 
 def _same_value(v) -> str:
@@ -268,101 +264,3 @@ def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name
                    holm_p=[holm_p.get(key(p), math.nan) for p in a["point"]], holm_reference=reference)
     return row, mine
 
-
-def _diff_text(r: dict) -> str:
-    if np.isfinite(r["diff_low"]):
-        family = f" in `{r['study']}`" if r.get("reused") else ""
-        holm_p = f"; Holm p {p_text(r['p_holm'])}{family}" if np.isfinite(r.get("p_holm", math.nan)) else ""
-        return (f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}], "
-                f"{after_holm(r['verdict'], r.get('p_holm', math.nan))} (n={r['n']}{holm_p})")
-    if r["diff_per_seed"]:
-        return f"per seed: {', '.join(f'{100 * d:+.2f}' for d in r['diff_per_seed'])}; {r['verdict']} (n={r['n']})"
-    return r["verdict"] or "—"
-
-
-def format_cross(df: pd.DataFrame) -> pd.DataFrame:
-    """One row per value of the cross's first parameter: the baseline's test accuracy, each other value's paired
-    difference to it, and every cell's training accuracy and epochs."""
-    if not len(df):
-        return pd.DataFrame({"": ["(no cells)"]})
-    row_name, col_name, base = df.attrs["row"], df.attrs["col"], df.attrs["baseline"]
-    rows = []
-    for value, cells in df.groupby(row_name, sort=False):
-        cells = cells.to_dict("records")
-        first = cells[0]
-        out = {row_name: point_text(value),
-               "training images": f"{int(first['images']):,}" if np.isfinite(first["images"]) else "—"}
-        if df.attrs.get("studies"):  # rows reused from other studies name where they come from
-            out["study"] = first.get("study") or df.attrs["studies"][0]
-        steps = sorted({s for c in cells for s in c["steps"]})
-        epochs = sorted({e for c in cells for e in c["epochs"]})
-        if epochs and not (steps and steps[0]) and np.isfinite(first["images"]) and first.get("batch_size"):
-            # an epoch budget, in the steps it made (the trainer drops the ragged last batch), to compare with a
-            # step budget's rows
-            per_epoch = int(first["images"]) // min(int(first["batch_size"]), int(first["images"]))
-            out["training length"] = "/".join(f"{e} epochs = {e * per_epoch:,} steps" for e in epochs)
-        else:
-            out["training length"] = (f"{'/'.join(f'{s:,}' for s in steps)} steps = " if steps and steps[0]
-                                      else "") + (f"{'/'.join(map(str, epochs))} epochs" if epochs else "—")
-        for c in cells:
-            label = f"{col_name} = {point_text(c[col_name])}"
-            if c["baseline"]:
-                test = fmt_pct(c["test_mean"], c["test_ci95"] if np.isfinite(c["test_ci95"]) else None, c["seeds"])
-                out[f"{label}: test acc (%)"] = test
-            else:
-                out[f"{label} minus {point_text(base)} (points)"] = _diff_text(c)
-        out["train acc (%)"] = "; ".join(
-            f"{point_text(c[col_name])}: " + (f"{100 * c['train_acc_mean']:.1f}" if np.isfinite(c["train_acc_mean"])
-                                        else "not recorded") for c in cells)
-        rows.append(out)
-    out = pd.DataFrame(rows)
-    out.attrs.update(df.attrs)
-    return out
-
-
-def cross_plot(df: pd.DataFrame):
-    """The paired difference to the baseline against the first parameter (log x for a data fraction): one line per
-    other value of the second, 95% paired intervals as error bars, each seed in grey, n beside each point."""
-    if not len(df):
-        return None
-    import matplotlib.pyplot as plt
-
-    from .figures import style
-
-    row_name, col_name, base = df.attrs["row"], df.attrs["col"], df.attrs["baseline"]
-    style()
-    fig, ax = plt.subplots(figsize=(6.0, 3.8))
-    arms = [v for v in dict.fromkeys(df[col_name]) if v != base]
-    for k, v in enumerate(arms):
-        cells = df[df[col_name] == v].sort_values(row_name)
-        xs = cells[row_name].astype(float).to_numpy() * (1 + 0.04 * (k - (len(arms) - 1) / 2))  # side by side
-        for x, r in zip(xs, cells.to_dict("records")):
-            ax.plot([x] * len(r["diff_per_seed"]), [100 * d for d in r["diff_per_seed"]], ".", color="0.65", ms=4)
-            if np.isfinite(r["diff_low"]):
-                d = 100 * r["diff_mean"]
-                ax.errorbar(x, d, yerr=[[d - 100 * r["diff_low"]], [100 * r["diff_high"] - d]], fmt="o", capsize=4,
-                            color=f"C{k}", ms=5)
-            if r["n"]:
-                ax.annotate(f"n={r['n']}", (x, 100 * r["diff_mean"]), textcoords="offset points",
-                            xytext=(5, 3 - 10 * k), fontsize=7, color=f"C{k}")
-        # a segment to a row of another study (another protocol: the reused full-data row) is dashed
-        own = (cells["study"] == df.attrs["studies"][0]).to_numpy() if "study" in cells and df.attrs.get("studies") \
-            else np.ones(len(cells), dtype=bool)
-        ys = 100 * cells["diff_mean"].to_numpy()
-        for i in range(len(xs) - 1):
-            ax.plot(xs[i:i + 2], ys[i:i + 2], "-" if own[i] and own[i + 1] else "--", color=f"C{k}")
-        ax.plot([], [], "-", color=f"C{k}", label=f"{col_name} = {point_text(v)}")
-    if "study" in df and df["study"].nunique() > 1:
-        ax.plot([], [], "--", color="0.4", label="to a row of another study (its own protocol)")
-    ax.axhline(0, color="0.3", lw=1, ls=":")
-    ax.set_xscale("log")
-    values = sorted(dict.fromkeys(df[row_name].astype(float)))
-    ax.set_xticks(values, [point_text(v) for v in values])
-    ax.minorticks_off()
-    ax.set_xlabel(f"{row_name} (log scale)")
-    ax.set_ylabel(f"test accuracy minus {col_name} = {point_text(base)} (points)")
-    ax.set_title(f"{col_name} against {row_name}: seed-paired difference\n(95% paired t-interval; grey: each seed)",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig

@@ -13,17 +13,20 @@ import pandas as pd
 from ganrator.data import COUNTS
 from tuning.command import portable_command
 
-from . import figures as F
-from .checks import study_warnings
-from .fidelity import fidelity_warnings, rung_correlation
-from .importance import param_importance
-from .cross import AUG_BY_SIZE, confirmed_cross, cross_params, cross_plot, format_cross, point_text
-from .load import Study, load_confirmation
-from .paired import confirmed_tables, format_paired
-from .scaling import train_size
-from .stats import mean_ci, pct_text
-from .tables import (ablation_table, cross_table, cross_view, expected_best_table, format_value, formatted, leaderboard,
-                     main_comparison, ranked, stopped_early, to_latex, to_markdown)
+from ..load import Study, load_confirmation
+from ..present import figures as F
+from ..present.figures import cross_plot
+from ..present.tables import cross_view, format_cross, format_paired, formatted, to_latex, to_markdown
+from ..present.text import format_value, pct_text, point_text
+from ..stats.checks import study_warnings
+from ..stats.cross import AUG_BY_SIZE, confirmed_cross, cross_params
+from ..stats.fidelity import fidelity_warnings, rung_correlation
+from ..stats.importance import param_importance
+from ..stats.intervals import mean_ci
+from ..stats.paired import confirmed_tables
+from ..stats.scaling import train_size
+from ..stats.search import (ablation_table, cross_table, expected_best_table, leaderboard, main_comparison, ranked,
+                            stopped_early)
 
 
 @dataclass
@@ -207,7 +210,10 @@ def build_report(study: Study, out: str | Path) -> Report:
 
     # A data fraction crossed with another parameter is read from the cross's table, not as a scaling law.
     if "data_fraction" in study.scientific() and not any("data_fraction" in p.split(" x ") for p in crosses):
-        from .scaling import formatted_scaling, scaling_plot, scaling_sentences, scaling_table
+        from ..present.figures import scaling_plot
+        from ..present.tables import formatted_scaling
+        from ..stats.scaling import scaling_table
+        from .sentences import scaling_sentences
 
         sc = scaling_table(study)
         rep.tables["scaling"] = _write_table(sc, out, "scaling")  # every number, for a notebook

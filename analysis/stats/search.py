@@ -1,4 +1,4 @@
-"""Tables for the paper: ablations (Tuning Playbook isolation), the leaderboard, the main comparison and the
+"""Tables of the search: ablations (Tuning Playbook isolation), the leaderboard, the main comparison and the
 expected best of n trials (Dodge et al. 2019).
 
 An ablation of a scientific parameter holds the other scientific parameters at the values of the reference
@@ -6,8 +6,7 @@ trial (the best on validation, full-budget first) and tunes only the nuisance pa
 compares an MLP with a CNN; `cross_table` shows two scientific parameters against each other. Validation makes
 every choice; test accuracy is only reported.
 
-Builders take a Study and return numeric DataFrames; `formatted` turns one into strings with uncertainties
-and marks validation's choice; `to_markdown` / `to_latex` (booktabs) export it.
+Builders take a Study and return numeric DataFrames; analysis.present.tables turns them into strings.
 
 ASHA treatment: a trial stopped early never saw the full budget, so it is never ranked against full-budget
 trials. `best val (full)` uses only trials that ran every epoch; `best val @ epoch g` compares every trial
@@ -22,9 +21,9 @@ import pandas as pd
 
 from tuning.selection import rank_trials
 
-from .load import Study
-from .stats import bucketize, fmt_pct, mean_ci, sort_key
-
+from ..load import Study
+from ..present.text import format_value
+from .intervals import bucketize, mean_ci, sort_key
 
 
 def first_rung(study: Study) -> int:
@@ -243,31 +242,6 @@ def cross_table(study: Study, param: str, other: str, bins: int = 4) -> pd.DataF
     return out
 
 
-def cross_view(cross: pd.DataFrame) -> pd.DataFrame:
-    """The cross table as strings, `param` down and `other` across; the validation-best cell in bold."""
-    if not len(cross):
-        return pd.DataFrame({"": ["(no rows)"]})
-    p, q = cross.attrs["param"], cross.attrs["other"]
-
-    def cell(r) -> str:
-        if not r["trials"]:
-            return "no trial"
-        n = f"n={int(r['full_budget'])}" + (f" of {int(r['trials'])}" if r["full_budget"] != r["trials"] else "")
-        return f"{fmt_pct(r['best_val_full'])} ({n})"
-
-    rows_p = list(dict.fromkeys(cross[p]))
-    cols_q = list(dict.fromkeys(cross[q]))
-    out = pd.DataFrame({p: [format_value(v) for v in rows_p]})
-    for b in cols_q:
-        out[f"{q} = {format_value(b)}"] = [cell(cross[(cross[p] == a) & (cross[q] == b)].iloc[0]) for a in rows_p]
-    bold = []
-    if cross.attrs.get("selected") is not None:  # the cell of the best full-budget trial on validation
-        best = cross.loc[cross.attrs["selected"]]
-        bold = [(rows_p.index(best[p]), f"{q} = {format_value(best[q])}")]
-    out.attrs.update(cross.attrs, bold=bold)
-    return out
-
-
 def expected_max(values, n: int) -> float:
     """Expected best of n trials drawn with replacement from the observed values (Dodge et al. 2019, "Show Your
     Work", closed form): with v_1 <= ... <= v_N sorted, P(max <= v_i) = (i/N)^n, so
@@ -408,21 +382,7 @@ def main_comparison(study: Study) -> pd.DataFrame:
     return out
 
 
-# ------------------------------------------------------------------ formatting and export
-
-
-def format_value(v) -> str:
-    """A parameter value: a dash when it does not apply (NaN), whole numbers as integers (NaN makes pandas
-    store an integer column as float), other floats to 3 significant digits."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if isinstance(v, float):
-        return str(int(v)) if v.is_integer() and abs(v) < 1e9 else f"{v:.3g}"
-    return str(v)
-
-
 VAL_SELECTION = ("best_val_full", "val_acc")  # the column that selects a row, in order of preference
-TRIAL_COLUMNS = {"best_trial": "trial", "test_trial": "test trial", "trials_at_value": "trials (all slices)"}
 
 
 def selected_row(df: pd.DataFrame) -> int | None:
@@ -434,76 +394,3 @@ def selected_row(df: pd.DataFrame) -> int | None:
             return int(df[c].idxmax())
     return None
 
-
-def formatted(df: pd.DataFrame) -> pd.DataFrame:
-    """Strings for publication: accuracies in percent with their CI. Bold marks validation's choice: the best
-    cell of each validation column and the label of the row validation selects. Test cells are never bold."""
-    if not len(df):
-        return pd.DataFrame({"": ["(no rows)"]})
-    out = pd.DataFrame(index=df.index)
-    bold: list[tuple[int, str]] = []
-    percent = set(df.attrs.get("percent", []))
-    # the leaderboard's choice is its rank 1 (a full-budget trial), not the highest val_acc of any status
-    chosen = None if percent else df.attrs.get("selected", selected_row(df))
-    if chosen is not None and not any(c in df and pd.notna(df.loc[chosen, c]) for c in VAL_SELECTION):
-        chosen = None  # a table whose only validation column is the first rung: bold its best cell alone
-    for col in df.columns:
-        if col in ("test_ci95", "test_n"):
-            continue
-        if col == "test_mean":
-            out["test acc (%)"] = [fmt_pct(m, h, int(n)) if n else "—"
-                                   for m, h, n in zip(df["test_mean"], df["test_ci95"], df["test_n"])]
-        elif col.startswith("best_val") or col == "val_acc":
-            name = {"best_val_full": "best val (full) (%)", "val_acc": "val acc (%)", "best_val": "best val (%)"}.get(
-                col, col.replace("best_val_at_epoch_", "best val @ epoch ") + " (%)")
-            out[name] = [fmt_pct(v) for v in df[col]]
-            if col in VAL_SELECTION and chosen is not None:
-                bold.append((chosen, name))
-            elif df[col].notna().any() and col not in percent:  # a tie goes to validation's chosen row
-                tied = df.index[df[col] == df[col].max()]
-                bold.append((chosen if chosen in tied else int(tied[0]), name))
-        elif col in percent:
-            out[col + " (%)"] = [fmt_pct(v) for v in df[col]]
-        elif col.startswith("best_trial_at_epoch_"):
-            out[col.replace("best_trial_at_epoch_", "trial @ epoch ")] = [format_value(v) for v in df[col]]
-        elif col in TRIAL_COLUMNS:
-            out[TRIAL_COLUMNS[col]] = [format_value(v) for v in df[col]]
-        elif col == "params_median":
-            out["params"] = [f"{v / 1e6:.2f}M" if np.isfinite(v) else "—" for v in df[col]]
-        else:  # a conditional parameter that does not apply to a trial is missing, shown as a dash
-            out[col] = [format_value(v) for v in df[col]]
-    if chosen is not None:
-        bold.append((chosen, out.columns[0]))
-    # a table whose rows are not one kind of evidence (search proposals beside full fits) crowns no row
-    out.attrs.update(df.attrs, bold=[] if df.attrs.get("no_bold") else bold)
-    return out
-
-
-def to_markdown(table: pd.DataFrame) -> str:
-    bold = set(table.attrs.get("bold", []))
-    cols = list(table.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for i, row in table.iterrows():
-        cells = [f"**{row[c]}**" if (i, c) in bold else str(row[c]) for c in cols]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("±", r"$\pm$"), ("—", "--")):
-        text = text.replace(a, b)
-    return text
-
-
-def to_latex(table: pd.DataFrame) -> str:
-    """A booktabs tabular, best cells in bold."""
-    bold = set(table.attrs.get("bold", []))
-    cols = list(table.columns)
-    lines = [r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule",
-             " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
-    for i, row in table.iterrows():
-        cells = [r"\textbf{" + _tex(str(row[c])) + "}" if (i, c) in bold else _tex(str(row[c])) for c in cols]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"

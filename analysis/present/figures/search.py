@@ -1,60 +1,27 @@
-"""Figures for the paper, one consistent seaborn style. Each function takes a Study (or a DataFrame) and returns
-a matplotlib Figure, or None when the study lacks what the figure shows; saving is `save_figure`."""
+"""Figures of the search: ablations within the reference slice, the main comparison, the expected best of n
+trials, axis plots, learning curves, importance, search efficiency, parallel coordinates. Each takes a Study and
+returns a matplotlib Figure, or None when the study lacks what the figure shows."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-if "inline" not in matplotlib.get_backend():  # a notebook keeps its inline backend; elsewhere files only
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from tuning.fidelity import rungs
 
-from tuning.fidelity import rungs  # noqa: E402
-
-from .load import Study  # noqa: E402
-from .stats import mean_ci, sort_key  # noqa: E402
-from .tables import (Slice, ablation_table, comparison_groups, evp_draws, expected_max, first_rung,  # noqa: E402
-                     format_value, main_comparison)
-
-STATUS_COLORS = {"completed": "#0173b2", "early_stopped": "#de8f05", "diverged": "#d55e00",
-                 "running": "#029e73", "errored": "#949494", "cut": "#cc78bc", "interrupted": "#ca9161"}
-
-
-def style() -> None:
-    sns.set_theme(context="paper", style="whitegrid", palette="colorblind", font_scale=1.1)
-
-
-def save_figure(fig, path_stem: Path, dpi: int = 150) -> list[Path]:
-    """PNG (small, for the report) and PDF (vector, for the paper)."""
-    path_stem.parent.mkdir(parents=True, exist_ok=True)
-    out = [path_stem.with_suffix(".png"), path_stem.with_suffix(".pdf")]
-    fig.savefig(out[0], dpi=dpi, bbox_inches="tight")
-    fig.savefig(out[1], bbox_inches="tight")
-    plt.close(fig)
-    return out
+from ...load import Study
+from ...present.text import format_value
+from ...stats.intervals import mean_ci, sort_key
+from ...stats.search import (Slice, ablation_table, comparison_groups, evp_draws, expected_max, first_rung,
+                             main_comparison)
+from .theme import SELECTED, STATUS_COLORS, _seed_errorbar, plt, style
 
 
 def _is_log(study: Study, p: str) -> bool:
     return bool(study.specs.get(p, {}).get("log"))
-
-
-SELECTED = "#0173b2"  # the validation-selected trial of a row
-TEST = "#029e73"  # final-evaluation test accuracy over seeds
-
-
-def _seed_errorbar(ax, x: float, mean: float, half: float, n: int, label: str | None = None, marker: str = "D",
-                   color: str = TEST) -> None:
-    """Test mean ± 95% CI over the seeds of a retrained configuration, the interval cut at 0% and 100%."""
-    m = 100 * mean
-    h = 100 * half if np.isfinite(half) else 0.0
-    ax.errorbar([x], [m], yerr=[[min(h, m)], [min(h, 100 - m)]], fmt=marker, color=color, ms=5, capsize=3, zorder=4,
-                label=label)
-    ax.annotate(f"n={n}", (x, m), textcoords="offset points", xytext=(5, -3), fontsize=7, color=color)
 
 
 def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, counts: list[int],
@@ -340,46 +307,3 @@ def parallel_coordinates(study: Study, k: int = 10):
     ax.set_title(f"Top {len(t)} trials (colour: validation accuracy {100 * accs.min():.1f}-{100 * accs.max():.1f}%)")
     return fig
 
-
-def confirmed_plot(table: pd.DataFrame):
-    """A confirmed ablation (analysis.paired): left, each arm's test accuracy per seed with its mean and 95%
-    interval (cut at 0 and 100%), n on each point; right, the paired difference to the reference with its
-    interval and the zero line. Arms without a finished run are marked, not dropped."""
-    if not len(table):
-        return None
-    param = table.attrs.get("param", "value")
-    style()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(6.5, 1.5 * len(table) + 3), 3.6))
-    labels = [f"{format_value(v)}{' (ref)' if ref else ''}" for v, ref in zip(table[param], table["reference"])]
-    x = np.arange(len(table))
-    missing = []
-    for i, r in enumerate(table.to_dict("records")):
-        seeds = [100 * v for v in r["test_per_seed"]]
-        if not seeds:
-            missing.append(i)
-            continue
-        ax.plot([i] * len(seeds), seeds, ".", color="0.6", ms=5)
-        _seed_errorbar(ax, i, r["test_mean"], r["test_ci95"], r["seeds"], marker="o",
-                       color="#009e73" if r["reference"] else "#0072b2")
-    low = ax.get_ylim()[0] if ax.has_data() else 0.0
-    for i in missing:
-        ax.plot(i, low, "x", color="#d55e00", ms=8)
-        ax.annotate("no finished run", (i, low), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax.set_xticks(x, labels, fontsize=8)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"Confirmed arms: {param}", fontsize=9)
-    for i, r in enumerate(table.to_dict("records")):
-        if r["reference"] or not r["diff_per_seed"]:
-            continue
-        bx.plot([i] * len(r["diff_per_seed"]), [100 * d for d in r["diff_per_seed"]], ".", color="0.6", ms=5)
-        if np.isfinite(r["diff_low"]):
-            d = 100 * r["diff_mean"]
-            bx.errorbar(i, d, yerr=[[d - 100 * r["diff_low"]], [100 * r["diff_high"] - d]], fmt="o", capsize=4,
-                        color="#0072b2", ms=6)
-    bx.axhline(0, color="0.3", lw=1, ls=":")
-    bx.set_xticks(x, labels, fontsize=8)
-    bx.set_ylabel("paired difference to reference (points)")
-    bx.set_title("Seed-paired difference to the reference\n(grey: each seed; 95% t-interval with 3 or more seeds)",
-                 fontsize=9)
-    fig.tight_layout()
-    return fig

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from tuning.db import make_engine, studies
 
-from .load import AnalysisError, Study, _url, list_studies
+from .study import AnalysisError, Study, _url, list_studies
 
 OPTUNA_TABLES = {"studies", "trials", "version_info"}
 STATUS = {optuna.trial.TrialState.COMPLETE: "completed", optuna.trial.TrialState.PRUNED: "early_stopped",

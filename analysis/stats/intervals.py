@@ -1,4 +1,4 @@
-"""Small statistics: mean with a t confidence interval, buckets for continuous parameters, formatting."""
+"""Small statistics: mean with a t confidence interval, buckets for continuous parameters, row order."""
 from __future__ import annotations
 
 import math
@@ -21,32 +21,6 @@ def mean_ci(values, level: float = 0.95) -> tuple[float, float, int]:
         return float(v[0]), math.nan, 1
     half = stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / math.sqrt(n)
     return float(v.mean()), float(half), n
-
-
-def fmt_pct(x: float, half: float | None = None, n: int | None = None) -> str:
-    """`93.42 ± 0.31 (n=3)` in percent; `—` for missing. Seeds that all gave the same value (a deterministic
-    pipeline) say so instead of a `± 0.00` that would read as a measured precision."""
-    if x is None or not np.isfinite(x):
-        return "—"
-    out = f"{100 * x:.2f}" + _spread(half, n, " ± —")
-    return out + (f" (n={n})" if n is not None else "")
-
-
-def pct_text(x: float, half: float | None = None, n: int | None = None) -> str:
-    """For running text: `93.42% ± 0.31 (n = 3)`."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    out = f"{100 * x:.2f}%" + _spread(half, n, "")
-    return out + (f" (n = {n})" if n is not None else "")
-
-
-def _spread(half: float | None, n: int | None, unknown: str) -> str:
-    """` ± 0.31` after a value; `unknown` when the half-width is NaN (n < 2)."""
-    if half is None:
-        return ""
-    if half == 0 and (n or 0) >= 2:
-        return ", identical over seeds"
-    return f" ± {100 * half:.2f}" if np.isfinite(half) else unknown
 
 
 def bucketize(values: pd.Series, spec: dict | None, bins: int = 4) -> pd.Series:
@@ -75,3 +49,4 @@ def sort_key(value):
         except ValueError:
             pass
     return (1, 0.0, text)
+

@@ -19,16 +19,19 @@ import pandas as pd
 from tuning.budgets import BUDGETS
 from tuning.command import portable_command
 
-from . import figures as F
-from .cross import AUG_BY_SIZE, ablation_as_row, confirmed_cross, cross_params, cross_plot, format_cross, point_text
-from .headline import HeadlineError, configuration_tables, formatted_headline, headline_plot, headline_table
+from ..load import Study, load_confirmation
+from ..present import figures as F
+from ..present.figures import cross_plot, headline_plot, scaling_plot
+from ..present.tables import format_cross, format_paired, formatted, formatted_headline, formatted_scaling, to_markdown
+from ..present.text import fmt_pct, point_text
+from ..stats.cross import AUG_BY_SIZE, ablation_as_row, confirmed_cross, cross_params
+from ..stats.headline import HeadlineError, configuration_tables, headline_table
+from ..stats.intervals import mean_ci
+from ..stats.paired import MIN_SEEDS_FOR_INTERVAL, confirmed_tables
+from ..stats.scaling import scaling_table, system_scaling, train_size
+from ..stats.search import ablation_table, main_comparison, selected_row, stopped_early
 from .literature import reference_table
-from .load import Study, load_confirmation
-from .paired import MIN_SEEDS_FOR_INTERVAL, confirmed_tables, format_paired
-from .scaling import (formatted_scaling, scaling_plot, scaling_sentences, scaling_table, system_scaling,
-                      train_size)
-from .stats import fmt_pct, mean_ci
-from .tables import ablation_table, formatted, main_comparison, selected_row, stopped_early, to_markdown
+from .sentences import scaling_sentences
 from .terms import terms_section
 
 ONE_FIT = "one fit per trial"

@@ -16,8 +16,9 @@ from scipy import stats
 
 from tuning.db import unpack_mask
 
-from .stats import FITTED, fmt_pct, mean_ci
-from .tables import format_value
+from ..present.text import format_value
+from .intervals import FITTED, mean_ci
+
 
 MIN_SEEDS_FOR_INTERVAL = 3
 
@@ -257,45 +258,3 @@ def _holm_sentence(family: int) -> str:
             f"with the others; a verdict whose own interval excludes 0 but whose Holm p is 0.05 or more says "
             f"\"not after Holm\".")
 
-
-def _points(values, signed: bool = False) -> str:
-    return ", ".join((f"{100 * v:+.2f}" if signed else f"{100 * v:.2f}") for v in values) or "—"
-
-
-def p_text(p: float) -> str:
-    if not np.isfinite(p):
-        return "n/a"  # a run without a correctness mask (it diverged)
-    return "<0.001" if p < 1e-3 else f"{p:.2g}"
-
-
-def format_paired(df: pd.DataFrame) -> pd.DataFrame:
-    """Strings for the report. Nothing is bolded: a verdict is in words, not in a marked cell."""
-    if not len(df):
-        return pd.DataFrame({"": ["(no arms)"]})
-    param = df.attrs["param"]
-    rows = []
-    for _, r in df.iterrows():
-        if r["seeds"] >= MIN_SEEDS_FOR_INTERVAL:
-            test = fmt_pct(r["test_mean"], r["test_ci95"], int(r["seeds"]))
-        else:
-            test = f"per seed: {_points(r['test_per_seed'])} (n={int(r['seeds'])})"
-        if r["reference"]:
-            diff = "—"
-        elif np.isfinite(r["diff_low"]):
-            diff = f"{100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, {100 * r['diff_high']:+.2f}]"
-        else:
-            diff = f"per seed: {_points(r['diff_per_seed'], signed=True)}"
-        ps = list(r["mcnemar_p"])
-        mcn = "—" if r["reference"] or not ps else \
-            "p per seed: " + ", ".join(p_text(p) for p in ps)
-        val = fmt_pct(r["val_mean"], r["val_ci95"] if np.isfinite(r["val_ci95"]) else None)
-        settings = {"settings": r["settings"]} if df.attrs.get("settings_differ") else {}
-        rows.append({param: r[param], "source": r["source"], **settings, "seeds": int(r["seeds"]), "val acc (%)": val,
-                     "test acc (%)": test,
-                     "difference to reference (points)": diff,
-                     "verdict": after_holm(r["verdict"], r["p_holm"]) if "p_holm" in r else r["verdict"],
-                     "Holm p": "—" if r["reference"] or "p_holm" not in r else p_text(r["p_holm"]),
-                     "McNemar": mcn})
-    out = pd.DataFrame(rows)
-    out.attrs.update({k: v for k, v in df.attrs.items() if k != "bold"})
-    return out

@@ -1,0 +1,1 @@
+"""Tables and figures: numbers as text, tables as Markdown and LaTeX, and the figures."""
