@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from analysis import curves
+from analysis.stats import curves
 from tests.conftest import ROOT
 from tuning.plan import load_plan
 from tuning.planner import next_jobs
