@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data browser run headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
+.PHONY: setup data browser run study study-pages headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
 
 setup: $(STAMP) data
 
@@ -63,6 +63,18 @@ test: setup browser
 # bf16 (AVX2 only) computes. `GANRATOR_NO_BF16=1 make test` runs the whole suite that way.
 test-fp32: setup
 	GANRATOR_NO_BF16=1 GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q -m numerics tests
+
+# The planned study (results/plan.yaml): learning curves of both families and the augmentation comparison, about 10
+# hours on a 2-core CPU, run in parts. Each part resumes from the committed results/curves.db; commit it after the
+# part. HOURS=2.5 ends the part before a run that would end later (a run cut anyway is redone from its start).
+HOURS ?=
+study: setup
+	$(BIN)/python -m tuning.study --plan results/plan.yaml $(if $(HOURS),--hours $(HOURS))
+	$(MAKE) study-pages
+
+# docs/studies.md from the committed database alone: the plan, progress, and each part's time and CPU.
+study-pages: setup
+	$(BIN)/python -m analysis study --plan results/plan.yaml --out docs
 
 # The headline: classical against deep on all 55,000 training images. The deep study confirms every arm for 10
 # epochs over 3 fresh seeds, the classical study tunes its pipeline on validation and tests the choice over 3

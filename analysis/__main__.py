@@ -50,7 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--system-db", action="append", default=[], help="databases of one study on different cluster "
                    "sizes, for the system-scaling table (repeat)")
     d.add_argument("--out", default="docs")
+    st = sub.add_parser("study", help="a planned study's pages: docs/studies.md (plan, progress, parts)")
+    st.add_argument("--plan", required=True, help="the plan file (results/plan.yaml)")
+    st.add_argument("--db", help="its database (default: results/<plan name>.db beside the plan)")
+    st.add_argument("--out", default="docs")
     args = p.parse_args(argv)
+    if args.command == "study":
+        return _study(args)
     if message := _bad_database(args):
         print(message, file=sys.stderr)
         return 2
@@ -89,6 +95,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: {w}")
     print(f"report written to {rep.markdown}" + (f" and {rep.html}" if rep.html else ""))
     print(f"  {len(rep.tables)} tables in {rep.out / 'tables'}, {len(rep.figures)} figures in {rep.out / 'figures'}")
+    return 0
+
+
+def _study(args: argparse.Namespace) -> int:
+    from tuning.plan import PlanError, load_plan
+
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as e:
+        print(f"error: --plan {e}", file=sys.stderr)
+        return 2
+    db = Path(args.db) if args.db else plan.path.parent / f"{plan.name}.db"
+    if not db.is_file():
+        print(f"error: --db {db}: no such database; run `python -m tuning.study --plan {args.plan}` first",
+              file=sys.stderr)
+        return 2
+    from .writeup.studies import studies_markdown
+
+    out = Path(args.out) / "studies.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shown = db.as_posix()
+    command = f"python -m analysis study --plan {plan.path.as_posix()}" + (f" --db {shown}" if args.db else "")
+    out.write_text(studies_markdown(plan, db_url(str(db), db), shown, command))
+    print(f"study pages written to {out}")
     return 0
 
 

@@ -186,6 +186,17 @@ def test_a_study_cut_after_some_runs_continues_from_its_database_alone(tmp_path,
         assert with_test == (n if purpose in ("confirm", "secondary") else 0), purpose
     out = study(plan, moved, "--dry-run")
     assert "0 runs can start now" in out.stdout
+    # the study's page: the plan verbatim, and each part with its time and CPU, from the database alone
+    page = subprocess.run([sys.executable, "-m", "analysis", "study", "--plan", str(plan), "--db", str(moved),
+                           "--out", str(tmp_path / "docs")], capture_output=True, text=True, cwd=ROOT)
+    assert page.returncode == 0, page.stderr
+    text = (tmp_path / "docs" / "studies.md").read_text()
+    assert plan.read_text().strip() in text and "the study is complete" in text
+    from ganrator.machine import cpu_model_flags
+
+    rows = [line for line in text.splitlines() if line.startswith("| 1 |") or line.startswith("| 2 |")]
+    assert len(rows) == 2 and all(cpu_model_flags()[0] in r for r in rows)
+    assert rows[0].split("|")[4].strip() == "5"  # runs finished in part 1
 
 
 def test_a_changed_plan_is_refused_until_the_change_is_explained(tmp_path):

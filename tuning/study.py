@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
             done[job.key] = {"job_key": job.key, **row}
             finished += 1
             busy += out.get("wall_time") or 0.0
+            # kept current, so a part stopped from outside still shows what it did and until when
+            db.upsert_row(plan_parts, part_row, ended_at=time.time(), runs_done=finished, busy_seconds=busy)
             result = f"val {100 * out['val_acc']:.2f}%" if out.get("val_acc") is not None else out["status"]
             if out.get("train_acc") is not None:
                 result += f", train {100 * out['train_acc']:.1f}%"
