@@ -293,11 +293,18 @@ def test_bad_database_is_one_line_and_left_untouched(kind, message, tmp_path):
         assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
-def test_bad_space_file_is_reported_with_its_key(tmp_path):
+@pytest.mark.parametrize("text, message", [
+    ("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n", "lr: min 1 > max 0.1"),
+    # a parameter that would never be sampled: its `when` contradicts a fixed value
+    ((ROOT / "search_spaces" / "smoke.yaml").read_text().replace(
+        "cnn.width: {feasible_points: [4, 8]}", "cnn.width: {feasible_points: [4, 8], when: {model: [cnnx]}}"),
+     "cnn.width: `when` model in ['cnnx'] can never hold: model is fixed to 'cnn'"),
+])
+def test_bad_space_file_is_reported_with_its_key(text, message, tmp_path):
     bad = tmp_path / "mine.yaml"
-    bad.write_text("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n")
+    bad.write_text(text)
     out = run_rejected(tmp_path, "--space", str(bad), "--storage-path", str(tmp_path))
-    assert out.returncode == 2 and f"{bad}: lr: min 1 > max 0.1" in out.stderr
+    assert out.returncode == 2 and f"error: {bad}: {message}" in out.stderr, out.stderr
 
 
 def test_list_spaces():
