@@ -293,6 +293,27 @@ def test_bad_database_is_one_line_and_left_untouched(kind, message, tmp_path):
         assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
+@pytest.mark.parametrize("kind", ["read-only", "file"])
+def test_unwritable_storage_path_is_one_line_before_ray_starts(kind, tmp_path):
+    """A --storage-path that cannot be written, with a writable --db: refused before anything is written (Ray
+    used to fail once started, with a traceback from its file system layer)."""
+    storage, db = tmp_path / "runs", tmp_path / "dbs" / "trials.db"
+    if kind == "file":
+        storage.write_text("not a folder\n")
+        reason = f"cannot make {storage}/smoke: {storage} is a file, not a folder"
+    else:
+        storage.mkdir()
+        _read_only(storage)
+        reason = f"cannot write {storage}/smoke: {storage} is read-only"
+    try:
+        out = run_rejected(tmp_path, "--space", "smoke", "--db", str(db), "--storage-path", str(storage))
+    finally:
+        subprocess.run(["chattr", "-i", str(storage)], capture_output=True)
+    assert out.returncode == 2 and out.stderr.strip() == f"error: --storage-path {storage}: {reason}; pass " \
+        f"{'another' if kind == 'file' else 'a writable'} --storage-path", out.stderr
+    assert not db.parent.exists() and "ray:" not in out.stdout
+
+
 @pytest.mark.parametrize("text, message", [
     ("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n", "lr: min 1 > max 0.1"),
     # a parameter that would never be sampled: its `when` contradicts a fixed value

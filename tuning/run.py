@@ -406,6 +406,23 @@ def resumed_budget(stored: dict, budget) -> dict | None:
     return None
 
 
+def check_storage(args) -> None:
+    """The Ray experiment folder can be made and written: checked before anything is written, without writing
+    (Ray would fail only once started, with a traceback from its file system layer). A URI is Ray's to check."""
+    if not isinstance(args.storage, Path):
+        return
+    folder = args.storage / args.name
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StudyError(f"--storage-path {args.storage}: cannot make {folder}: {existing} is a file, not a folder; "
+                         f"pass another --storage-path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StudyError(f"--storage-path {args.storage}: cannot write {folder}: {existing} is read-only; pass a "
+                         f"writable --storage-path")
+
+
 def experiment_path(args) -> str:
     return f"{args.storage}/{args.name}"
 
@@ -635,6 +652,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scheduler: fifo, not asha: space {args.space_obj.name!r} fixes steps = "
                   f"{args.space_obj.fixed['steps']} per trial, so epochs differ between training-set sizes")
             args.scheduler = "fifo"
+        check_storage(args)  # first: the default database lives there too
         db, existing = open_study(args)
         find_data(args)
         startup["space"] = time.time() - t  # the space, the study's database and the dataset's files checked
