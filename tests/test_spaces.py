@@ -132,9 +132,9 @@ def test_a_when_that_can_never_hold_names_the_parameter_and_why(tmp_path, text, 
 
 
 def test_a_when_that_can_hold_is_kept(tmp_path):
-    space = load_space(write(tmp_path, OPT + "  one_minus_momentum: {feasible_points: [0.1], when: {optimizer: [sgd]}}\n"
-                                            "  lr: {min: 0.1, max: 1, when: {one_minus_momentum: [0.1]}}\n"
-                                            "fixed:\n  model: cnn\n  cnn.width: 4\n"))
+    text = (OPT + "  one_minus_momentum: {feasible_points: [0.1], when: {optimizer: [sgd]}}\n"
+            "  lr: {min: 0.1, max: 1, when: {one_minus_momentum: [0.1]}}\nfixed:\n  model: cnn\n  cnn.width: 4\n")
+    space = load_space(write(tmp_path, text))
     assert {p.name: p.when for p in space.params}["lr"] == {"one_minus_momentum": (0.1,)}
 
 
