@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -414,6 +415,9 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
 
     out = run_cli(*args, "--resume")
     assert out.returncode == 0, failed(out)
+    # The killed driver's lease is taken over at once: it was on this host and its process is gone.
+    assert f"lease: took study 'smoke' over from a driver that is gone (host {socket.gethostname()}, pid {proc.pid}, " \
+           f"started " in out.stdout, out.stdout[-3000:]
     # A trial the killed driver started after Ray's last snapshot is unknown to the resumed run, whose searcher
     # proposes its configuration again: it ended with that driver, as interrupted, and only such a trial may.
     lost = {tid for tid, r in trial_rows(db).items() if r["status"] == "interrupted"}

@@ -370,6 +370,7 @@ def open_study(args) -> tuple[TrialDB, dict | None]:
     """The trial database and the stored study of this name (None for a new one), after the --resume checks."""
     try:
         db = open_db(args.db_url)  # a folder, a foreign or read-only file, no server: one line, nothing written
+        take_lease(args)  # first: while another driver runs the study, nothing else about it matters
         existing = db.study(args.name)
     except DBError as e:
         raise StudyError(f"--db {e}") from None
@@ -389,6 +390,28 @@ def open_study(args) -> tuple[TrialDB, dict | None]:
                              f"--storage-path the study ran with)")
         args.budget_update = resumed_budget(existing.get("budget") or {}, args.budget_obj)
     return db, existing
+
+
+def take_lease(args) -> None:
+    """This driver's lease on the study (tuning/lease.py), as args.lease; main releases it on exit. A study another
+    driver runs is refused, naming that driver."""
+    from tuning.lease import Lease, LeaseHeld
+
+    try:
+        lease = Lease(args.db_url, args.name)
+    except ValueError as e:  # a bad GANRATOR_LEASE_TIMEOUT_S
+        raise StudyError(str(e)) from None
+    try:
+        gone = lease.take()
+    except LeaseHeld as e:
+        lease.engine.dispose()
+        raise StudyError(str(e)) from None
+    args.lease = lease
+    if gone is None:
+        return
+    why = "that is gone" if gone.silent_s <= gone.timeout_s else \
+        f"silent for {gone.silent_s:.0f} s, past its {gone.timeout_s:g} s timeout"
+    print(f"lease: took study {args.name!r} over from a driver {why} ({gone})", flush=True)
 
 
 def resumed_budget(stored: dict, budget) -> dict | None:
@@ -639,6 +662,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, desc in list_spaces().items():
             print(f"{name:<12} {desc}")
         return 0
+    try:
+        return run_study(args, parser, argv)
+    finally:
+        if getattr(args, "lease", None) is not None:  # taken once the database was opened
+            args.lease.release()
+
+
+def run_study(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """The study, from its space to its report: an exit code."""
     startup = {"imports": time.time() - STARTED_AT}
     starting = None
     try:
