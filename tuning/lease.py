@@ -118,9 +118,9 @@ class Lease:
         for _ in range(5):
             try:
                 with self.engine.begin() as conn:
-                    now = conn.execute(sa.select(self._now())).scalar_one()
                     row = conn.execute(sa.select(leases).where(leases.c.study == self.study)
                                        .with_for_update()).mappings().first()
+                    now = conn.execute(sa.select(self._now())).scalar_one()  # after the wait for the row's lock
                     mine = {"token": self.token, "hostname": self.hostname, "pid": os.getpid(), "started_at": now,
                             "heartbeat_at": now, "timeout_s": self.timeout}
                     if row is None:
