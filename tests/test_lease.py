@@ -33,6 +33,11 @@ def url(request, tmp_path):
         "postgres_url")
     TrialDB(url)
     yield url
+    forget(url)
+
+
+def forget(url: str) -> None:
+    """Delete every lease (the PostgreSQL server serves every test of the session)."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(leases.delete())
@@ -122,10 +127,16 @@ def test_a_holder_that_loses_its_lease_is_told_within_its_timeout(url, how):
         engine.dispose()
         assert reason.startswith("could not renew the lease of study 'fenced' for "), reason
         assert reason.endswith("and another driver may take the study over after 1.5 s"), reason
-    assert time.monotonic() - t0 < 1.5 + 0.5  # within the timeout (and a little scheduling)
+    assert time.monotonic() - t0 < 1.5 + 1.0  # within the timeout (and some scheduling on a busy machine)
     lease.release()
     if how == "taken":  # not deleted: it is the other driver's
         assert holder(url, "fenced")["token"] == "other"
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -143,20 +154,15 @@ def test_another_hosts_live_lease_is_refused_before_ray_starts(backend, tmp_path
     try:
         out = run_rejected(tmp_path, "--space", "smoke", "--budget", "smoke", "--db", url, "--storage-path",
                            str(tmp_path))
+        assert holder(url, "smoke")["token"] == "other"
     finally:
         if backend == "postgresql":
-            plant(url, "smoke", silent_s=1e6)  # free for the next test on this server
+            forget(url)
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
-    assert re.fullmatch(rf"error: study 'smoke' is run by another driver: host elsewhere, pid {gone}, {STARTED} "
-                        rf"\(last heartbeat [56] s ago\); a driver on another host is taken over once it has sent no "
-                        rf"heartbeat for 60 s \(in 5[45] s\)", out.stderr.strip()), out.stderr
-    assert holder(url, "smoke")["token"] == "other"
-
-
-def _dead_pid() -> int:
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
+    m = re.fullmatch(rf"error: study 'smoke' is run by another driver: host elsewhere, pid {gone}, {STARTED} "
+                     rf"\(last heartbeat (\d+) s ago\); a driver on another host is taken over once it has sent no "
+                     rf"heartbeat for 60 s \(in (\d+) s\)", out.stderr.strip())
+    assert m and 5 <= int(m[1]) < 30 and abs(int(m[1]) + int(m[2]) - 60) <= 1, out.stderr
 
 
 def test_another_hosts_silent_lease_is_taken_over_and_released_on_exit(tmp_path):
@@ -168,8 +174,9 @@ def test_another_hosts_silent_lease_is_taken_over_and_released_on_exit(tmp_path)
     out = run_cli("--space", "smoke", "--budget", "smoke", "--num-samples", "1", "--max-epochs", "1",
                   "--grace-period", "1", "--storage-path", str(tmp_path))
     assert out.returncode == 0, failed(out)
-    assert re.search(rf"^lease: took study 'smoke' over from a driver silent for 6[12] s, past its 60 s timeout "
-                     rf"\(host elsewhere, pid 4242, {STARTED}\)$", out.stdout, re.M), out.stdout[-3000:]
+    m = re.search(rf"^lease: took study 'smoke' over from a driver silent for (\d+) s, past its 60 s timeout "
+                  rf"\(host elsewhere, pid 4242, {STARTED}\)$", out.stdout, re.M)
+    assert m and 61 <= int(m[1]) < 90, out.stdout[-3000:]
     assert query(db, "select count(*) from ganrator_trials where status = 'completed'") == [(1,)]
     assert holder(url, "smoke") is None  # released on a clean exit
 
@@ -187,7 +194,7 @@ def test_a_second_driver_is_refused_and_one_that_lost_its_lease_stops(tmp_path):
         second = run_rejected(tmp_path, *args, "--resume")
         assert second.returncode == 2 and len(second.stderr.strip().splitlines()) == 1, second.stderr
         assert re.fullmatch(rf"error: study 'smoke' is run by another driver: host "
-                            rf"{re.escape(socket.gethostname())}, pid {proc.pid}, {STARTED} \(last heartbeat [01] s "
+                            rf"{re.escape(socket.gethostname())}, pid {proc.pid}, {STARTED} \(last heartbeat [0-2] s "
                             rf"ago\); wait for it to end, or stop it", second.stderr.strip()), second.stderr
         plant(f"sqlite:///{db}", "smoke", silent_s=0)
         output, errors = proc.communicate(timeout=60)
