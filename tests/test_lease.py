@@ -2,7 +2,8 @@
 exactly one takes it, and a holder whose row is taken, or that cannot renew it, stops. Through the real driver: a
 second driver is refused naming the first, a driver that lost its lease stops at once and writes nothing more, and
 another host's lease is waited for, then taken over. (A killed driver's lease, taken over at once by --resume:
-test_tuning.test_killed_driver_then_resume_runs_every_trial_once.)"""
+test_tuning.test_killed_driver_then_resume_runs_every_trial_once; a lease released as a study finishes:
+test_postgres.test_study_on_postgresql and that test.)"""
 from __future__ import annotations
 
 import multiprocessing
@@ -11,15 +12,13 @@ import queue
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import time
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import failed
-from test_tuning import ROOT, RUN, SLOW_TRIALS, query, run_cli, run_rejected, wait_for
+from test_tuning import ROOT, RUN, SLOW_TRIALS, query, run_rejected, wait_for
 from tuning.db import TrialDB, leases
 from tuning.lease import TIMEOUT_ENV, Lease, LeaseHeld, db_now
 
@@ -140,9 +139,11 @@ def _dead_pid() -> int:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_another_hosts_live_lease_is_refused_before_ray_starts(backend, tmp_path, request):
-    """A lease of a driver on another host with a recent heartbeat: refused in one line naming it, although its pid
-    means nothing here (no such process on this host)."""
+def test_another_hosts_lease_is_waited_for_then_taken_over(backend, tmp_path, request):
+    """A lease of a driver on another host. With a recent heartbeat: refused in one line naming it, although its
+    pid means nothing here (no such process on this host). Silent past its timeout: taken over, and said; this run
+    then stops at its next check (--resume of a study that was never recorded) and releases the lease as it exits.
+    Both before Ray starts."""
     url = f"sqlite:///{tmp_path / 'smoke' / 'trials.db'}"
     if backend == "sqlite":
         (tmp_path / "smoke").mkdir()
@@ -150,35 +151,26 @@ def test_another_hosts_live_lease_is_refused_before_ray_starts(backend, tmp_path
         url = request.getfixturevalue("postgres_url")
     TrialDB(url)
     gone = _dead_pid()
-    plant(url, "smoke", silent_s=5, pid=gone)
+    flags = ["--space", "smoke", "--budget", "smoke", "--db", url, "--storage-path", str(tmp_path), "--resume"]
     try:
-        out = run_rejected(tmp_path, "--space", "smoke", "--budget", "smoke", "--db", url, "--storage-path",
-                           str(tmp_path))
+        plant(url, "smoke", silent_s=5, pid=gone)
+        live = run_rejected(tmp_path, *flags)
         assert holder(url, "smoke")["token"] == "other"
+        plant(url, "smoke", silent_s=61, pid=gone)
+        silent = run_rejected(tmp_path, *flags)
+        assert holder(url, "smoke") is None
     finally:
         if backend == "postgresql":
             forget(url)
-    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert live.returncode == 2 and len(live.stderr.strip().splitlines()) == 1, live.stderr
     m = re.fullmatch(rf"error: study 'smoke' is run by another driver: host elsewhere, pid {gone}, {STARTED} "
                      rf"\(last heartbeat (\d+) s ago\); a driver on another host is taken over once it has sent no "
-                     rf"heartbeat for 60 s \(in (\d+) s\)", out.stderr.strip())
-    assert m and 5 <= int(m[1]) < 30 and abs(int(m[1]) + int(m[2]) - 60) <= 1, out.stderr
-
-
-def test_another_hosts_silent_lease_is_taken_over_and_released_on_exit(tmp_path):
-    db = tmp_path / "smoke" / "trials.db"
-    db.parent.mkdir()
-    url = f"sqlite:///{db}"
-    TrialDB(url)
-    plant(url, "smoke", silent_s=61)
-    out = run_cli("--space", "smoke", "--budget", "smoke", "--num-samples", "1", "--max-epochs", "1",
-                  "--grace-period", "1", "--storage-path", str(tmp_path))
-    assert out.returncode == 0, failed(out)
-    m = re.search(rf"^lease: took study 'smoke' over from a driver silent for (\d+) s, past its 60 s timeout "
-                  rf"\(host elsewhere, pid 4242, {STARTED}\)$", out.stdout, re.M)
-    assert m and 61 <= int(m[1]) < 90, out.stdout[-3000:]
-    assert query(db, "select count(*) from ganrator_trials where status = 'completed'") == [(1,)]
-    assert holder(url, "smoke") is None  # released on a clean exit
+                     rf"heartbeat for 60 s \(in (\d+) s\)", live.stderr.strip())
+    assert m and 5 <= int(m[1]) < 30 and abs(int(m[1]) + int(m[2]) - 60) <= 1, live.stderr
+    m = re.fullmatch(rf"lease: took study 'smoke' over from a driver silent for (\d+) s, past its 60 s timeout "
+                     rf"\(host elsewhere, pid {gone}, {STARTED}\)", silent.stdout.strip())
+    assert m and 61 <= int(m[1]) < 90, silent.stdout
+    assert silent.returncode == 2 and "--resume: no study 'smoke'" in silent.stderr, silent.stderr
 
 
 def test_a_second_driver_is_refused_and_one_that_lost_its_lease_stops(tmp_path):

@@ -432,6 +432,7 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
         if r["status"] in ("completed", "early_stopped"):
             assert after[tid]["ended_at"] == r["ended_at"]
     assert len(assert_optuna_agrees(db, killed=True)) == 6
+    assert query(db, "select count(*) from ganrator_leases") == [(0,)]  # released as the resumed driver finished
 
 
 @pytest.mark.slow

@@ -96,7 +96,7 @@ class LeaseHeld(Exception):
 class Lease:
     """The study's lease, for this driver. take() takes it (or raises LeaseHeld) and starts the heartbeat;
     release() stops the heartbeat and deletes the row. on_lost(reason) runs on the heartbeat's thread when the lease
-    is lost; the driver's prints the reason and exits at once."""
+    is lost; by default (the driver's) it prints the reason and exits at once."""
 
     def __init__(self, url: str, study: str, timeout: float | None = None,
                  on_lost: Callable[[str], None] | None = None):
@@ -118,28 +118,32 @@ class Lease:
         for _ in range(5):
             try:
                 with self.engine.begin() as conn:
-                    row = conn.execute(sa.select(leases).where(leases.c.study == self.study)
-                                       .with_for_update()).mappings().first()
-                    now = conn.execute(sa.select(self._now())).scalar_one()  # after the wait for the row's lock
-                    mine = {"token": self.token, "hostname": self.hostname, "pid": os.getpid(), "started_at": now,
-                            "heartbeat_at": now, "timeout_s": self.timeout}
-                    if row is None:
-                        conn.execute(leases.insert().values(study=self.study, **mine))
-                        self._start_heartbeat()
-                        return None
-                    holder = Holder(row["hostname"], row["pid"], row["started_at"],
-                                    now - (row["heartbeat_at"] or 0.0), row["timeout_s"] or self.timeout)
-                    if not self._replaceable(holder):
-                        raise LeaseHeld(self._refusal(holder))
-                    taken = conn.execute(leases.update().where((leases.c.study == self.study)
-                                                               & (leases.c.token == row["token"])).values(**mine))
-                    if taken.rowcount == 1:
-                        self._start_heartbeat()
-                        return holder
+                    taken, holder = self._try_take(conn)
             except sa.exc.IntegrityError:
-                pass  # another driver inserted the row between our read and our insert: read it again
+                continue  # another driver inserted the row between our read and our insert: read it again
+            if taken:  # committed: from now on the row is this driver's to renew
+                self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
+                self._thread.start()
+                return holder
         raise LeaseHeld(f"study {self.study!r}: its lease changed hands five times while this driver tried to take "
                         f"it; try again")
+
+    def _try_take(self, conn: sa.Connection) -> tuple[bool, Holder | None]:
+        """One try in `conn`'s transaction: (taken, the holder replaced or None)."""
+        row = conn.execute(sa.select(leases).where(leases.c.study == self.study).with_for_update()).mappings().first()
+        now = conn.execute(sa.select(self._now())).scalar_one()  # after the wait for the row's lock
+        mine = {"token": self.token, "hostname": self.hostname, "pid": os.getpid(), "started_at": now,
+                "heartbeat_at": now, "timeout_s": self.timeout}
+        if row is None:
+            conn.execute(leases.insert().values(study=self.study, **mine))
+            return True, None
+        holder = Holder(row["hostname"], row["pid"], row["started_at"], now - (row["heartbeat_at"] or 0.0),
+                        row["timeout_s"] or self.timeout)
+        if not self._replaceable(holder):
+            raise LeaseHeld(self._refusal(holder))
+        replaced = conn.execute(leases.update().where((leases.c.study == self.study) & (leases.c.token == row["token"]))
+                                .values(**mine))
+        return replaced.rowcount == 1, holder
 
     def _now(self) -> sa.ColumnElement:
         return db_now(self.engine.dialect.name)
@@ -154,10 +158,6 @@ class Lease:
             return f"{text}; wait for it to end, or stop it"
         return (f"{text}; a driver on another host is taken over once it has sent no heartbeat for "
                 f"{holder.timeout_s:g} s (in {holder.timeout_s - holder.silent_s:.0f} s)")
-
-    def _start_heartbeat(self) -> None:
-        self._thread = threading.Thread(target=self._beat, name="lease-heartbeat", daemon=True)
-        self._thread.start()
 
     def _beat(self) -> None:
         """Renew the row every interval. Lost: the row is gone or another driver's, or no renewal succeeded for the
