@@ -208,3 +208,15 @@ def test_a_second_driver_is_refused_and_one_that_lost_its_lease_stops(tmp_path):
     ps = subprocess.run(["ps", "-eo", "pgid=,stat=,args="], capture_output=True, text=True).stdout.splitlines()
     alive = [line.split(None, 2)[2] for line in ps if line.split()[0] == str(proc.pid) and line.split()[1][0] != "Z"]
     assert set(alive) <= {"ray::DashboardAgent", "ray::RuntimeEnvAgent"}, alive
+
+
+@pytest.mark.parametrize("raw", ["0", "-5", "soon", "inf", "nan"])
+def test_a_bad_lease_timeout_names_the_variable(raw, monkeypatch):
+    from tuning.lease import timeout_s
+
+    monkeypatch.setenv(TIMEOUT_ENV, raw)
+    with pytest.raises(ValueError, match=rf"^GANRATOR_LEASE_TIMEOUT_S='{raw}': the lease timeout must be a number of "
+                                         rf"seconds > 0$"):
+        timeout_s()
+    monkeypatch.setenv(TIMEOUT_ENV, "2.5")
+    assert timeout_s() == 2.5
