@@ -237,8 +237,7 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
         raise SpaceError(f"{path}: no scientific or nuisance parameter to search")
 
     if any(p.name == "model" for p in params):  # a model kwarg is sampled only when its model is chosen
-        params = [dataclasses.replace(p, when={**p.when, "model": (p.name.split(".")[0],)}) if "." in p.name else p
-                  for p in params]
+        params = [_kwarg_of_sampled_model(path, p) if "." in p.name else p for p in params]
     by_name = {p.name: p for p in params}
     candidate_models = set()
     if kind == "deep":
@@ -254,14 +253,61 @@ def load_space(name_or_path: str | Path) -> SearchSpace:
         for k, allowed in p.when.items():
             if k not in fixed and k not in names[:i]:
                 raise _fail(path, p.name, f"`when` refers to {k!r}, which is not fixed or sampled before it")
-            domain = by_name[k].choices if k in by_name and by_name[k].kind == "categorical" else None
-            if domain is not None and not set(allowed) <= set(domain):
-                raise _fail(path, p.name, f"`when` {k} values {list(allowed)} not all in {list(domain)}")
+            if problem := _unreachable_value(k, allowed, fixed, by_name):
+                raise _fail(path, p.name, problem)
+        _conditions(path, p, by_name)
     cross = _parse_confirm(path, doc.get("confirm"), params, kind)
     space = SearchSpace(path.stem, str(doc.get("description", "")).strip(), path, tuple(params), dict(fixed), kind,
                         cross)
     _dry_run(space)
     return space
+
+
+def _kwarg_of_sampled_model(path: Path, p: Param) -> Param:
+    """A `<model>.<kwarg>` parameter of a space that samples `model`: sampled only when that model is chosen, and
+    within what its own `when` asks of `model`."""
+    model = p.name.split(".")[0]
+    if "model" in p.when and model not in p.when["model"]:
+        raise _fail(path, p.name, f"`when` model in {list(p.when['model'])} can never hold: {p.name} applies only "
+                                  f"when model is {model!r}")
+    return dataclasses.replace(p, when={**p.when, "model": (model,)})
+
+
+def _unreachable_value(k: str, allowed: tuple, fixed: dict[str, Any], by_name: dict[str, Param]) -> str | None:
+    """Why `when: {k: allowed}` names a value `k` never takes (or, fixed, can never hold), or None."""
+    if k in fixed:
+        if fixed[k] not in allowed:
+            return f"`when` {k} in {list(allowed)} can never hold: {k} is fixed to {fixed[k]!r}"
+        return None
+    q = by_name[k]
+    if q.kind == "categorical":
+        bad = [v for v in allowed if v not in q.choices]
+        choices = f"choices: {', '.join(map(repr, q.choices))}"
+    elif q.kind == "int":
+        bad = [v for v in allowed if isinstance(v, bool) or not isinstance(v, int) or not q.low <= v <= q.high]
+        choices = f"an integer from {q.low:g} to {q.high:g}"
+    else:  # a float drawn from a range equals a listed value with probability zero
+        return (f"`when` {k} in {list(allowed)} can never hold: {k} is continuous ({q.low:g} to {q.high:g}); "
+                f"give {k} feasible_points to condition on it")
+    if bad:
+        return f"`when` {k}: {bad[0]!r} is not a value of {k} ({choices})"
+    return None
+
+
+def _conditions(path: Path, p: Param, by_name: dict[str, Param]) -> dict[str, list]:
+    """What `p` needs of each name to be sampled: its own `when` and, through each sampled name it refers to, what
+    that one needs. A name asked for values that exclude each other means `p` is never sampled."""
+    need = {k: list(v) for k, v in p.when.items()}
+    for k in p.when:
+        if k not in by_name:
+            continue
+        for name, values in _conditions(path, by_name[k], by_name).items():
+            both = [v for v in need.get(name, values) if v in values]
+            if not both:
+                raise _fail(path, p.name, f"`when` {name} in {need[name]} can never hold: {k} is sampled only "
+                                          f"when {name} in {values}")
+            need[name] = both
+    return need
 
 
 def _parse_confirm(path: Path, spec: Any, params: list[Param], kind: str) -> tuple[str, ...]:

@@ -1,9 +1,14 @@
 """Shared fixtures: the real Fashion-MNIST (required under `make test`) and generated IDX files."""
 from __future__ import annotations
 
+import glob
 import gzip
 import os
+import shutil
+import socket
 import struct
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +87,42 @@ def smoke_study(tmp_path_factory):
     out.stderr = "".join(line for line in lines if not line.startswith("import time:"))
     assert out.returncode == 0, failed(out)
     return storage / "smoke" / "trials.db", out
+
+
+BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+
+
+def _as_postgres(*cmd: str) -> subprocess.CompletedProcess:
+    # PostgreSQL refuses to run as root; the Debian package's `postgres` user runs it.
+    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    return subprocess.run([*prefix, *cmd], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster on loopback, for the tests that run the trial database on a real server."""
+    if not BIN:
+        pytest.skip("no PostgreSQL server binaries (Debian package postgresql) on this machine")
+    # Not under pytest's tmp (private to root): the postgres user must reach the data directory.
+    home = Path(tempfile.mkdtemp(prefix="ganrator-pg-"))
+    data = home / "data"
+    data.mkdir()
+    if os.geteuid() == 0:
+        shutil.chown(home, "postgres", "postgres")
+        shutil.chown(data, "postgres", "postgres")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    init = _as_postgres(f"{BIN[-1]}/initdb", "-D", str(data), "--auth=trust", "-U", "postgres")
+    assert init.returncode == 0, init.stderr
+    start = _as_postgres(f"{BIN[-1]}/pg_ctl", "-D", str(data), "-w", "-l", str(data / "log"), "-o",
+                         f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start")
+    assert start.returncode == 0, start.stderr + start.stdout
+    try:
+        made = subprocess.run([f"{BIN[-1]}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
+                               "ganrator"], capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/ganrator"
+    finally:
+        _as_postgres(f"{BIN[-1]}/pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(home, ignore_errors=True)

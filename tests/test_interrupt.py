@@ -73,6 +73,7 @@ def test_ctrl_c_then_the_printed_resume_command_finishes_the_study(tmp_path):
     out = subprocess.run(shlex.split(command), cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, failed(out)
     assert "search done" in out.stdout
+    assert "lease:" not in out.stdout  # the interrupted driver released its lease as it exited
     after = assert_consistent(db, max_epochs=4)
     assert len(after) == 4 and set(before) <= set(after)  # every trial once; the interrupted ones continued
     by_id = assert_optuna_agrees(db)

@@ -102,6 +102,42 @@ def test_bad_space_files_name_file_key_and_choices(tmp_path, text, message):
         load_space(write(tmp_path, text))
 
 
+OPT = "scientific:\n  optimizer: {feasible_points: [sgd, adamw]}\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    # the reported case: the smoke space's cnn (fixed) against a `when` asking for another model
+    ("nuisance:\n  lr: {min: 0.01, max: 0.5}\n  cnn.width: {feasible_points: [4, 8], when: {model: [cnnx]}}\n"
+     "fixed:\n  model: cnn\n", "cnn.width: `when` model in ['cnnx'] can never hold: model is fixed to 'cnn'"),
+    (OPT + "  one_minus_beta1: {min: 0.01, max: 0.3, when: {optimizer: [adam]}}\n",
+     "one_minus_beta1: `when` optimizer: 'adam' is not a value of optimizer (choices: 'sgd', 'adamw')"),
+    ("scientific:\n  epochs: {min: 1, max: 3}\n  lr: {min: 0.1, max: 1, when: {epochs: [5]}}\n",
+     "lr: `when` epochs: 5 is not a value of epochs (an integer from 1 to 3)"),
+    ("scientific:\n  weight_decay: {min: 0.0, max: 0.1}\n  lr: {min: 0.1, max: 1, when: {weight_decay: [0.05]}}\n",
+     "lr: `when` weight_decay in [0.05] can never hold: weight_decay is continuous (0 to 0.1)"),
+    # sampled as a kwarg of cnn, but asked for only with resnet
+    ("scientific:\n  model: {feasible_points: [cnn, resnet]}\n"
+     "  cnn.width: {feasible_points: [4, 8], when: {model: [resnet]}}\n",
+     "cnn.width: `when` model in ['resnet'] can never hold: cnn.width applies only when model is 'cnn'"),
+    # through a conditional parameter: lr needs adamw, but the parameter it also needs exists only under sgd
+    (OPT + "  one_minus_momentum: {feasible_points: [0.1, 0.01], when: {optimizer: [sgd]}}\n"
+     "  lr: {min: 0.1, max: 1, when: {optimizer: [adamw], one_minus_momentum: [0.1]}}\n",
+     "lr: `when` optimizer in ['adamw'] can never hold: one_minus_momentum is sampled only when optimizer in ['sgd']"),
+])
+def test_a_when_that_can_never_hold_names_the_parameter_and_why(tmp_path, text, message):
+    with pytest.raises(SpaceError) as e:
+        load_space(write(tmp_path, text))
+    assert str(e.value).startswith(f"{tmp_path / 'bad.yaml'}: {message}"), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_a_when_that_can_hold_is_kept(tmp_path):
+    text = (OPT + "  one_minus_momentum: {feasible_points: [0.1], when: {optimizer: [sgd]}}\n"
+            "  lr: {min: 0.1, max: 1, when: {one_minus_momentum: [0.1]}}\nfixed:\n  model: cnn\n  cnn.width: 4\n")
+    space = load_space(write(tmp_path, text))
+    assert {p.name: p.when for p in space.params}["lr"] == {"one_minus_momentum": (0.1,)}
+
+
 def test_unknown_space_name_lists_available():
     with pytest.raises(SpaceError, match=r"no search space 'cnn_agu' .*available: .*cnn_aug"):
         load_space("cnn_agu")

@@ -6,6 +6,7 @@ import os
 import secrets
 import signal
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -293,11 +294,39 @@ def test_bad_database_is_one_line_and_left_untouched(kind, message, tmp_path):
         assert (db.read_bytes(), db.stat().st_mtime_ns) == before
 
 
-def test_bad_space_file_is_reported_with_its_key(tmp_path):
+@pytest.mark.parametrize("kind", ["read-only", "file"])
+def test_unwritable_storage_path_is_one_line_before_ray_starts(kind, tmp_path):
+    """A --storage-path that cannot be written, with a writable --db: refused before anything is written (Ray
+    used to fail once started, with a traceback from its file system layer)."""
+    storage, db = tmp_path / "runs", tmp_path / "dbs" / "trials.db"
+    if kind == "file":
+        storage.write_text("not a folder\n")
+        reason = f"cannot make {storage}/smoke: {storage} is a file, not a folder"
+    else:
+        storage.mkdir()
+        _read_only(storage)
+        reason = f"cannot write {storage}/smoke: {storage} is read-only"
+    try:
+        out = run_rejected(tmp_path, "--space", "smoke", "--db", str(db), "--storage-path", str(storage))
+    finally:
+        subprocess.run(["chattr", "-i", str(storage)], capture_output=True)
+    assert out.returncode == 2 and out.stderr.strip() == f"error: --storage-path {storage}: {reason}; pass " \
+        f"{'another' if kind == 'file' else 'a writable'} --storage-path", out.stderr
+    assert not db.parent.exists() and "ray:" not in out.stdout
+
+
+@pytest.mark.parametrize("text, message", [
+    ("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n", "lr: min 1 > max 0.1"),
+    # a parameter that would never be sampled: its `when` contradicts a fixed value
+    ((ROOT / "search_spaces" / "smoke.yaml").read_text().replace(
+        "cnn.width: {feasible_points: [4, 8]}", "cnn.width: {feasible_points: [4, 8], when: {model: [cnnx]}}"),
+     "cnn.width: `when` model in ['cnnx'] can never hold: model is fixed to 'cnn'"),
+])
+def test_bad_space_file_is_reported_with_its_key(text, message, tmp_path):
     bad = tmp_path / "mine.yaml"
-    bad.write_text("scientific:\n  lr: {min: 1, max: 0.1, scaling: log}\n")
+    bad.write_text(text)
     out = run_rejected(tmp_path, "--space", str(bad), "--storage-path", str(tmp_path))
-    assert out.returncode == 2 and f"{bad}: lr: min 1 > max 0.1" in out.stderr
+    assert out.returncode == 2 and f"error: {bad}: {message}" in out.stderr, out.stderr
 
 
 def test_list_spaces():
@@ -386,6 +415,9 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
 
     out = run_cli(*args, "--resume")
     assert out.returncode == 0, failed(out)
+    # The killed driver's lease is taken over at once: it was on this host and its process is gone.
+    assert f"lease: took study 'smoke' over from a driver that is gone (host {socket.gethostname()}, pid {proc.pid}, " \
+           f"started " in out.stdout, out.stdout[-3000:]
     # A trial the killed driver started after Ray's last snapshot is unknown to the resumed run, whose searcher
     # proposes its configuration again: it ended with that driver, as interrupted, and only such a trial may.
     lost = {tid for tid, r in trial_rows(db).items() if r["status"] == "interrupted"}
@@ -400,6 +432,7 @@ def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
         if r["status"] in ("completed", "early_stopped"):
             assert after[tid]["ended_at"] == r["ended_at"]
     assert len(assert_optuna_agrees(db, killed=True)) == 6
+    assert query(db, "select count(*) from ganrator_leases") == [(0,)]  # released as the resumed driver finished
 
 
 @pytest.mark.slow

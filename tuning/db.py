@@ -110,6 +110,18 @@ confirm_runs = sa.Table(
     sa.Column("updated_at", sa.Float),
 )
 
+# One driver per study (tuning/lease.py): the row of the driver running it now, deleted when it exits cleanly. Times
+# are the database server's clock, in seconds since the epoch, so drivers on hosts whose clocks differ agree on them.
+leases = sa.Table(
+    "ganrator_leases", metadata,
+    sa.Column("study", sa.String(200), primary_key=True),
+    sa.Column("token", sa.String(64), nullable=False),  # random per driver: only its holder renews or releases it
+    sa.Column("hostname", sa.String(200)), sa.Column("pid", sa.Integer),
+    sa.Column("started_at", sa.Float),  # when this driver took the lease
+    sa.Column("heartbeat_at", sa.Float),
+    sa.Column("timeout_s", sa.Float),  # the holder's: its lease is free once its heartbeat is this old
+)
+
 
 # A planned study (tuning/study.py): the plan it ran under, one row per (configuration, seed) run, one per part.
 plans = sa.Table(

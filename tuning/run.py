@@ -370,6 +370,7 @@ def open_study(args) -> tuple[TrialDB, dict | None]:
     """The trial database and the stored study of this name (None for a new one), after the --resume checks."""
     try:
         db = open_db(args.db_url)  # a folder, a foreign or read-only file, no server: one line, nothing written
+        take_lease(args)  # first: while another driver runs the study, nothing else about it matters
         existing = db.study(args.name)
     except DBError as e:
         raise StudyError(f"--db {e}") from None
@@ -391,6 +392,28 @@ def open_study(args) -> tuple[TrialDB, dict | None]:
     return db, existing
 
 
+def take_lease(args) -> None:
+    """This driver's lease on the study (tuning/lease.py), as args.lease; main releases it on exit. A study another
+    driver runs is refused, naming that driver."""
+    from tuning.lease import Lease, LeaseHeld
+
+    try:
+        lease = Lease(args.db_url, args.name)
+    except ValueError as e:  # a bad GANRATOR_LEASE_TIMEOUT_S
+        raise StudyError(str(e)) from None
+    try:
+        gone = lease.take()
+    except LeaseHeld as e:
+        lease.engine.dispose()
+        raise StudyError(str(e)) from None
+    args.lease = lease
+    if gone is None:
+        return
+    why = "that is gone" if gone.silent_s <= gone.timeout_s else \
+        f"silent for {gone.silent_s:.0f} s, past its {gone.timeout_s:g} s timeout"
+    print(f"lease: took study {args.name!r} over from a driver {why} ({gone})", flush=True)
+
+
 def resumed_budget(stored: dict, budget) -> dict | None:
     """The stored budget with more confirmation seeds, where a resume asks for them (a third seed for every arm:
     the runs done keep theirs, since fresh_seeds of n + 1 starts with those of n); else None. A resume that would
@@ -404,6 +427,23 @@ def resumed_budget(stored: dict, budget) -> dict | None:
     if budget.confirm_seeds > stored.get("confirm_seeds", budget.confirm_seeds):
         return {**stored, "confirm_seeds": budget.confirm_seeds}
     return None
+
+
+def check_storage(args) -> None:
+    """The Ray experiment folder can be made and written: checked before anything is written, without writing
+    (Ray would fail only once started, with a traceback from its file system layer). A URI is Ray's to check."""
+    if not isinstance(args.storage, Path):
+        return
+    folder = args.storage / args.name
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise StudyError(f"--storage-path {args.storage}: cannot make {folder}: {existing} is a file, not a folder; "
+                         f"pass another --storage-path")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise StudyError(f"--storage-path {args.storage}: cannot write {folder}: {existing} is read-only; pass a "
+                         f"writable --storage-path")
 
 
 def experiment_path(args) -> str:
@@ -622,6 +662,15 @@ def main(argv: list[str] | None = None) -> int:
         for name, desc in list_spaces().items():
             print(f"{name:<12} {desc}")
         return 0
+    try:
+        return run_study(args, parser, argv)
+    finally:
+        if getattr(args, "lease", None) is not None:  # taken once the database was opened
+            args.lease.release()
+
+
+def run_study(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """The study, from its space to its report: an exit code."""
     startup = {"imports": time.time() - STARTED_AT}
     starting = None
     try:
@@ -635,6 +684,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"scheduler: fifo, not asha: space {args.space_obj.name!r} fixes steps = "
                   f"{args.space_obj.fixed['steps']} per trial, so epochs differ between training-set sizes")
             args.scheduler = "fifo"
+        check_storage(args)  # first: the default database lives there too
         db, existing = open_study(args)
         find_data(args)
         startup["space"] = time.time() - t  # the space, the study's database and the dataset's files checked
