@@ -226,3 +226,21 @@ def test_a_plan_inside_the_repository_must_be_committed(tmp_path):
         assert "is not committed" in plan_commit(stray)[2]
     finally:
         stray.unlink()
+
+
+def test_a_second_driver_of_the_same_study_is_refused_naming_the_first(tmp_path):
+    from tuning.db import db_url, open_db
+    from tuning.lease import Lease
+
+    plan = small_plan(tmp_path)
+    db = tmp_path / "small.db"
+    open_db(db_url(str(db), db))
+    first = Lease(db_url(str(db), db), "small", on_lost=lambda reason: None)
+    assert first.take() is None
+    try:
+        out = study(plan, db)
+        assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+        assert "study 'small'" in out.stderr and f"pid {__import__('os').getpid()}" in out.stderr
+        assert not rows_of(db)  # it ran nothing
+    finally:
+        first.release()

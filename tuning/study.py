@@ -186,6 +186,23 @@ def main(argv: list[str] | None = None) -> int:
     if not state.jobs:
         print(f"study {plan.name!r} is complete: {len(done)} runs in {db.url.split('///')[-1]}")
         return 0
+    from tuning.lease import Lease, LeaseHeld
+
+    try:  # one driver per study: a second one would run the same jobs twice
+        lease = Lease(db.url, plan.name)
+        gone = lease.take()
+    except (ValueError, LeaseHeld) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if gone is not None:
+        print(f"lease: took study {plan.name!r} over from a driver that is gone or silent ({gone})", flush=True)
+    try:
+        return _run(args, plan, db, done, state)
+    finally:
+        lease.release()
+
+
+def _run(args, plan: Plan, db, done: dict[str, dict], state: State) -> int:
     from ganrator.data import load_arrays
     from ganrator.machine import cpu_model_flags
     from tuning.ray_start import RayStart
