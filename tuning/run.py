@@ -538,19 +538,18 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                                    resume_errored=False)
         _fresh_actors_on_resume(tuner)
     else:
-        calibration = budget.calibration_trials if args.scheduler == "asha" else 0
+        calibration = frozenset(range(1, budget.calibration_trials + 1)) if args.scheduler == "asha" else frozenset()
         recorder = TrialRecorder(db, args.name, space, overrides, search_epochs(args), info, calibration)
+        scheduler, scheduler_callbacks = make_scheduler(args.scheduler, budget.max_epochs, budget.grace_period,
+                                                        budget.reduction_factor, calibration, space, db, args.name)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=make_searcher(searcher, max_concurrent),
-                                        scheduler=make_scheduler(args.scheduler, budget.max_epochs,
-                                                                 budget.grace_period, budget.reduction_factor,
-                                                                 calibration),
+            tune_config=tune.TuneConfig(search_alg=make_searcher(searcher, max_concurrent), scheduler=scheduler,
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
                                         reuse_actors=args.reuse_actors),
             run_config=tune.RunConfig(
                 name=args.name, storage_path=str(args.storage), verbose=0,
-                callbacks=[recorder, Progress(budget.num_samples, budget.time_budget_s),
+                callbacks=[recorder, *scheduler_callbacks, Progress(budget.num_samples, budget.time_budget_s),
                            *([IdleCores(budget.num_samples, args.cpus_per_trial)]
                              if args.lend_idle_cores and not args.gpus_per_trial else []),
                            *trial_loggers(args.tensorboard)],

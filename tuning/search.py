@@ -12,7 +12,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from . import db as _db
 from .budgets import METRIC, MODE, SAMPLERS  # noqa: F401  (SAMPLERS re-exported: the driver's vocabulary)
-from .schedulers import CalibratedASHA
+from .schedulers import GroupedASHA, SchedulerState
 from .states import final_state
 
 # Seconds the searcher spent on each trial (proposing it, recording its reports and its end), and when it proposed
@@ -165,9 +165,23 @@ def make_searcher(search: ResumableOptunaSearch, max_concurrent: int) -> Concurr
 
 
 def make_scheduler(name: str, max_epochs: int, grace_period: int, reduction_factor: int,
-                   calibration_trials: int = 0):
+                   calibration: frozenset[int] = frozenset(), space=None, db=None, study: str | None = None):
+    """FIFO, or ASHA within each model with its calibration trials and fidelity rule (tuning/schedulers.py), its
+    decisions stored in `db` under `study`. Returns the scheduler and the callbacks it needs (its state across a
+    resume)."""
     if name == "fifo":
-        return FIFOScheduler()
-    return CalibratedASHA(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=max_epochs,
-                          grace_period=grace_period, reduction_factor=reduction_factor,
-                          calibration_trials=calibration_trials)
+        return FIFOScheduler(), []
+    models = model_groups(space) if space is not None else ("all",)
+    scheduler = GroupedASHA(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=max_epochs,
+                            grace_period=grace_period, reduction_factor=reduction_factor, calibration=calibration,
+                            group_param="model", default_group=models[0] if len(models) == 1 else "all",
+                            groups=models, db=db, study=study)
+    return scheduler, [SchedulerState(scheduler)]
+
+
+def model_groups(space) -> tuple[str, ...]:
+    """The models a space can propose: ASHA's groups (a space without a sampled model has the one it fixes)."""
+    from ganrator.recipe import TrainConfig
+
+    sampled = next((p for p in space.params if p.name == "model"), None)
+    return tuple(map(str, sampled.choices)) if sampled else (str(space.fixed.get("model", TrainConfig.model)),)
