@@ -9,9 +9,12 @@ have no rank correlation and are dropped, and the table says how many were kept.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_RHO = 0.5  # below this, a rung's ranking says little about the final one
 MIN_TRIALS = 4  # fewer calibration trials than this give no usable correlation
@@ -85,6 +88,8 @@ def rung_correlation(trials: pd.DataFrame, epochs: pd.DataFrame, budget: dict, s
                      n_boot: int = 2000) -> pd.DataFrame:
     """One row per rung: calibration trials used (n), Spearman's rho with the last epoch and its interval.
     `trials` and `epochs` hold the rows of tuning.db's trials and epochs tables of one study."""
+    import pandas as pd
+
     if scheduler != "asha" or "calibration" not in trials or not len(trials) or not len(epochs):
         return pd.DataFrame()
     last = int(budget.get("max_epochs") or 1)
