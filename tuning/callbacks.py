@@ -46,6 +46,11 @@ class TrialRecorder(Callback):
         self.last_epoch: dict[str, int] = {}  # the last epoch each trial reported to this driver
         self.db_seconds: defaultdict[str, float] = defaultdict(float)  # this driver's writes, per trial
 
+    def __setstate__(self, state: dict) -> None:
+        if "calibration" not in state:  # pickled by a study begun when calibration trials were the first n
+            state["calibration"] = frozenset(range(1, state.pop("calibration_trials", 0) + 1))
+        self.__dict__.update(state)
+
     @contextmanager
     def _timed(self, trial_id: str):
         t0 = time.perf_counter()

@@ -3,8 +3,9 @@ last epoch, measured on calibration trials that the scheduler recorded at every 
 
 Survivors alone would be a biased sample (ASHA removed the trials that ranked low early), so only calibration
 trials are used. The interval is a percentile bootstrap over trials; resamples in which either side is constant
-have no rank correlation and are dropped, and the table says how many were kept. Plain DataFrames in and out
-(no Ray): the driver warns at the end of a search, and analysis.report shows the table.
+have no rank correlation and are dropped, and the table says how many were kept. Plain data in and out (no Ray):
+the scheduler (tuning/schedulers.py) applies RULE per model through rung_decision once its calibration trials
+have ended, and analysis.report shows the pooled table beside those decisions.
 """
 from __future__ import annotations
 

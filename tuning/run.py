@@ -630,6 +630,8 @@ def fidelity_check(args, db: TrialDB) -> list[str]:
     from tuning.fidelity import RULE, decision_line
 
     rows = sorted(db.rows(rung_decisions, args.name), key=lambda r: (r["model"], r["rung"]))
+    if not rows and "startup" not in study["search"]:
+        return []  # begun before the rule (one ASHA for all models): the report's fidelity table covers it
     if not rows:
         return ["early stopping stopped no trial: the search ended before its calibration trials had, so no rung's "
                 "fidelity was decided"]

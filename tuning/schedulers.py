@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 from ray.tune import Callback
-from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from .fidelity import RULE, decision_line, rung_decision, rungs
 
@@ -209,3 +209,20 @@ class SchedulerState(Callback):
 
     def set_state(self, state: dict) -> None:
         self.scheduler.set_state(state)
+
+
+class CalibratedASHA(ASHAScheduler):
+    """The scheduler of studies begun before GroupedASHA: one ASHA for all models, its first `calibration_trials`
+    trials never stopped. Kept so that such a study, whose tuner holds this class pickled, still resumes."""
+
+    def __init__(self, *args, calibration_trials: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calibration_trials = calibration_trials
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        action = super().on_trial_result(tune_controller, trial, result)
+        if action == TrialScheduler.STOP and 0 < trial_index(trial) <= self.calibration_trials \
+                and result.get(self._time_attr, 0) < self._max_t:
+            self._num_stopped -= 1
+            return TrialScheduler.CONTINUE
+        return action

@@ -54,6 +54,10 @@ class ResumableOptunaSearch(OptunaSearch):
     as a new Optuna trial with the same parameters and the intermediate values it had.
     """
 
+    # What a study begun before the stratified start-up lacks when its pickled searcher resumes: no proposals.
+    _space_def = _db = _reference = None
+    _startup: list = []
+
     def __init__(self, *args, max_epochs: int, space_def=None, startup_points=(), db=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
