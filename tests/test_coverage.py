@@ -130,3 +130,50 @@ def test_the_searcher_proposes_the_start_up_then_the_references_slice(tmp_path):
     study = optuna.load_study(study_name="s", storage=url)
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued for later
     assert free is not None
+
+
+TWO_BY_TWO = """
+description: two models by two augmentation strengths, tiny
+scientific:
+  model: {feasible_points: [mlp, cnn]}
+  aug_strength: {feasible_points: [0.0, 1.0]}
+nuisance:
+  lr: {min: 0.05, max: 0.2, scaling: log}
+fixed:
+  mlp.width: 64
+  cnn.width: 4
+  optimizer: nesterov
+  batch_size: 128
+  eval_batch_size: 2500
+  ema: 0.0
+"""
+
+
+def test_a_real_study_confirms_every_value_with_a_searched_trial(tmp_path):
+    """Ray, Optuna and SQLite: the stratified start-up (2 trials per value), then the reference's slice filled (2
+    per value, nuisance lr sampled), so the confirmation's every arm is a searched trial. 10 trials of one epoch:
+    4 combinations x 2 trials fill every slice whatever the reference turns out to be, with 2 to spare."""
+    import json
+    import sqlite3
+
+    from conftest import failed
+    from test_tuning import run_cli
+
+    space = tmp_path / "two_by_two.yaml"
+    space.write_text(TWO_BY_TWO)
+    out = run_cli("--space", str(space), "--budget", "smoke", "--scheduler", "fifo", "--num-samples", "10",
+                  "--max-epochs", "1", "--confirm", "--confirm-epochs", "1", "--storage-path", str(tmp_path))
+    assert out.returncode == 0, failed(out)
+    assert "start-up: the first 4 trials at random, stratified (model: mlp 2, cnn 2; aug_strength: 0.0 2, 1.0 2)" \
+        in out.stdout, out.stdout
+    assert "search: the reference is trial " in out.stdout
+    db = tmp_path / "two_by_two" / "trials.db"
+    study = optuna.load_study(study_name="two_by_two", storage=f"sqlite:///{db}")
+    origins = [t.user_attrs.get("proposed_by", "sampler") for t in sorted(study.trials, key=lambda t: t.number)]
+    assert origins[:4] == ["start-up"] * 4 and any(o.startswith("slice of trial ") for o in origins), origins
+    with sqlite3.connect(db) as conn:
+        params = [json.loads(p) for (p,) in conn.execute("select params from ganrator_trials")]
+        sources = [s for (s,) in conn.execute("select source from ganrator_confirm_arms")]
+    assert len(params) == 10 and len({p["lr"] for p in params}) == 10  # the sampler chose every lr
+    assert len(sources) == 4 and all(s.startswith("trial ") for s in sources), sources
+    assert "confirmation: every arm is a searched trial of the reference's slice" in out.stdout
