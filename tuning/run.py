@@ -689,9 +689,9 @@ def main(argv: list[str] | None = None) -> int:
         announce(args)
         from tuning.search import make_optuna_search
 
-        t = time.time()
         if not args.resume:  # a resumed study's searcher and scheduler carry the plan they started with
             args.startup = startup_plan(args)
+        t = time.time()
         searcher = None if args.resume else make_optuna_search(
             args.space_obj, args.sampler, args.seed, args.name, args.db_url, args.budget_obj.startup_trials,
             search_epochs(args), args.startup.points, db)
