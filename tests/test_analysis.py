@@ -144,6 +144,13 @@ def test_report_on_real_smoke_study(smoke_study, tmp_path):
     assert findings.count("- aug_strength = ") >= 2 and "n = 2 seeds" in findings and "2 epochs" in findings
     confirmed = pd.read_csv(tmp_path / "r" / "tables" / "confirmed_aug_strength.csv")
     assert len(confirmed) == 3 and (confirmed["seeds"] == 2).all() and confirmed["reference"].sum() == 1
+    # early stopping's decisions, as the search stored them, beside the fidelity check; and the arms that are the
+    # reference with one value changed, named (or none)
+    decisions = pd.read_csv(tmp_path / "r" / "tables" / "rung_decisions.csv")
+    assert decisions[["model", "rung"]].values.tolist() == [["cnn", 1], ["cnn", 2]]
+    assert "#### Early stopping's decisions" in report and "at least 0.5 with at least 4 trials" in report
+    fallback = confirmed[confirmed["source"].str.startswith("reference with")]
+    assert ("without a searched trial in the reference's slice" in report) == bool(len(fallback))
 
 
 def run_report(*args):

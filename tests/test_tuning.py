@@ -130,10 +130,21 @@ def test_smoke_study_end_to_end(smoke_study):
     assert len(rows) == 6
     statuses = [r["status"] for r in rows.values()]
     assert "early_stopped" in statuses and "completed" in statuses  # ASHA stopped some, not all
-    # The budget's calibration trials (the first 2 created) ran every epoch, whatever ASHA would have said.
-    calibration = [r for r in rows.values() if r["calibration"]]
-    assert len(calibration) == 2 and all(r["status"] in ("completed", "diverged") for r in calibration)
-    assert "early stopping at epoch 1 is unchecked: 2 calibration trial(s)" in out.stdout  # too few to rank
+    # The budget's calibration trials (the first 4 created: the space's one model) ran every epoch, whatever ASHA
+    # would have said, and their rankings decided each rung once they had ended: stored, printed, obeyed.
+    calibration = {tid for tid, r in rows.items() if r["calibration"]}
+    assert len(calibration) == 4 and all(rows[t]["status"] in ("completed", "diverged") for t in calibration)
+    decisions = {(m, rung): (bool(stops), n) for m, rung, stops, n in query(
+        db, "select model, rung, stops, calibration_trials from ganrator_rung_decisions")}
+    assert set(decisions) == {("cnn", 1), ("cnn", 2)}, decisions
+    assert "early stopping, decided now that the 4 calibration trial(s) have ended" in out.stdout
+    for (model, rung), (stops, n) in decisions.items():
+        assert f"  cnn, epoch {rung} against 3: " in out.stdout and n <= 4
+    for tid, r in rows.items():
+        if r["status"] == "early_stopped":  # only where its rung held, and never a calibration trial
+            assert decisions[("cnn", r["rung"])][0] and tid not in calibration, (r, decisions)
+    search = json.loads(query(db, "select search from ganrator_studies")[0][0])
+    assert search["startup"] == {"trials": 4, "calibration": [1, 2, 3, 4]}
     # Optuna agrees with our table: ASHA-stopped trials PRUNED, with their intermediate values and attributes.
     by_id = assert_optuna_agrees(db)
     assert len(by_id) == 6 and {t.state.name for t in by_id.values()} == {"COMPLETE", "PRUNED"}
@@ -185,6 +196,8 @@ def test_trials_reuse_actors_and_record_their_overhead(smoke_study):
     (["--space", "smoke", "--reduction-factor", "1"], "--reduction-factor must be >= 2"),
     (["--space", "smoke", "--val-size", "50"], "--val-size must be between 1000 and 30000 images, got 50"),
     (["--space", "smoke", "--startup-trials", "0"], "--startup-trials must be >= 1, got 0"),
+    (["--space", "smoke", "--calibration-per-model", "2"], "--calibration-per-model must be 0 (no rung's fidelity "
+                                                           "measured: ASHA stops nothing) or at least 4"),
     (["--space", "smoke", "--address", "127.0.0.1:1"], "--address 127.0.0.1:1: no Ray head answers there"),
     (["--space", "smoke", "--address", "head-node"], "expected HOST:PORT or auto"),
     (["--space", "smoke", "--budget", "smoke", "--grace-period", "5"], "grace period 5 exceeds max epochs 3"),
@@ -494,6 +507,13 @@ def test_confirmation_end_to_end(smoke_study, tmp_path):
     assert [p for p, *_ in arms] == ["aug_strength"] * 3 and sum(r for *_, r, _ in arms) == 1
     for *_, source in arms:
         assert source.startswith("trial ") or source.startswith("reference with aug_strength = "), source
+    # the confirmation says which arms are the reference with one value changed, or that none is
+    fallback = [f"aug_strength = {v}" for _, v, _, _, source in arms if source.startswith("reference with")]
+    if fallback:
+        assert f"{len(fallback)} value(s) without a searched trial in the reference's slice" in out.stdout
+        assert f"tuned for the reference's value: {', '.join(fallback)}" in out.stdout, out.stdout
+    else:
+        assert "confirmation: every arm is a searched trial of the reference's slice" in out.stdout
     keys = {k for _, _, k, _, _ in arms}
     runs = query(db, "select arm_key, seed, status, epochs, test_acc, test_correct from ganrator_confirm_runs")
     assert sorted((k, s) for k, s, *_ in runs) == sorted((k, s) for k in keys for s in (1000, 1001))

@@ -16,7 +16,9 @@ class Budget:
     max_epochs: int  # epochs of a trial that ASHA never stops
     grace_period: int  # epochs before ASHA may stop a trial
     reduction_factor: int  # ASHA keeps the top 1/rf at each rung
-    startup_trials: int  # TPE samples at random until this many trials finished, then models them
+    # TPE samples at random until this many trials finished, then models them; at least the stratified start-up
+    # (tuning/coverage.py: every categorical scientific value twice, every model its calibration trials)
+    startup_trials: int
     data_fraction: float  # of the 55k training split
     val_size: int
     time_budget_s: float | None  # wall-clock cap of the search; None = until num_samples are done
@@ -28,9 +30,11 @@ class Budget:
     confirm_epochs: int = 2
     confirm_data_fraction: float = 0.02  # of the 55k training split, as data_fraction
     confirm_seeds: int = 2  # the same seeds for every arm, so arms compare seed by seed
-    # The first trials, which ASHA records at every rung but never stops: the unbiased sample for the rank
-    # correlation between rungs and the last epoch (tuning/fidelity.py).
-    calibration_trials: int = 0
+    # ASHA's calibration trials, per model: the first of each model in the stratified start-up, recorded at every
+    # rung but never stopped; their rank correlation between each rung and the last epoch decides, per model,
+    # whether that rung stops trials (tuning/schedulers.py). 0, or at least 4 (tuning.fidelity.MIN_TRIALS): with
+    # none, no rung's fidelity is known and ASHA stops nothing.
+    calibration_per_model: int = 0
 
     def with_overrides(self, **values) -> "Budget":
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -44,18 +48,19 @@ BUDGETS = {
                     data_fraction=0.02, val_size=1000, time_budget_s=None, final_epochs=2, final_seeds=2,
                     summary="tests: 6 tiny trials, 1,100 training images, 3 epochs; about a minute",
                     confirm=False, confirm_epochs=2, confirm_data_fraction=0.02, confirm_seeds=2,
-                    calibration_trials=2),
+                    calibration_per_model=4),
     # Grace period 2: at epoch 1 ASHA rewards fast starters (MLPs, no augmentation) over better models.
     # 16 random trials first: with TPE's default 10, a first run had sampled 4 CNNs and then spent 20 of 32 trials
     # on MLPs, although the CNNs were ahead at every rung in a quasi-random run of the same space.
     "laptop": Budget("laptop", num_samples=32, max_epochs=8, grace_period=2, reduction_factor=2, startup_trials=16,
                      data_fraction=0.1, val_size=5000, time_budget_s=10 * 60, final_epochs=8, final_seeds=3,
-                     summary="a 2-core laptop: 32 trials (16 at random, then TPE) on a 10% stratified subset "
-                             "(5,500 images), up to 8 epochs, ASHA rungs at epochs 2 and 4, capped at 10 minutes "
-                             "of search; then the confirmation of every scientific parameter's arms (8 epochs, "
-                             "3 fresh seeds each)",
+                     summary="a 2-core laptop: 32 trials (16 at random, stratified so that every scientific value "
+                             "gets at least 2 and every model 4 calibration trials, then the reference's slice "
+                             "filled, then TPE) on a 10% stratified subset (5,500 images), up to 8 epochs, ASHA "
+                             "rungs at epochs 2 and 4 within each model, capped at 10 minutes of search; then the "
+                             "confirmation of every scientific parameter's arms (8 epochs, 3 fresh seeds each)",
                      confirm=True, confirm_epochs=8, confirm_data_fraction=0.1, confirm_seeds=3,
-                     calibration_trials=6),
+                     calibration_per_model=4),
     # The headline: a short search at low fidelity proposes the reference (it only has to rank a CNN above an MLP);
     # the confirmation then trains every arm on all the training images for 10 epochs (the default recipe's until it
     # took 15 with augmentation and a weight average; the headline's runs keep 10), on 3
@@ -65,7 +70,7 @@ BUDGETS = {
                        summary="the headline: 6 random trials on 20% of the data (3 epochs) propose; every arm is "
                                "then confirmed on all 55,000 training images for 10 epochs over 3 fresh seeds",
                        confirm=True, confirm_epochs=10, confirm_data_fraction=1.0, confirm_seeds=3,
-                       calibration_trials=0),
+                       calibration_per_model=0),
     # The scaling space fixes a step budget (TrainConfig.steps), so every training-set size gets the same compute;
     # `max_epochs` is then unused by the trials (epochs follow from the steps) and the scheduler is FIFO. The
     # confirmation retrains the arms of every scientific parameter on 3 fresh seeds: the data_fraction arms are
@@ -77,7 +82,7 @@ BUDGETS = {
                               "then every scientific value confirmed on 3 fresh seeds, so each training-set size "
                               "has 3 seeds",
                       confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=3,
-                      calibration_trials=0),
+                      calibration_per_model=0),
     # Augmentation against data size (search_spaces/aug_size.yaml): the space fixes the steps, so each size trains
     # as long as the others; a short random search tunes lr and weight decay, then the confirmation trains the
     # cross (2 sizes x 3 strengths) on 3 fresh seeds; the full-data row is the headline study's. 8 + 18 runs of
@@ -89,12 +94,12 @@ BUDGETS = {
                                "optimizer steps (no early stopping), then every (data size, augmentation) cell "
                                "confirmed on the same 3 fresh seeds",
                        confirm=True, confirm_epochs=1, confirm_data_fraction=1.0, confirm_seeds=3,
-                       calibration_trials=0),
+                       calibration_per_model=0),
     "full": Budget("full", num_samples=200, max_epochs=40, grace_period=4, reduction_factor=3, startup_trials=50,
                    data_fraction=1.0, val_size=5000, time_budget_s=None, final_epochs=60, final_seeds=5,
                    summary="paper grade, for GPU clusters: 200 trials on all 55,000 training images, up to 40 epochs",
                    confirm=True, confirm_epochs=40, confirm_data_fraction=1.0, confirm_seeds=5,
-                   calibration_trials=12),
+                   calibration_per_model=6),
 }
 
 

@@ -37,14 +37,19 @@ SEEN: set[str] = set()
 
 class TrialRecorder(Callback):
     def __init__(self, db: TrialDB, study: str, space, overrides: dict[str, Any], max_epochs: int,
-                 provenance: dict[str, Any], calibration_trials: int = 0):
+                 provenance: dict[str, Any], calibration: frozenset[int] = frozenset()):
         self.db, self.study, self.space, self.overrides = db, study, space, overrides
         self.roles, self.max_epochs, self.provenance = space.roles, max_epochs, provenance
-        self.calibration_trials = calibration_trials
+        self.calibration = calibration  # 1-based indices of the calibration trials
         self.best: dict[str, float] = {}
         self.frozen: set[str] = set()  # finished before a resume: their rows never change again
         self.last_epoch: dict[str, int] = {}  # the last epoch each trial reported to this driver
         self.db_seconds: defaultdict[str, float] = defaultdict(float)  # this driver's writes, per trial
+
+    def __setstate__(self, state: dict) -> None:
+        if "calibration" not in state:  # pickled by a study begun when calibration trials were the first n
+            state["calibration"] = frozenset(range(1, state.pop("calibration_trials", 0) + 1))
+        self.__dict__.update(state)
 
     @contextmanager
     def _timed(self, trial_id: str):
@@ -71,7 +76,7 @@ class TrialRecorder(Callback):
                              params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
                              config=self.space.config(trial.config, self.overrides).to_dict(),
                              status=RUNNING, max_epochs=self.max_epochs, cpus=cpus, gpus=gpus,
-                             calibration=is_calibration(trial, self.calibration_trials), **self.provenance)
+                             calibration=is_calibration(trial, self.calibration), **self.provenance)
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         if trial.trial_id in self.frozen:

@@ -6,7 +6,8 @@ only the overall best configurations are retrained, and the winning run is selec
 Here, for a scientific parameter P, the reference is the validation-selected best trial; the arm for a value v is
 the best trial with P = v among those whose other scientific parameters equal the reference's (a conditional one
 that does not apply to either is no constraint), ranked at the highest rung it reached (tuning/selection.py).
-When that slice holds no trial with P = v, the arm is the reference with only P changed to v. Continuous
+The search fills that slice with every value (tuning/coverage.py); where its budget could not, the arm is the
+reference with only P changed to v, and the confirmation says which arms those are. Continuous
 scientific parameters are bucketed (CONTINUOUS_BUCKETS equal buckets over the searched range, log-spaced for
 log-scaled ones); an empty bucket is represented by its centre.
 
@@ -69,7 +70,7 @@ def _values(p: Param) -> list[tuple[str, Any]]:
     return out
 
 
-def _label(p: Param, value) -> str | None:
+def value_label(p: Param, value) -> str | None:
     """The label of a trial's value of `p` (None: not sampled for that trial)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -156,7 +157,8 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
     scientific = [p for p in space.params if p.role == "scientific"]
     # dtype object: a value that does not apply stays None (pandas' string dtype would turn it into NaN, which
     # `is None` misses, and a cnn reference would get arms of resnet.width that train the cnn again)
-    labels = pd.DataFrame({p.name: [_label(p, (c or {}).get(p.name)) for c in ranked["params"]] for p in scientific},
+    labels = pd.DataFrame({p.name: [value_label(p, (c or {}).get(p.name)) for c in ranked["params"]]
+                           for p in scientific},
                           index=ranked.index, dtype=object)
     ref_row, ref_labels = ranked.iloc[0], labels.iloc[0]
     arms = _cross_arms(space, ranked, labels, scientific) if space.confirm_cross else []
@@ -254,6 +256,13 @@ def run_confirmation(args, db: TrialDB, data, overrides: dict) -> None:
           f"{fraction}, seeds {', '.join(map(str, seeds))}")
     for a in arms:
         print(f"  {a.param} = {a.value}: {a.source}{' [reference]' if a.is_reference else ''}")
+    if fallback := [f"{a.param} = {a.value}" for a in arms if a.source_trial is None]:
+        print(f"confirmation: the search's budget left {len(fallback)} value(s) without a searched trial in the "
+              f"reference's slice, so each arm is the reference with that one value changed, its nuisance "
+              f"parameters tuned for the reference's value: {', '.join(fallback)}")
+    else:
+        print("confirmation: every arm is a searched trial of the reference's slice, its nuisance parameters tuned "
+              "for its own value")
 
     # An errored run is not done: a rerun with --resume tries it again.
     run_rows = db.rows(confirm_runs, name)  # read once: the runs done, and the ETA's costs

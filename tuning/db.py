@@ -160,6 +160,21 @@ plan_parts = sa.Table(
     sa.Column("command", sa.Text), sa.Column("git_commit", sa.String(64)), sa.Column("status", sa.String(20)),
 )
 
+
+# Early stopping's fidelity rule (tuning/schedulers.py, tuning.fidelity.RULE), decided once per study when the
+# calibration trials have ended: per model and rung, whether that rung stopped trials or promoted every one.
+rung_decisions = sa.Table(
+    "ganrator_rung_decisions", metadata,
+    sa.Column("study", sa.String(200), primary_key=True), sa.Column("model", sa.String(100), primary_key=True),
+    sa.Column("rung", sa.Integer, primary_key=True),  # epochs
+    sa.Column("last_epoch", sa.Integer),
+    sa.Column("calibration_trials", sa.Integer),  # the model's completed calibration trials the rule read
+    sa.Column("spearman", sa.Float), sa.Column("ci_low", sa.Float), sa.Column("ci_high", sa.Float),
+    sa.Column("stops", sa.Boolean),  # False: every trial of the model is promoted past this rung
+    sa.Column("reason", sa.Text), sa.Column("decided_at", sa.Float),
+)
+
+
 def pack_mask(mask) -> str:
     """A boolean vector as base64 text of its packed bits (10,000 test images: 1,668 characters)."""
     import base64
@@ -431,6 +446,9 @@ class TrialDB:
 
     def upsert_row(self, table: sa.Table, key: dict[str, Any], **values) -> None:
         self._upsert(table, key, values)
+
+    def upsert_rung_decision(self, study: str, model: str, rung: int, **values) -> None:
+        self._upsert(rung_decisions, {"study": study, "model": model, "rung": rung}, values)
 
     def finished_trials(self, study: str) -> set[str]:
         with self.engine.connect() as conn:

@@ -3,19 +3,26 @@ last epoch, measured on calibration trials that the scheduler recorded at every 
 
 Survivors alone would be a biased sample (ASHA removed the trials that ranked low early), so only calibration
 trials are used. The interval is a percentile bootstrap over trials; resamples in which either side is constant
-have no rank correlation and are dropped, and the table says how many were kept. Plain DataFrames in and out
-(no Ray): the driver warns at the end of a search, and analysis.writeup.report shows the table.
+have no rank correlation and are dropped, and the table says how many were kept. Plain data in and out (no Ray):
+the scheduler (tuning/schedulers.py) applies RULE per model through rung_decision once its calibration trials
+have ended, and analysis.writeup.report shows the pooled table beside those decisions.
 """
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from scipy import stats
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_RHO = 0.5  # below this, a rung's ranking says little about the final one
 MIN_TRIALS = 4  # fewer calibration trials than this give no usable correlation
+# The rule ASHA follows (tuning/schedulers.py), per model and rung, once the calibration trials have ended.
+RULE = (f"a rung stops trials of a model only where the Spearman rank correlation between validation accuracy at "
+        f"that rung and at the last epoch, over that model's completed calibration trials, is at least {MIN_RHO} "
+        f"with at least {MIN_TRIALS} trials; elsewhere every trial of the model is promoted past it")
 
 
 def rungs(budget: dict) -> list[int]:
@@ -34,6 +41,8 @@ def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, level: float =
     """Spearman's rho, its percentile-bootstrap interval and the number of resamples kept."""
     if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return math.nan, math.nan, math.nan, 0
+    from scipy import stats  # 0.5 s of import: the driver needs it only once its calibration trials end
+
     rho = float(stats.spearmanr(x, y).statistic)
     # All resamples at once: Spearman's rho is Pearson's r of the ranks (ties get their average rank).
     i = np.random.default_rng(seed).integers(0, len(x), (n_boot, len(x)))
@@ -48,10 +57,40 @@ def spearman_ci(x: np.ndarray, y: np.ndarray, n_boot: int = 2000, level: float =
     return rho, float(lo), float(hi), int(ok.sum())
 
 
+def rung_decision(at_rung: np.ndarray, final: np.ndarray, n_boot: int = 1000) -> dict:
+    """Whether a rung may stop trials, by RULE, from one model's calibration trials (their validation accuracy at
+    the rung and at the last epoch, paired): the numbers, the verdict `stops` and its reason in words."""
+    at_rung, final = np.asarray(at_rung, float), np.asarray(final, float)
+    n = len(at_rung)
+    rho, lo, hi, _ = spearman_ci(at_rung, final, n_boot)
+    if n < MIN_TRIALS:
+        stops, reason = False, f"{n} calibration trial(s), fewer than {MIN_TRIALS}"
+    elif not np.isfinite(rho):
+        stops, reason = False, "no ranking: the accuracies at one epoch are all equal"
+    elif rho < MIN_RHO:
+        stops, reason = False, f"Spearman {rho:.2f} is below {MIN_RHO}"
+    else:
+        stops, reason = True, f"Spearman {rho:.2f} is at least {MIN_RHO}"
+    return {"calibration_trials": n, "spearman": rho, "ci_low": lo, "ci_high": hi, "stops": stops, "reason": reason}
+
+
+def decision_line(r: dict) -> str:
+    """One decision of rung_decision (a ganrator_rung_decisions row) in words, for the driver's output."""
+    rho, lo, hi = (r.get(k) for k in ("spearman", "ci_low", "ci_high"))
+    fin = lambda v: v is not None and np.isfinite(v)  # noqa: E731
+    corr = (f"Spearman {rho:.2f}" + (f" [{lo:.2f}, {hi:.2f}]" if fin(lo) and fin(hi) else "") if fin(rho)
+            else "no rank correlation")
+    verdict = "stops trials" if r["stops"] else "promotes every trial"
+    return (f"{r['model']}, epoch {int(r['rung'])} against {int(r['last_epoch'])}: {corr} over "
+            f"{int(r['calibration_trials'])} calibration trial(s): {verdict} ({r['reason']})")
+
+
 def rung_correlation(trials: pd.DataFrame, epochs: pd.DataFrame, budget: dict, scheduler: str | None,
                      n_boot: int = 2000) -> pd.DataFrame:
     """One row per rung: calibration trials used (n), Spearman's rho with the last epoch and its interval.
     `trials` and `epochs` hold the rows of tuning.db's trials and epochs tables of one study."""
+    import pandas as pd
+
     if scheduler != "asha" or "calibration" not in trials or not len(trials) or not len(epochs):
         return pd.DataFrame()
     last = int(budget.get("max_epochs") or 1)

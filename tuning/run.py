@@ -41,7 +41,6 @@ sys.path.insert(0, str(ROOT))  # `python tuning/run.py` puts tuning/ first on th
 from tuning.budgets import BUDGETS, METRIC, SAMPLERS, fresh_seeds  # noqa: E402
 from tuning.db import (TERMINAL, DBError, TrialDB, db_url, final_evals, open_db, redact,  # noqa: E402
                        study_name_problem, trials)
-from tuning.db import epochs as epochs_table  # noqa: E402
 import tuning.db  # noqa: E402
 from tuning.command import portable_command  # noqa: E402
 from tuning.ray_start import RayStart  # noqa: E402
@@ -111,8 +110,9 @@ def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argp
     p.add_argument("--confirm-seeds", type=int, help="fresh seeds per confirmed arm (default: the budget's)")
     p.add_argument("--confirm-data-fraction", type=float, help="share of the training split of each confirmation "
                    "run (default: the budget's)")
-    p.add_argument("--calibration-trials", type=int, help="ASHA: the first trials it records at every rung but never "
-                   "stops, for the fidelity check (default: the budget's)")
+    p.add_argument("--calibration-per-model", type=int, help="ASHA: the first trials of each model, which it records "
+                   "at every rung but never stops; their rank correlations decide which rungs may stop trials "
+                   "(0, or at least 4; default: the budget's)")
     args = p.parse_args(argv)
 
     if args.list_spaces:
@@ -133,8 +133,12 @@ def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argp
             p.error(f"--{flag.replace('_', '-')} must be in (0, 1], got {v}")
     if args.val_size is not None and not 1_000 <= args.val_size <= 30_000:
         p.error(f"--val-size must be between 1000 and 30000 images, got {args.val_size}")
-    if args.calibration_trials is not None and args.calibration_trials < 0:
-        p.error(f"--calibration-trials must be >= 0, got {args.calibration_trials}")
+    if args.calibration_per_model is not None and args.calibration_per_model != 0:
+        from tuning.fidelity import MIN_TRIALS  # imported only for this flag: numpy, before the study's imports
+
+        if args.calibration_per_model < MIN_TRIALS:
+            p.error(f"--calibration-per-model must be 0 (no rung's fidelity measured: ASHA stops nothing) or at "
+                    f"least {MIN_TRIALS} (the fewest trials the fidelity rule ranks), got {args.calibration_per_model}")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0 or args.max_failures < 0 or args.final_eval < 0:
         p.error("--cpus-per-trial must be > 0; --gpus-per-trial, --max-failures and --final-eval must be >= 0")
     if args.time_budget is not None and args.time_budget <= 0:
@@ -162,7 +166,7 @@ def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argp
         grace_period=args.grace_period, reduction_factor=args.reduction_factor, time_budget_s=args.time_budget,
         startup_trials=args.startup_trials, final_seeds=args.final_seeds, confirm_epochs=args.confirm_epochs,
         confirm_seeds=args.confirm_seeds, confirm_data_fraction=args.confirm_data_fraction,
-        calibration_trials=args.calibration_trials)
+        calibration_per_model=args.calibration_per_model)
     if budget.grace_period > budget.max_epochs:
         p.error(f"grace period {budget.grace_period} exceeds max epochs {budget.max_epochs}")
     args.budget_obj = budget
@@ -470,6 +474,31 @@ def load_data(args):
         raise StudyError(str(e)) from None
 
 
+def startup_plan(args):
+    """The stratified start-up (tuning/coverage.py), said in a few lines: its trials, the values each got and the
+    calibration trials ASHA never stops."""
+    from tuning.coverage import PER_VALUE, stratified_startup
+
+    b = args.budget_obj
+    asha = args.scheduler == "asha"
+    plan = stratified_startup(args.space_obj, args.seed, b.calibration_per_model if asha else 0, b.num_samples)
+    shares = "; ".join(f"{p}: " + ", ".join(f"{v} {n}" for v, n in c.items()) for p, c in plan.counts.items() if c)
+    if shares:
+        print(f"start-up: the first {len(plan.points)} trials at random, stratified ({shares})")
+    if plan.short:
+        print(f"start-up: the budget's {b.num_samples} trials leave fewer than {PER_VALUE} start-up trials for "
+              f"{', '.join(plan.short)}")
+    if asha and plan.calibration:
+        first, last = min(plan.calibration), max(plan.calibration)
+        span = f"{first}-{last}" if len(plan.calibration) == last - first + 1 else \
+            ", ".join(map(str, sorted(plan.calibration)))
+        print(f"calibration: trials {span} (the first {b.calibration_per_model} of each model), recorded at every "
+              f"ASHA rung and never stopped; ASHA stops nothing until they have ended")
+    elif asha:
+        print("calibration: none (--calibration-per-model 0): no rung's fidelity is measured, so ASHA stops nothing")
+    return plan
+
+
 def announce(args) -> None:
     space, budget = args.space_obj, args.budget_obj
     print(f"study {args.name!r}: space {space.name} ({space.description})")
@@ -530,7 +559,10 @@ def record_study(args, db: TrialDB, existing: dict | None, cluster: dict[str, An
                             "cpus_per_trial": args.cpus_per_trial, "gpus_per_trial": args.gpus_per_trial,
                             "max_concurrent": cluster["max_concurrent"], "address": args.address, "metric": METRIC,
                             "reuse_actors": args.reuse_actors, "lend_idle_cores": args.lend_idle_cores,
-                            "storage_path": str(args.storage), "params": space.param_specs, "fixed": space.fixed},
+                            "storage_path": str(args.storage), "params": space.param_specs, "fixed": space.fixed,
+                            "startup": {"trials": len(args.startup.points),
+                                        "calibration": sorted(args.startup.calibration)
+                                        if args.scheduler == "asha" else []}},
                     **session, **info)
     return info
 
@@ -578,19 +610,18 @@ def search(args, db: TrialDB, data, info: dict[str, Any], max_concurrent: int, a
                                    resume_errored=False)
         _fresh_actors_on_resume(tuner)
     else:
-        calibration = budget.calibration_trials if args.scheduler == "asha" else 0
+        calibration = args.startup.calibration if args.scheduler == "asha" else frozenset()
         recorder = TrialRecorder(db, args.name, space, overrides, search_epochs(args), info, calibration)
+        scheduler, scheduler_callbacks = make_scheduler(args.scheduler, budget.max_epochs, budget.grace_period,
+                                                        budget.reduction_factor, calibration, space, db, args.name)
         tuner = tune.Tuner(
             trainable,
-            tune_config=tune.TuneConfig(search_alg=make_searcher(searcher, max_concurrent),
-                                        scheduler=make_scheduler(args.scheduler, budget.max_epochs,
-                                                                 budget.grace_period, budget.reduction_factor,
-                                                                 calibration),
+            tune_config=tune.TuneConfig(search_alg=make_searcher(searcher, max_concurrent), scheduler=scheduler,
                                         num_samples=budget.num_samples, time_budget_s=budget.time_budget_s,
                                         reuse_actors=args.reuse_actors),
             run_config=tune.RunConfig(
                 name=args.name, storage_path=str(args.storage), verbose=0,
-                callbacks=[recorder, Progress(budget.num_samples, budget.time_budget_s),
+                callbacks=[recorder, *scheduler_callbacks, Progress(budget.num_samples, budget.time_budget_s),
                            *([IdleCores(budget.num_samples, args.cpus_per_trial)]
                              if args.lend_idle_cores and not args.gpus_per_trial else []),
                            *trial_loggers(args.tensorboard)],
@@ -630,20 +661,24 @@ def search_epochs(args) -> int:
 
 
 def fidelity_check(args, db: TrialDB) -> list[str]:
-    """Warnings when early stopping's rungs rank trials unlike their last epoch (calibration trials)."""
-    import pandas as pd
-
-    from tuning.fidelity import fidelity_warnings, rung_correlation  # scipy: 0.5 s of start-up, needed only here
-
+    """Early stopping's decision per model and rung (tuning/schedulers.py), as stored; a warning where none was
+    made (the search ended before its calibration trials had)."""
     study = db.study(args.name) or {}
-    table = rung_correlation(pd.DataFrame(db.rows(trials, args.name)), pd.DataFrame(db.rows(epochs_table, args.name)),
-                             study.get("budget") or {}, (study.get("search") or {}).get("scheduler"), n_boot=1000)
-    if len(table):
-        print("\nfidelity of early stopping (calibration trials, never stopped):")
-        for r in table.astype({"rung": int, "last_epoch": int, "calibration_trials": int}).to_dict("records"):
-            print(f"  epoch {r['rung']} vs {r['last_epoch']}: Spearman {r['spearman']:.2f} "
-                  f"[{r['ci_low']:.2f}, {r['ci_high']:.2f}] over {r['calibration_trials']} trials")
-    return fidelity_warnings(table) if len(table) else []
+    if (study.get("search") or {}).get("scheduler") != "asha":
+        return []
+    from tuning.db import rung_decisions
+    from tuning.fidelity import RULE, decision_line
+
+    rows = sorted(db.rows(rung_decisions, args.name), key=lambda r: (r["model"], r["rung"]))
+    if not rows and "startup" not in study["search"]:
+        return []  # begun before the rule (one ASHA for all models): the report's fidelity table covers it
+    if not rows:
+        return ["early stopping stopped no trial: the search ended before its calibration trials had, so no rung's "
+                "fidelity was decided"]
+    print(f"\nearly stopping, per model and rung (rule: {RULE}):")
+    for r in rows:
+        print(f"  {decision_line(r)}")
+    return []
 
 
 def report(args, warnings: list[str]) -> None:
@@ -704,10 +739,12 @@ def run_study(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: l
         announce(args)
         from tuning.search import make_optuna_search
 
+        if not args.resume:  # a resumed study's searcher and scheduler carry the plan they started with
+            args.startup = startup_plan(args)
         t = time.time()
         searcher = None if args.resume else make_optuna_search(
             args.space_obj, args.sampler, args.seed, args.name, args.db_url, args.budget_obj.startup_trials,
-            search_epochs(args))
+            search_epochs(args), args.startup.points, db)
         startup["searcher"] = time.time() - t
         t = time.time()
         cluster = start_ray(args, starting)

@@ -12,7 +12,9 @@ from ray.tune.search.optuna import OptunaSearch
 
 from . import db as _db
 from .budgets import METRIC, MODE, SAMPLERS  # noqa: F401  (SAMPLERS re-exported: the driver's vocabulary)
-from .schedulers import CalibratedASHA
+from .coverage import PER_VALUE, slice_gaps
+from .schedulers import GroupedASHA, SchedulerState
+from .selection import trials_frame
 from .states import final_state
 
 # Seconds the searcher spent on each trial (proposing it, recording its reports and its end), and when it proposed
@@ -52,21 +54,55 @@ class ResumableOptunaSearch(OptunaSearch):
     as a new Optuna trial with the same parameters and the intermediate values it had.
     """
 
-    def __init__(self, *args, max_epochs: int, **kwargs):
+    # What a study begun before the stratified start-up lacks when its pickled searcher resumes: no proposals.
+    _space_def = _db = _reference = None
+    _startup: list = []
+
+    def __init__(self, *args, max_epochs: int, space_def=None, startup_points=(), db=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
         # The node and seed last written to each Optuna trial: a write when they change (a trial resumed by a new
         # driver runs on another node), not one per epoch.
         self._attr_values: dict[int, dict[str, object]] = {}
+        # What the searcher proposes before its sampler (tuning/coverage.py): the stratified start-up's partial
+        # configurations, then the reference's slice filled; `db` (the trial database) tells it the reference.
+        self._space_def, self._db = space_def, db
+        self._startup = list(startup_points)
+        self._reference: str | None = None  # the last reference whose slice was reported
 
     def suggest(self, trial_id: str):
         t0 = time.perf_counter()
+        origin = None
+        if trial_id not in self._ot_trials and self._ot_study is not None:
+            # Enqueued just before Optuna's ask takes it, never ahead: a resumed study's continued trials enqueue
+            # and ask their own parameters, which an earlier waiting point would otherwise take.
+            point, origin = self._next_point()
+            if point:
+                self._ot_study.enqueue_trial(point)
         params = super().suggest(trial_id)
         if params is not None:
             self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)
+            if origin:
+                self._ot_trials[trial_id].set_user_attr("proposed_by", origin)
             SUGGESTED_AT[trial_id] = time.time()
         SEARCH_SECONDS[trial_id] += time.perf_counter() - t0
         return params
+
+    def _next_point(self) -> tuple[dict | None, str | None]:
+        if self._startup:
+            return self._startup.pop(0), "start-up"
+        if self._space_def is None or self._db is None:
+            return None, None
+        rows = self._db.rows(_db.trials, self._study_name)
+        errored = {r["trial_id"] for r in rows if r["status"] == "errored"}
+        proposed = [t.params for tid, t in self._ot_trials.items() if tid not in errored]
+        reference, gaps = slice_gaps(self._space_def, trials_frame(rows), proposed)
+        if reference and reference["trial_id"] != self._reference and gaps:
+            self._reference = reference["trial_id"]
+            wanted = ", ".join(f"{k} = {v}" for k, v in gaps[0].items())
+            print(f"search: the reference is trial {reference['trial_id']}; {len(gaps)} trial(s) to give every "
+                  f"scientific value {PER_VALUE} in its slice, first {wanted}", flush=True)
+        return (gaps[0], f"slice of trial {reference['trial_id']}") if gaps else (None, None)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._completed_trials:
@@ -150,13 +186,16 @@ def make_sampler(name: str, seed: int, startup_trials: int = 10) -> optuna.sampl
 
 
 def make_optuna_search(space, sampler: str, seed: int, study_name: str, db_url: str, startup_trials: int = 10,
-                       max_epochs: int = 1) -> ResumableOptunaSearch:
+                       max_epochs: int = 1, startup_points=(), db=None) -> ResumableOptunaSearch:
     """The searcher on the study's storage (needs no Ray: the driver builds it while Ray starts).
-    max_epochs: epochs of a trial that ran to the end (1 for a classical fit), to tell completed from stopped."""
+    max_epochs: epochs of a trial that ran to the end (1 for a classical fit), to tell completed from stopped.
+    startup_points: the stratified start-up (tuning.coverage.stratified_startup), proposed first and at random
+    (the sampler's own start-up lasts at least as long); db: the trial database, for the reference's slice."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return ResumableOptunaSearch(space=space.sample, metric=METRIC, mode=MODE,
-                                 sampler=make_sampler(sampler, seed, startup_trials), study_name=study_name,
-                                 storage=StudyStorage(db_url), max_epochs=max_epochs)
+                                 sampler=make_sampler(sampler, seed, max(startup_trials, len(startup_points))),
+                                 study_name=study_name, storage=StudyStorage(db_url), max_epochs=max_epochs,
+                                 space_def=space, startup_points=startup_points, db=db)
 
 
 def make_searcher(search: ResumableOptunaSearch, max_concurrent: int) -> ConcurrencyLimiter:
@@ -165,9 +204,23 @@ def make_searcher(search: ResumableOptunaSearch, max_concurrent: int) -> Concurr
 
 
 def make_scheduler(name: str, max_epochs: int, grace_period: int, reduction_factor: int,
-                   calibration_trials: int = 0):
+                   calibration: frozenset[int] = frozenset(), space=None, db=None, study: str | None = None):
+    """FIFO, or ASHA within each model with its calibration trials and fidelity rule (tuning/schedulers.py), its
+    decisions stored in `db` under `study`. Returns the scheduler and the callbacks it needs (its state across a
+    resume)."""
     if name == "fifo":
-        return FIFOScheduler()
-    return CalibratedASHA(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=max_epochs,
-                          grace_period=grace_period, reduction_factor=reduction_factor,
-                          calibration_trials=calibration_trials)
+        return FIFOScheduler(), []
+    models = model_groups(space) if space is not None else ("all",)
+    scheduler = GroupedASHA(time_attr="training_iteration", metric=METRIC, mode=MODE, max_t=max_epochs,
+                            grace_period=grace_period, reduction_factor=reduction_factor, calibration=calibration,
+                            group_param="model", default_group=models[0] if len(models) == 1 else "all",
+                            groups=models, db=db, study=study)
+    return scheduler, [SchedulerState(scheduler)]
+
+
+def model_groups(space) -> tuple[str, ...]:
+    """The models a space can propose: ASHA's groups (a space without a sampled model has the one it fixes)."""
+    from ganrator.recipe import TrainConfig
+
+    sampled = next((p for p in space.params if p.name == "model"), None)
+    return tuple(map(str, sampled.choices)) if sampled else (str(space.fixed.get("model", TrainConfig.model)),)

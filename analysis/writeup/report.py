@@ -20,7 +20,7 @@ from ..present.tables import cross_view, format_cross, format_paired, formatted,
 from ..present.text import format_value, pct_text, point_text
 from ..stats.checks import study_warnings
 from ..stats.cross import AUG_BY_SIZE, confirmed_cross, cross_params
-from ..stats.fidelity import fidelity_warnings, rung_correlation
+from ..stats.fidelity import fidelity_warnings, rung_correlation, rung_decisions
 from ..stats.importance import param_importance
 from ..stats.intervals import mean_ci
 from ..stats.paired import confirmed_tables
@@ -236,6 +236,21 @@ def build_report(study: Study, out: str | Path) -> Report:
                                                                         fidelity["bootstrap_total"])]})
         rep.tables["fidelity"] = _write_table(fidelity, out, "fidelity", view)
         md += ["", "#### Fidelity of early stopping", "", fidelity.attrs["note"], "", to_markdown(view)]
+    decisions = rung_decisions(study)
+    if len(decisions):
+        from tuning.fidelity import RULE
+
+        view = pd.DataFrame({
+            "model": decisions["model"], "rung (epoch)": decisions["rung"],
+            "calibration trials": decisions["calibration_trials"],
+            "Spearman (95% CI)": [f"{r:.2f} [{lo:.2f}, {hi:.2f}]" if pd.notna(lo) else
+                                  (f"{r:.2f}" if pd.notna(r) else "—") for r, lo, hi in
+                                  zip(decisions["spearman"], decisions["ci_low"], decisions["ci_high"])],
+            "stops trials": ["yes" if s else "no: every trial promoted" for s in decisions["stops"]],
+            "why": decisions["reason"]})
+        rep.tables["rung_decisions"] = _write_table(decisions, out, "rung_decisions", view)
+        md += ["", "#### Early stopping's decisions", "", f"Within each model, decided once the calibration trials "
+               f"had ended: {RULE}.", "", to_markdown(view)]
     _figure(rep, md, F.learning_curves(study), "learning_curves", "Learning curves, ASHA rungs dotted")
     _figure(rep, md, F.search_efficiency(study), "search_efficiency", "Best so far against time and epochs")
     _figure(rep, md, F.axis_plots(study), "axis_plots", "Hyperparameter axis plots")
@@ -305,6 +320,12 @@ def _confirmed_ablations(rep: Report, md: list[str], tables: dict[str, pd.DataFr
            "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
            "validation-selected reference seed by seed. These comparisons, not the search's, carry the ablation "
            "claims; the search-based tables below show how the search saw them."]
+    fallback = [f"{param} = {r[param]}" for param, df in tables.items() for r in df.to_dict("records")
+                if str(r.get("source") or "").startswith("reference with")]
+    if fallback:
+        md += ["", "The search's budget left these values without a searched trial in the reference's slice, so each "
+                   "arm is the reference with that one value changed, its nuisance parameters tuned for the "
+                   "reference's value: " + ", ".join(fallback) + "."]
     for param, df in tables.items():
         f = format_paired(df)
         rep.tables[f"confirmed_{param}"] = _write_table(df, rep.out, f"confirmed_{param}", f)

@@ -1,0 +1,179 @@
+"""Every scientific value tried (tuning/coverage.py): the stratified start-up, the reference's slice filled, and the
+searcher proposing both through real Optuna on a real SQLite storage."""
+from __future__ import annotations
+
+from collections import Counter
+
+import optuna
+import pandas as pd
+import pytest
+
+from search_spaces.loader import load_space
+from tuning.coverage import PER_VALUE, slice_gaps, stratified_startup
+from tuning.db import TrialDB
+
+
+@pytest.mark.parametrize("name, calibration", [("cnn_aug", 4), ("resnet", 4), ("scaling", 0), ("headline", 0)])
+def test_startup_gives_every_scientific_value_two_trials(name, calibration):
+    space = load_space(name)
+    plan = stratified_startup(space, seed=0, calibration_per_model=calibration, num_samples=200)
+    assert not plan.short
+    for p in space.params:
+        if p.role != "scientific" or p.kind != "categorical":
+            continue
+        applies = [pt for pt in plan.points if p.active({**space.fixed, **pt})]
+        got = Counter(pt.get(p.name) for pt in applies)
+        assert all(got[v] >= PER_VALUE for v in p.choices), (p.name, got)
+        assert all(p.name in pt for pt in applies)  # set wherever it applies, never where it does not
+        assert not any(p.name in pt for pt in plan.points if pt not in applies)
+    models = [pt.get("model") for pt in plan.points]
+    if calibration and "model" in {p.name for p in space.params}:
+        k = len(set(models))
+        assert plan.calibration == frozenset(range(1, calibration * k + 1))  # the first of each model ...
+        assert Counter(models[: calibration * k]) == {m: calibration for m in set(models)}  # ... that many each
+    elif not calibration:
+        assert not plan.calibration
+
+
+def test_startup_is_seeded_and_its_parameters_do_not_move_together():
+    space = load_space("cnn_aug")
+    a, b = (stratified_startup(space, seed=s, calibration_per_model=4, num_samples=32) for s in (0, 1))
+    assert a == stratified_startup(space, seed=0, calibration_per_model=4, num_samples=32) and a.points != b.points
+    pairs = Counter((pt["model"], pt["optimizer"]) for pt in a.points)
+    assert len(pairs) > 3  # not each model with one optimizer
+
+
+def test_a_short_budget_deals_what_it_has_and_says_what_it_lacks():
+    plan = stratified_startup(load_space("cnn_aug"), seed=0, calibration_per_model=4, num_samples=6)
+    assert len(plan.points) == 6 and plan.calibration == frozenset(range(1, 7))
+    assert plan.counts["model"] == {"mlp": 2, "cnn": 2, "resnet": 2}
+    assert sorted(plan.counts["aug_strength"].values()) == [1, 1, 1, 1, 2]
+    assert sum("aug_strength" in s for s in plan.short) == 4 and not any("model" in s for s in plan.short)
+
+
+def test_a_space_without_categorical_scientific_values_has_empty_points_for_its_calibration():
+    plan = stratified_startup(load_space("smoke"), seed=0, calibration_per_model=4, num_samples=6)
+    assert plan.points == ({},) * 4 and plan.calibration == frozenset({1, 2, 3, 4}) and not plan.short
+
+
+def frame(rows):
+    return pd.DataFrame(rows, columns=["trial_id", "status", "epochs", "rung", "last_val_acc", "params"])
+
+
+REF = {"model": "mlp", "aug_strength": 0.0, "optimizer": "adamw", "lr": 0.01, "weight_decay": 1e-4,
+       "one_minus_beta1": 0.1, "mlp.width": 512}
+
+
+def test_slice_gaps_give_each_value_two_trials_in_the_references_slice():
+    space = load_space("cnn_aug")
+    cnn_off = {**REF, "model": "cnn", "aug_strength": 0.5, "cnn.width": 16, "cnn.depth": 1}  # not in the slice
+    resnet_in = {**REF, "model": "resnet", "resnet.width": 1.0}  # in the slice (its aug and optimizer)
+    trials = frame([("ref", "completed", 8, None, 0.86, REF), ("c", "completed", 8, None, 0.90, cnn_off),
+                    ("r", "early_stopped", 2, 2, 0.95, resnet_in)])
+    reference, gaps = slice_gaps(space, trials, [REF, cnn_off, resnet_in])
+    assert reference["trial_id"] == "c"  # completed trials rank first: the cnn is the reference
+    reference, gaps = slice_gaps(space, trials[trials["trial_id"] != "c"], [REF, cnn_off, resnet_in])
+    assert reference["trial_id"] == "ref"
+    slice_of = {"aug_strength": 0.0, "optimizer": "adamw"}
+    assert gaps[:4] == [{"model": "mlp", **slice_of}, {"model": "cnn", **slice_of}, {"model": "cnn", **slice_of},
+                        {"model": "resnet", **slice_of}]
+    wanted = Counter(tuple(sorted(g.items())) for g in gaps)
+    assert wanted[tuple(sorted({"model": "mlp", "aug_strength": 0.25, "optimizer": "adamw"}.items()))] == 2
+    assert wanted[tuple(sorted({"model": "mlp", "aug_strength": 0.0, "optimizer": "nesterov"}.items()))] == 2
+    assert len(gaps) == 4 + (1 + 4 * 2) + (1 + 2)  # model, aug_strength (the reference's own value once), optimizer
+    # proposed trials count, whatever their status: once they are there, the slice is full
+    filled = [REF, cnn_off, resnet_in] + gaps
+    assert slice_gaps(space, trials[trials["trial_id"] != "c"], filled)[1] == []
+
+
+def test_no_reference_before_a_trial_completes():
+    space = load_space("cnn_aug")
+    assert slice_gaps(space, frame([("a", "early_stopped", 2, 2, 0.9, REF), ("b", "running", 3, None, 0.9, REF)]),
+                      [REF, REF]) == ({}, [])
+    assert slice_gaps(space, frame([]), []) == ({}, [])
+
+
+def test_a_point_that_leaves_nothing_to_sample_is_wanted_once():
+    space = load_space("aug_size_shared")  # no nuisance parameter: a second trial would repeat the first
+    ref = {"data_fraction": 0.1, "aug_strength": 0.0}
+    _, gaps = slice_gaps(space, frame([("ref", "completed", 1, None, 0.8, ref)]), [ref])
+    assert sorted(map(lambda g: tuple(sorted(g.items())), gaps)) == sorted(
+        [(("aug_strength", 0.0), ("data_fraction", 0.25)), (("aug_strength", 0.5), ("data_fraction", 0.1)),
+         (("aug_strength", 1.0), ("data_fraction", 0.1))])
+
+
+def test_the_searcher_proposes_the_start_up_then_the_references_slice(tmp_path):
+    """Real Optuna on the study's SQLite file: the start-up's partial points come first, completed by the sampler
+    (nuisance parameters, a model's own kwargs); once a trial has completed, the reference's slice."""
+    from tuning.search import make_optuna_search
+
+    url = f"sqlite:///{tmp_path / 'trials.db'}"
+    db, space = TrialDB(url), load_space("cnn_aug")
+    plan = stratified_startup(space, seed=0, calibration_per_model=4, num_samples=32)
+    search = make_optuna_search(space, "tpe", 0, "s", url, startup_trials=16, max_epochs=8,
+                                startup_points=plan.points, db=db)
+    for i, point in enumerate(plan.points, start=1):
+        params = search.suggest(f"t{i}")
+        assert point.items() <= params.items() and {"lr", "weight_decay"} <= params.keys(), (point, params)
+        assert f"{params['model']}.width" in params and not {f"{m}.width" for m in ("mlp", "cnn", "resnet")
+                                                             if m != params["model"]} & params.keys()
+    # no trial has completed: no reference, the sampler proposes freely
+    free = search.suggest("t13")
+    assert "proposed_by" not in search._ot_trials["t13"].user_attrs
+    # trial t4 (an mlp of the start-up) completes: it is the reference, and its slice is what comes next
+    ref_params = search._ot_trials["t4"].params
+    db.upsert_trial("s", "t4", params=ref_params, status="completed", epochs=8, last_val_acc=0.86)
+    nxt = search.suggest("t14")
+    slice_of = {k: ref_params[k] for k in ("aug_strength", "optimizer")}
+    assert slice_of.items() <= nxt.items(), (slice_of, nxt)
+    assert search._ot_trials["t14"].user_attrs["proposed_by"] == "slice of trial t4"
+    study = optuna.load_study(study_name="s", storage=url)
+    assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued for later
+    assert free is not None
+
+
+TWO_BY_TWO = """
+description: two models by two augmentation strengths, tiny
+scientific:
+  model: {feasible_points: [mlp, cnn]}
+  aug_strength: {feasible_points: [0.0, 1.0]}
+nuisance:
+  lr: {min: 0.05, max: 0.2, scaling: log}
+fixed:
+  mlp.width: 64
+  cnn.width: 4
+  optimizer: nesterov
+  batch_size: 128
+  eval_batch_size: 2500
+  ema: 0.0
+"""
+
+
+def test_a_real_study_confirms_every_value_with_a_searched_trial(tmp_path):
+    """Ray, Optuna and SQLite: the stratified start-up (2 trials per value), then the reference's slice filled (2
+    per value, nuisance lr sampled), so the confirmation's every arm is a searched trial. 10 trials of one epoch:
+    4 combinations x 2 trials fill every slice whatever the reference turns out to be, with 2 to spare."""
+    import json
+    import sqlite3
+
+    from conftest import failed
+    from test_tuning import run_cli
+
+    space = tmp_path / "two_by_two.yaml"
+    space.write_text(TWO_BY_TWO)
+    out = run_cli("--space", str(space), "--budget", "smoke", "--scheduler", "fifo", "--num-samples", "10",
+                  "--max-epochs", "1", "--confirm", "--confirm-epochs", "1", "--storage-path", str(tmp_path))
+    assert out.returncode == 0, failed(out)
+    assert "start-up: the first 4 trials at random, stratified (model: mlp 2, cnn 2; aug_strength: 0.0 2, 1.0 2)" \
+        in out.stdout, out.stdout
+    assert "search: the reference is trial " in out.stdout
+    db = tmp_path / "two_by_two" / "trials.db"
+    study = optuna.load_study(study_name="two_by_two", storage=f"sqlite:///{db}")
+    origins = [t.user_attrs.get("proposed_by", "sampler") for t in sorted(study.trials, key=lambda t: t.number)]
+    assert origins[:4] == ["start-up"] * 4 and any(o.startswith("slice of trial ") for o in origins), origins
+    with sqlite3.connect(db) as conn:
+        params = [json.loads(p) for (p,) in conn.execute("select params from ganrator_trials")]
+        sources = [s for (s,) in conn.execute("select source from ganrator_confirm_arms")]
+    assert len(params) == 10 and len({p["lr"] for p in params}) == 10  # the sampler chose every lr
+    assert len(sources) == 4 and all(s.startswith("trial ") for s in sources), sources
+    assert "confirmation: every arm is a searched trial of the reference's slice" in out.stdout
