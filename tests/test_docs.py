@@ -388,3 +388,15 @@ def test_retrained_arms_with_two_seeds_are_descriptive_and_size_is_a_resource(tm
     table = text[text.index("### data_fraction (confirmed, `scaling`)"):]
     assert "The training-set size is a resource, not a setting to choose" in table.split("| data_fraction |")[0]
 
+
+def test_readme_is_a_short_front_page_whose_links_resolve():
+    """At most 1,200 words; the manual lives in docs/, one page per topic, and every link points at a file."""
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.split()) <= 1200
+    links = re.findall(r"\]\(([^)#]+)\)", readme)
+    pages = {"docs/studies.md", "docs/spaces.md", "docs/database.md", "docs/analysis.md", "docs/cluster.md",
+             "docs/testing.md"}
+    assert pages <= set(links) and all((ROOT / link).is_file() for link in links)
+    for page in pages:
+        for link in re.findall(r"\]\(([^)#:]+)\)", (ROOT / page).read_text()):
+            assert (ROOT / page).parent.joinpath(link).resolve().is_file(), (page, link)
