@@ -39,7 +39,7 @@ from .search_view import (SECTIONS, _best_classical_at, _comparison_heading, com
                           overturned_reference)
 from .sentences import scaling_sentences
 from .files import Writer, finish_document
-from .templating import Item, Section, render
+from .templating import Item, Section, render, say
 from .terms import terms_text
 
 
@@ -175,7 +175,7 @@ def _headline_sections(w: Writer, headlines: list[Headline]) -> list[Section]:
     out = []
     for h in headlines:
         if h.table is None:
-            out.append(Section(f"Headline (`{h.study.name}`)", lead=f"No headline table: {h.error}."))
+            out.append(Section(f"Headline (`{h.study.name}`)", lead=say("no_headline", error=h.error)))
             continue
         t = h.table
         epochs = f"deep {t.attrs['epochs']}" + (f"; classical {ONE_FIT}" if h.classical is not None else "")
@@ -285,8 +285,7 @@ def _appendix(w: Writer, studies: list[Study], system: list[Study], headlines: l
         shown = table.assign(**{c: table[c].map("{:.3g}".format) for c in
                                 ("hours", "trials_per_hour", "accelerator_hours", "speedup") if c in table})
         out.append(Section(f"System scaling: data fraction {fraction}, {sb.epochs_text}", caption(fraction, sb.epochs_text),
-                           lead="The same study on clusters of different size (from `benchmarks/search.py --out`): "
-                                "trials per hour and accelerator-hours against the number of workers.", level=4,
+                           lead=say("system_scaling"), level=4,
                            items=[w.table(f"system_{members[0].name}", shown)]))
     out.append(Section("B. Power analysis", level=3))
     for h in headlines:
@@ -328,8 +327,7 @@ def _appendix(w: Writer, studies: list[Study], system: list[Study], headlines: l
                                items=[w.table(f"{h.study.name}_headline_full", formatted_headline(t))]))
     for c in confirmed:
         out += _confirmed_appendix(w, c)
-    out.append(Section("E. The search's view", level=3, lead="How the searches saw each value, at their low "
-                       "fidelity: these tables propose and carry no claim; the confirmed comparisons above decide."))
+    out.append(Section("E. The search's view", level=3, lead=say("search_view")))
     out += _search_view(w, studies, confirmed)
     configs = [(h, configuration_tables(h.table)) for h in headlines if h.table is not None]
     configs = [(h, tables) for h, tables in configs if tables]
@@ -337,9 +335,7 @@ def _appendix(w: Writer, studies: list[Study], system: list[Study], headlines: l
         out.append(Section("F. Configurations", level=3))
         for h, tables in configs:
             out.append(Section(f"Configurations of `{h.study.name}`", _headline_caption(h), level=4,
-                               lead="Each row's stored configuration, the same for all its seeds (the seed aside). "
-                                    "`—`: not stored. A classical row lists only its own classifier's settings; a "
-                                    "deep row, its model's arguments with the registry's defaults.",
+                               lead=say("configurations"),
                                items=[w.table(f"{h.study.name}_configuration_{i}", t) for i, t in enumerate(tables)]))
     out.append(Section("G. Terms", level=3, lead=terms_text(studies).strip()))
     return out
@@ -359,16 +355,13 @@ def _confirmed_appendix(w: Writer, c: Confirmed) -> list[Section]:
         seeds = max(int(df["seeds"].max()) if len(df) else 0 for df in tables.values())
         heading = (f"Confirmed comparisons (`{s.name}`)" if seeds >= MIN_SEEDS_FOR_INTERVAL else
                    f"Retrained arms (`{s.name}`, n = {seeds}: descriptive)")
-        claim = ("" if seeds >= MIN_SEEDS_FOR_INTERVAL else
-                 f" With {seeds} seed(s) per arm, fewer than the {MIN_SEEDS_FOR_INTERVAL} an interval needs, these "
-                 f"comparisons are descriptive: they carry no ablation claim.")
+        claim = "" if seeds >= MIN_SEEDS_FOR_INTERVAL else " " + say("descriptive", seeds=seeds,
+                                                                      needed=MIN_SEEDS_FOR_INTERVAL)
         out.append(Section(heading, level=4, lead=next(iter(tables.values())).attrs["protocol"] + claim))
         for param, df in tables.items():
             lead = []
             if param == "data_fraction":
-                lead.append("The training-set size is a resource, not a setting to choose: its reference value is "
-                            "only the one the search's best trial drew, so each difference reads as the gain or loss "
-                            "of that much data against it, not as a choice of size.")
+                lead.append(say("size_is_a_resource"))
             lead += [df.attrs[k] for k in ("settings_note", "fit_note") if df.attrs.get(k)]
             items = [w.table(f"{s.name}_confirmed_{param}", format_paired(df), data=_csv(df)),
                      w.figure(confirmed_plot(df), f"{s.name}_confirmed_{param}", "confirmed_figure", param=param)]
@@ -418,9 +411,7 @@ def _search_view(w: Writer, studies: list[Study], confirmed: list[Confirmed]) ->
                            budget, lead=table.attrs["note"], level=4,
                            items=[w.table(f"comparison_{len(out)}", formatted(table), data=table)]))
     out.append(Section("Reference results from the literature", "_Budget: each source's own (not ours)._", level=4,
-                       lead="Cited, not measured here; for orientation only. These results train on all 60,000 "
-                            "training images (ours on 55,000, holding 5,000 out for validation), each with its own "
-                            "epochs and tuning.",
+                       lead=say("literature"),
                        items=[w.table("literature", reference_table())]))
     for c in confirmed:
         s = c.study

@@ -31,7 +31,7 @@ from ..stats.scaling import train_size
 from ..stats.search import (ablation_table, cross_table, expected_best_table, leaderboard, main_comparison, ranked,
                             stopped_early)
 from .files import Writer, finish_document
-from .templating import Section, Table, render
+from .templating import Section, Table, render, say
 
 TITLES = {"family": "Classical or deep", "augmentation": "Augmentation against none",
           "size": "More training images against fewer", "other": "Other confirmed comparisons"}
@@ -142,9 +142,8 @@ def _results(w: _ReportWriter, study: Study, tables: dict, crosses: dict, comps:
     if tables:
         forests = [w.figure(forest_plot([c for c in comps if c.question == q], TITLES[q]), f"forest_{q}", "forest",
                             question=q) for q in (*C.QUESTIONS, "other") if any(c.question == q for c in comps)]
-        out.append(Section("Confirmed ablations", lead="Each value of each scientific parameter, retrained on fresh "
-                           "seeds and compared with the validation-selected reference seed by seed; these comparisons, "
-                           "not the search's, carry the claims.", items=[f for f in forests if f is not None]))
+        out.append(Section("Confirmed ablations", lead=say("confirmed_ablations"),
+                           items=[f for f in forests if f is not None]))
         for param, df in tables.items():
             items = [w.table(f"confirmed_{param}", paired_levels(df), "paired", data=_csv(df), param=param,
                              reference=_reference(df)),
@@ -169,8 +168,8 @@ def _results(w: _ReportWriter, study: Study, tables: dict, crosses: dict, comps:
         levels = scaling_levels(table)
         items = [w.table("scaling_fits", levels, "scaling_fits")] if len(levels) else []
         items.append(w.figure(scaling_plot(study), "scaling", "scaling_figure"))
-        out.append(Section("Scaling", lead="" if len(levels) else "No confirmed fit: the search's view and its fits "
-                           "are in the appendix.", items=[i for i in items if i is not None]))
+        out.append(Section("Scaling", lead="" if len(levels) else say("no_confirmed_fit"),
+                           items=[i for i in items if i is not None]))
     return out
 
 
@@ -202,12 +201,8 @@ def _appendix(w: _ReportWriter, study: Study, tables: dict, crosses: dict, fidel
         shown = imp.assign(ped_anova=imp["ped_anova"].map("{:.3f}".format), fanova=imp["fanova"].map("{:.3f}".format))
         items = [w.table("importance", shown, data=imp),
                  w.figure(F.importance_plot(imp), "importance", "search_figure", title="Hyperparameter importance")]
-        out.append(Section("Hyperparameter importance", lead=f"PED-ANOVA and fANOVA (Optuna's evaluators) over the "
-                           f"{len(full)} full-budget trials, normalized to sum to 1; parameters that some of those "
-                           "trials lack (conditional ones) are left out. Those trials are the ones early stopping let "
-                           "through, not a random sample, the two methods measure different things and can disagree, "
-                           "and neither has an interval: read this as where the search found variation, not as an "
-                           "effect size.", items=[i for i in items if i is not None]))
+        out.append(Section("Hyperparameter importance", lead=say("importance", trials=len(full)),
+                           items=[i for i in items if i is not None]))
     out += _behaviour(w, study, fidelity)
     if tables or crosses:
         out.append(Section("Per-seed values and McNemar's tests", lead=next(iter(tables.values())).attrs["protocol"]
@@ -239,8 +234,7 @@ def _appendix(w: _ReportWriter, study: Study, tables: dict, crosses: dict, fidel
 
 def _search_ablations(w: _ReportWriter, study: Study, fidelity: pd.DataFrame) -> list[Section]:
     scientific = study.scientific()
-    out = [Section("Ablations of the scientific hyperparameters", lead="How the search saw each value, at its "
-                   "own budget: these tables propose; the confirmed ablations above decide.")]
+    out = [Section("Ablations of the scientific hyperparameters", lead=say("search_view", plural=False))]
     # The first rung's accuracies stand in for unfinished trials only where they rank trials as the last epoch does.
     evp_basis = "auto" if len(fidelity) and not fidelity_warnings(fidelity.head(1)) else "full"
     for i, p in enumerate(scientific):

@@ -74,6 +74,11 @@ def render(template: str, **context) -> str:
     return "\n".join(out).strip() + "\n"
 
 
+def say(note: str, **data) -> str:
+    """The paragraph `note` of templates/notes.md.j2, with `data`."""
+    return str(getattr(environment().get_template("notes.md.j2").module, note)(**data)).strip()
+
+
 @dataclass
 class Table:
     """A table of the write-up: its stem (the file name of its own .md, .tex and .csv) and its formatted view."""
