@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data browser run study study-pages headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
+.PHONY: setup data browser latex run study study-pages headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
 
 setup: $(STAMP) data
 
@@ -47,6 +47,21 @@ browser:
 		echo "browser: chromium/chromium-driver not installed and apt-get is not usable as root; the browser test will skip"; \
 	fi
 
+# pdflatex and poppler's pdftotext/pdfinfo, for the test that compiles the write-up's LaTeX and reads the PDF back,
+# and for docs/experiments.pdf; from Debian's packages when apt is usable. Without them that test skips and says why.
+LATEX_PACKAGES := texlive-latex-base texlive-latex-recommended texlive-fonts-recommended poppler-utils
+latex:
+	@if command -v pdflatex >/dev/null && command -v pdftotext >/dev/null && command -v pdfinfo >/dev/null; then \
+		true; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "latex: installing $(LATEX_PACKAGES) with apt-get"; \
+		(apt-get install -y -qq --no-install-recommends $(LATEX_PACKAGES) || \
+		 (apt-get update -qq && apt-get install -y -qq --no-install-recommends $(LATEX_PACKAGES))) >/dev/null 2>&1 || \
+		echo "latex: apt-get could not install $(LATEX_PACKAGES); the LaTeX test will skip"; \
+	else \
+		echo "latex: pdflatex/pdftotext not installed and apt-get is not usable as root; the LaTeX test will skip"; \
+	fi
+
 # The main job: the headline study on the laptop budget, then the confirmation of every value of its scientific
 # parameters on fresh seeds (on by default for this budget; its reference arm is the validation-selected
 # configuration, tested), then the experiments report. Run again, it resumes the same study (or just reports a
@@ -56,7 +71,7 @@ run: setup
 	$(BIN)/python tuning/run.py --space cnn_aug --budget laptop $$([ -f $(STUDY_DB) ] && echo --resume)
 	$(BIN)/python -m analysis report --db $(STUDY_DB) --out reports/cnn_aug
 
-test: setup browser
+test: setup browser latex
 	GANRATOR_REQUIRE_DATA=1 $(BIN)/python -m pytest -q tests
 
 # The tests whose results depend on the floating-point path, again with bf16 off: what a CPU without native
@@ -115,7 +130,7 @@ aug_size_shared: setup
 	$(MAKE) docs
 
 # The cross-study write-up, from the databases of the runs it lists that exist (docs/experiments.md says how each
-# was made, and names the studies it could not find).
+# was made, and names the studies it could not find), as Markdown, HTML, LaTeX and, with pdflatex, PDF.
 DOC_STUDIES := headline cnn_aug cnn_aug_qmc classical classical_svm scaling aug_size aug_size_shared
 SYSTEM_DBS := runs/bench/scaling/scale1/trials.db runs/bench/scaling/scale2/trials.db
 docs: setup
@@ -123,6 +138,12 @@ docs: setup
 		[ -z "$$missing" ] || echo "docs: no database for $$missing under runs/; those studies are left out"
 	$(BIN)/python -m analysis docs $(foreach s,$(DOC_STUDIES),$(if $(wildcard runs/$(s)/trials.db),--db runs/$(s)/trials.db)) \
 		$(foreach d,$(SYSTEM_DBS),$(if $(wildcard $(d)),--system-db $(d))) --out docs
+	@if command -v pdflatex >/dev/null; then \
+		(cd docs && pdflatex -interaction=nonstopmode -halt-on-error experiments.tex >/dev/null) && \
+		rm -f docs/experiments.aux docs/experiments.log && echo "docs: docs/experiments.pdf written"; \
+	else \
+		echo "docs: pdflatex not found (make latex installs it): docs/experiments.tex written, no PDF"; \
+	fi
 
 bench: setup
 	$(BIN)/python benchmarks/throughput.py

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m analysis", description="Tables, figures and the experiments report "
                                 "from a ganrator trial database.")
     sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("report", help="write reports/<name>/ with tables/, figures/, experiments.md and .html")
+    r = sub.add_parser("report", help="write reports/<name>/ with tables/, figures/, experiments.md, .html and .tex")
     r.add_argument("--db", required=True, help="trial database: a file path or SQLAlchemy URL")
     r.add_argument("--name", help="study name (needed when the database holds several)")
     r.add_argument("--out", help="output folder (default: reports/<name>)")
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
                    "per value of each, over the others)")
     ls = sub.add_parser("list", help="list the studies in a database")
     ls.add_argument("--db", required=True)
-    d = sub.add_parser("docs", help="the cross-study write-up: docs/experiments.md and its figures")
+    d = sub.add_parser("docs", help="the cross-study write-up: docs/experiments.md, .html and .tex, tables/ and "
+                       "figures/")
     d.add_argument("--db", action="append", required=True, help="a study database (repeat for each study)")
     d.add_argument("--system-db", action="append", default=[], help="databases of one study on different cluster "
                    "sizes, for the system-scaling table (repeat)")
@@ -93,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     rep = build(study, args.out or f"reports/{study.name}")
     for w in rep.warnings:
         print(f"warning: {w}")
-    print(f"report written to {rep.markdown}" + (f" and {rep.html}" if rep.html else ""))
+    print(f"report written to {rep.markdown}" + (f", {rep.html}" if rep.html else "") +
+          (f" and {rep.tex}" if rep.tex else ""))
     print(f"  {len(rep.tables)} tables in {rep.out / 'tables'}, {len(rep.figures)} figures in {rep.out / 'figures'}")
     return 0
 

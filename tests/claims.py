@@ -2,7 +2,7 @@
 learn and must fail the same check.
 
 Thresholds are set from `python benchmarks/test_margins.py`, which runs every claim over 5 seeds in bf16 autocast
-and in fp32 and prints how many standard deviations each threshold sits below the mean (README, "Testing").
+and in fp32 and prints how many standard deviations each threshold sits below the mean (docs/testing.md).
 They must stay at least 3 below in both precisions, on every CPU: bf16 rounding differs between AMX,
 AVX512-BF16 and AVX2-only machines. The configs are spelled out here, not taken from the trainer's defaults,
 which change as the recipe improves.

@@ -94,8 +94,25 @@ def test_isolation_plot_and_strength_curve(study):
 
 def test_warnings_on_planted_edges_and_divergence(study, tmp_path):
     warnings = study_warnings(study)
-    assert any("aug_strength (1.0) is the largest of its feasible points" in w for w in warnings)
+    # the best trial's aug_strength, 1, is the largest feasible point, but a strength cannot exceed 1: no warning
+    assert study.trials.loc[study.trials["last_val_acc"].idxmax(), "p:aug_strength"] == 1.0
+    assert not any("aug_strength" in w and "feasible points" in w for w in warnings)
     assert not any("diverged" in w for w in warnings)  # 1 of 25
+    # a range that can be extended is named: the best lr, 0.03, made the lower edge of its searched range
+    narrowed = load_study(planted.build(tmp_path / "edge.db"))
+    narrowed.meta["search"]["params"]["lr"] = {**planted.SPECS["lr"], "low": 0.03}
+    assert any(w.startswith("best value of lr (0.03) lies at the lower edge") for w in study_warnings(narrowed))
+    # feasible points that can be extended are named; one at a limit of the parameter (a strength of 0) is not
+    widths = {**planted.SPECS["aug_strength"], "choices": [0.5, 0.75, 1.0]}
+    narrowed.meta["search"]["params"].update(lr=planted.SPECS["lr"], aug_strength=widths)
+    assert not any("aug_strength" in w for w in study_warnings(narrowed))
+    narrowed.meta["search"]["params"]["optimizer"] = {**planted.SPECS["optimizer"], "choices": [0.01, 0.02, 0.03]}
+    narrowed.trials["p:optimizer"] = 0.03  # a numeric setting whose best value is its largest point, 0.03
+    assert any("optimizer (0.03) is the largest of its feasible points" in w for w in study_warnings(narrowed))
+    from analysis.stats.checks import limits
+
+    assert limits("aug_strength") == (0.0, 1.0) and limits("one_minus_beta1") == (0.0, 1.0)
+    assert limits("cnn.width") == (0.0, float("inf"))
     many = load_study(planted.build(tmp_path / "div.db", diverged=20))
     assert any(re.search(r"\d+% of trials diverged \(20 of 44\)", w) for w in study_warnings(many))
 
@@ -136,12 +153,17 @@ def test_report_on_real_smoke_study(smoke_study, tmp_path):
         assert f.with_suffix(".pdf").stat().st_size > 1000
     refs = re.findall(r"\]\(([^)]+)\)", report)
     assert refs and all((tmp_path / "r" / ref).is_file() for ref in refs)
-    assert "## Setup" in report and "ASHA (grace period 1" in report and (tmp_path / "r" / "experiments.html").is_file()
-    # The smoke study ran its confirmation: the paired table comes before the search-based ablations.
-    assert report.index("### Confirmed ablations") < report.index("### Ablations of the scientific")
-    # The claims in words, from the confirmation: every non-reference arm once, with its n and budget.
-    findings = report[report.index("**Confirmed findings**"):report.index("### Main comparison")]
-    assert findings.count("- aug_strength = ") >= 2 and "n = 2 seeds" in findings and "2 epochs" in findings
+    assert "ASHA (grace period 1" in report and (tmp_path / "r" / "experiments.html").is_file()
+    assert (tmp_path / "r" / "experiments.tex").read_text().startswith("\\documentclass")
+    # The findings first, then the methods once; the confirmed results before the search's view in the appendix.
+    headings = [line for line in report.splitlines() if line.startswith("## ")]
+    assert headings == ["## Findings", "## Methods", "## Results", "## Warnings", "## Appendix"], headings
+    assert report.index("### Confirmed ablations") < report.index("## Appendix") < \
+        report.index("### Ablations of the scientific")
+    # The claims in words, from the confirmation: augmentation's comparison with none, with its n and budget.
+    findings = report[report.index("## Findings"):report.index("## Methods")]
+    assert "**Augmentation.** `aug_strength = " in findings and "minus `aug_strength = [0, " in findings  # the least
+    assert "n = 2 paired seeds" in findings and "2 epochs" in findings
     confirmed = pd.read_csv(tmp_path / "r" / "tables" / "confirmed_aug_strength.csv")
     assert len(confirmed) == 3 and (confirmed["seeds"] == 2).all() and confirmed["reference"].sum() == 1
     # early stopping's decisions, as the search stored them, beside the fidelity check; and the arms that are the

@@ -63,8 +63,18 @@ def test_report_in_browser(driver, request, tmp_path):
     db, _ = request.getfixturevalue("smoke_study")  # only once the browser is known to be there
     out = tmp_path / "report"
     rep = build_report(load_study(db), out)
+    driver.set_window_size(1280, 800)
     driver.get(rep.html.as_uri())
     assert driver.title.startswith("Experiments: smoke")
+    # the findings come first, whole in the first screen of a 1280 x 800 window, before the table of contents
+    first = driver.execute_script(
+        "var h = document.querySelector('h2'); var list = h.nextElementSibling;"
+        "var toc = document.querySelector('nav.toc');"
+        "return [h.id, list.tagName, list.children.length, list.getBoundingClientRect().bottom, window.innerHeight,"
+        " toc ? toc.getBoundingClientRect().top : -1, window.scrollY];")
+    heading, tag, bullets, bottom, height, toc_top, scrolled = first
+    assert (heading, tag, scrolled) == ("findings", "UL", 0) and 1 <= bullets <= 6, first
+    assert bottom <= min(800, height) and toc_top >= bottom, first
 
     images = driver.execute_script("return Array.from(document.images).map("
                                    "i => [i.getAttribute('src'), i.complete, i.naturalWidth]);")

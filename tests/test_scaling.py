@@ -107,11 +107,13 @@ def test_confirmed_widths_give_a_parameters_row(tmp_path):
     tables = confirmed_tables(*load_confirmation(study))
     assert tables["cnn.width"].attrs["fractions"] == [1.0]
     assert tables["data_fraction"].attrs["fractions"] == planted.SCALING_FRACTIONS
-    fig = scaling_plot(study)  # the confirmed points and their fit, on the panel of their axis
-    labels = [[line.get_label() for line in ax.get_lines()] for ax in fig.axes]
-    assert "confirmed data_fraction (test, mean of seeds)" in labels[0]
-    assert "confirmed cnn.width (test, mean of seeds)" in labels[1]
-    assert not any(label.startswith("confirmed") for label in labels[2])
+    fig = scaling_plot(study)  # the confirmed points and their fit, on the panel of their axis, below the search's
+    confirmed = {line.get_label(): ax.get_xlabel() for ax in fig.axes for line in ax.get_lines()
+                 if line.get_label().startswith("confirmed")}
+    assert confirmed == {"confirmed data_fraction (test, mean of seeds)": "training images",
+                         "confirmed cnn.width (test, mean of seeds)": "parameters"}
+    for ax in fig.axes:  # validation (the search) and test (the confirmation) never share an axis
+        assert ("test" in ax.get_ylabel()) != ("validation" in ax.get_ylabel()) or not ax.axison
 
 
 def test_log_space_fit_recovers_a_small_floor():
@@ -203,4 +205,4 @@ def test_the_study_report_shows_the_scaling_table_as_the_docs_do(tmp_path):
     md = (tmp_path / "r" / "experiments.md").read_text()
     section = md[md.index("### Scaling"):]
     assert "| training images (search view) | 6 | val | not identified: " in section
-    assert "b_ci_low" not in section and "b_ci_low" in rep.tables["scaling"].read_text()
+    assert "b_ci_low" not in section and "b_ci_low" in rep.tables["scaling"].with_suffix(".csv").read_text()

@@ -96,25 +96,12 @@ def to_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
-                 ("±", r"$\pm$"), ("—", "--")):
-        text = text.replace(a, b)
-    return text
-
-
 def to_latex(table: pd.DataFrame) -> str:
-    """A booktabs tabular, best cells in bold."""
-    bold = set(table.attrs.get("bold", []))
-    cols = list(table.columns)
-    lines = [r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule",
-             " & ".join(_tex(c) for c in cols) + r" \\", r"\midrule"]
-    for i, row in table.iterrows():
-        cells = [r"\textbf{" + _tex(str(row[c])) + "}" if (i, c) in bold else _tex(str(row[c])) for c in cols]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}"]
-    return "\n".join(lines) + "\n"
+    """A booktabs tabular, validation's choice in bold, long columns wrapping to the line (analysis.present.latex):
+    a file a paper can \\input alone."""
+    from .latex import tabular
 
+    return tabular(table)
 
 
 def format_paired(df: pd.DataFrame) -> pd.DataFrame:
@@ -271,3 +258,121 @@ def formatted_scaling(table: pd.DataFrame) -> pd.DataFrame:
     out.attrs.update(table.attrs)
     return out
 
+
+# ------------------------------------------------------------------ the main text's compact views
+
+
+def short_verdict(text: str, p_holm: float = math.nan) -> str:
+    """A verdict in one or two words: better, worse, inconclusive, no interval; 'not after Holm' where the family's
+    adjustment does not keep it; 'other settings' where the two sides trained at different tuned settings."""
+    t = str(text)
+    if t.startswith(("reference", "baseline")):
+        return t.split(" (")[0]
+    word = ("better" if t.startswith("better") else "worse" if t.startswith("worse") else
+            "inconclusive" if t.startswith("no significant") else "no interval" if t.startswith(("fewer", "its own"))
+            else t)
+    if word in ("better", "worse") and np.isfinite(p_holm) and p_holm >= 0.05:
+        word += ", not after Holm"
+    if "different settings" in t:
+        word += ", other settings"
+    return word
+
+
+def _difference(mean: float, low: float, high: float, per_seed: list) -> str:
+    if np.isfinite(low):
+        return f"{100 * mean:+.2f} [{100 * low:+.2f}, {100 * high:+.2f}]"
+    return ("per seed " + points_text(per_seed, signed=True)) if per_seed else "—"
+
+
+def headline_levels(table: pd.DataFrame) -> pd.DataFrame:
+    """The headline in four columns: row, test accuracy, difference to the CNN without augmentation, verdict."""
+    return pd.DataFrame({
+        "row": table["row"],
+        "test acc (%)": [fmt_pct(m, h, n) for m, h, n in zip(table["test_mean"], table["test_ci95"], table["seeds"])],
+        f"difference to {BASELINE} (points)": [
+            "—" if r["row"] == BASELINE else
+            _difference(r["diff_mean"], r["diff_low"], r["diff_high"], r["diff_per_seed"])
+            + (" unpaired" if r.get("unpaired") is True else "") for r in table.to_dict("records")],
+        "verdict": ["baseline" if r["row"] == BASELINE else short_verdict(r["verdict"])
+                    for r in table.to_dict("records")]})
+
+
+def paired_levels(df: pd.DataFrame) -> pd.DataFrame:
+    """A confirmed table in six columns: value, seeds, validation, test, difference to the reference, verdict."""
+    if not len(df):
+        return pd.DataFrame({"": ["(no arms)"]})
+    param = df.attrs["param"]
+    rows = []
+    for r in df.to_dict("records"):
+        enough = r["seeds"] >= MIN_SEEDS_FOR_INTERVAL
+        rows.append({param: format_value(r[param]) + (" (reference)" if r["reference"] else ""),
+                     "seeds": int(r["seeds"]),
+                     "val acc (%)": fmt_pct(r["val_mean"], r["val_ci95"] if enough else None),
+                     "test acc (%)": fmt_pct(r["test_mean"], r["test_ci95"] if enough else None),
+                     "difference to reference (points)": "—" if r["reference"] else
+                     _difference(r["diff_mean"], r["diff_low"], r["diff_high"], r["diff_per_seed"]),
+                     "verdict": "reference" if r["reference"] else short_verdict(r["verdict"], r.get("p_holm",
+                                                                                                        math.nan))})
+    out = pd.DataFrame(rows)
+    out.attrs.update(param=param)
+    return out
+
+
+def cross_levels(df: pd.DataFrame) -> pd.DataFrame:
+    """A confirmed cross, one row per value of its first parameter: the baseline's test accuracy and each other
+    value's paired difference to it, with a short verdict."""
+    if not len(df):
+        return pd.DataFrame({"": ["(no cells)"]})
+    row_name, col_name, base = df.attrs["row"], df.attrs["col"], df.attrs["baseline"]
+    rows = []
+    for value, cells in df.groupby(row_name, sort=False):
+        out = {row_name: point_text(value)}
+        first = cells.iloc[0]
+        out["training images"] = f"{int(first['images']):,}" if np.isfinite(first["images"]) else "—"
+        for c in cells.to_dict("records"):
+            label = f"{col_name} = {point_text(c[col_name])}"
+            if c["baseline"]:
+                out[f"{label}: test acc (%)"] = fmt_pct(c["test_mean"], c["test_ci95"] if np.isfinite(c["test_ci95"])
+                                                        else None, c["seeds"])
+            else:
+                out[f"{label} minus {point_text(base)} (points)"] = (
+                    _difference(c["diff_mean"], c["diff_low"], c["diff_high"], c["diff_per_seed"])
+                    + f", {short_verdict(c['verdict'], c.get('p_holm', math.nan))}")
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def scaling_levels(table: pd.DataFrame) -> pd.DataFrame:
+    """The confirmed rows of the scaling table: axis, points, b (only where c is identified), c's status, reading."""
+    shown = formatted_scaling(table)
+    keep = shown[shown["axis"].str.contains("confirmed")] if len(shown) else shown
+    return keep[["axis", "points", "b (95% CI)", "c (95% CI)", "reading"]].reset_index(drop=True) if len(keep) \
+        else keep
+
+
+def power_table(comparisons: list) -> pd.DataFrame:
+    """Each comparison's n, the spread of its paired differences, and the smallest effect its design detects
+    (analysis.stats.power), beside its difference and verdict."""
+    return pd.DataFrame([{
+        "comparison": f"{c.arm} − {c.base}" + (f" ({c.images} images)" if c.images else ""),
+        "n": c.n if c.paired else f"{c.n} a side",
+        "difference (points)": _difference(c.diff, c.low, c.high, c.per_seed) if np.isfinite(c.diff) else "—",
+        "s_d (points)": f"{100 * c.sd:.2f}" if np.isfinite(c.sd) else "— (unpaired)",
+        "detectable (points)": f"{100 * c.detectable:.2f}" if np.isfinite(c.detectable) else "—",
+        "verdict": c.verdict} for c in comparisons])
+
+
+def space_table(study) -> pd.DataFrame:
+    """The searched space from the study's stored definition: each parameter's role, kind, values and when it
+    applies (what a reader needs to reproduce the search)."""
+    rows = []
+    for name, spec in study.specs.items():
+        if spec.get("kind") == "categorical":
+            values = ", ".join(format_value(c) for c in spec.get("choices") or [])
+        else:
+            values = f"[{format_value(spec.get('low'))}, {format_value(spec.get('high'))}]" + \
+                     (", log scale" if spec.get("log") else "")
+        when = "; ".join(f"{k} in {', '.join(map(str, v))}" for k, v in (spec.get("when") or {}).items()) or "always"
+        rows.append({"parameter": name, "role": spec.get("role", "?"), "kind": spec.get("kind", "?"),
+                     "values searched": values, "applies when": when})
+    return pd.DataFrame(rows, columns=["parameter", "role", "kind", "values searched", "applies when"])

@@ -18,7 +18,24 @@ def _position(value: float, low: float, high: float, log: bool) -> float:
     return (value - low) / (high - low)
 
 
+# Settings that are a strength, a probability, a share or a fraction live in [0, 1]; every searched setting here is
+# non-negative. A best value at one of these limits is not a range to extend.
+UNIT_INTERVAL = {"aug_strength", "aug_flip", "aug_erase", "aug_erase_area", "data_fraction", "label_smoothing", "ema",
+                 "dropout", "momentum", "beta1", "beta2"}
+
+
+def limits(name: str) -> tuple[float, float]:
+    """The values a parameter can take at all: [0, 1] for a strength, probability, share or fraction (and the
+    `one_minus_` parametrizations), [0, inf) for any other."""
+    short = name.split(".")[-1]
+    if name in UNIT_INTERVAL or short in UNIT_INTERVAL or short.startswith("one_minus_"):
+        return 0.0, 1.0
+    return 0.0, math.inf
+
+
 def edge_warnings(study: Study) -> list[str]:
+    """A best value at the edge of its searched range or feasible points, where the range could be extended: none at
+    a limit of what the parameter can take (a strength of 0, a probability of 1)."""
     full = study.trials[study.trials["status"] == "completed"]
     if not len(full):
         return []
@@ -28,16 +45,18 @@ def edge_warnings(study: Study) -> list[str]:
         value = best.get("p:" + name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
             continue
+        lowest, highest = limits(name)
         if spec["kind"] in ("float", "int"):
             pos = _position(float(value), spec["low"], spec["high"], spec["log"])
-            if pos <= EDGE or pos >= 1 - EDGE:
-                side = "lower" if pos <= EDGE else "upper"
+            side = "lower" if pos <= EDGE else "upper" if pos >= 1 - EDGE else None
+            bound = spec["low"] if side == "lower" else spec["high"]
+            if side and bound not in (lowest, highest):
                 out.append(f"best value of {name} ({value:.3g}) lies at the {side} edge of its searched range "
                            f"[{spec['low']:.3g}, {spec['high']:.3g}]: the optimum may lie outside; widen the range")
         else:
             choices = spec["choices"]
             if len(choices) >= 3 and all(isinstance(c, (int, float)) for c in choices):
-                if value in (min(choices), max(choices)):
+                if value in (min(choices), max(choices)) and value not in (lowest, highest):
                     side = "smallest" if value == min(choices) else "largest"
                     out.append(f"best value of {name} ({value}) is the {side} of its feasible points {choices}: "
                                f"consider extending them")

@@ -222,14 +222,12 @@ def train_size(config: dict) -> int:
 
 
 def scaling_points(study: Study) -> pd.DataFrame:
-    """One row per full-budget trial: training-set size, parameter count, training FLOPs and error
-    (test error of final evaluations where they exist, else validation error, said in `metric`)."""
+    """One row per full-budget trial: training-set size, parameter count, training FLOPs and validation error (the
+    search's view, `metric` val; the confirmation's test error is confirmed_points')."""
     t = study.trials[(study.trials["status"] == "completed") & study.trials["config"].notna()].copy()
     if not len(t):
         return pd.DataFrame(columns=["trial_id", "model", "train_size", "params", "train_flops", "error", "val_error",
                                      "metric"])
-    finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
-    test = finals.groupby("trial_id")["test_acc"].mean() if len(finals) else pd.Series(dtype=float)
     rows = []
     for _, r in t.iterrows():
         cfg = r["config"]
@@ -237,7 +235,8 @@ def scaling_points(study: Study) -> pd.DataFrame:
         epochs = int(r["epochs"] or cfg.get("epochs", 1))
         # A step budget (TrainConfig.steps) ends mid-epoch: count the images its steps drew, not whole epochs.
         seen = int(cfg["steps"]) * min(int(cfg.get("batch_size", 256)), n) if cfg.get("steps") else n * epochs
-        acc, metric = (test[r["trial_id"]], "test") if r["trial_id"] in test.index else (r["last_val_acc"], "val")
+        # the search view reads validation, which chose its points; a final evaluation's test is reported elsewhere
+        acc, metric = r["last_val_acc"], "val"
         rows.append({"trial_id": r["trial_id"], "model": cfg.get("model", "?"), "train_size": n,
                      "params": r["param_count"], "train_flops": 3.0 * (r["flops"] or math.nan) * seen,
                      "error": 1.0 - acc, "val_error": 1.0 - r["last_val_acc"], "metric": metric})

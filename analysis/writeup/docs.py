@@ -1,336 +1,74 @@
-"""The experiments write-up across studies (docs/experiments.md): classical vs deep with and without augmentation,
-the ablations, the scaling fits and the system scaling, each generated from the trial databases it names, with
-the commands and budgets that produced them. Figures are small PNGs.
+"""The experiments write-up across studies: docs/experiments.md (and .html, .tex, tables/, figures/). The findings
+first, the methods once, one section per study question with its forest plot of differences before the levels, and
+an appendix: runs and plan, power analysis, lengths and grids, per-seed values, the search's view, configurations.
 
-Every number in the text comes from a database or from the budget presets (tuning/budgets.py); none is typed here.
-Tables never mix budgets: each names its data fraction and epochs, and studies of different data fractions or
-epoch limits go to different tables.
+Every number comes from a database or from the budget presets (tuning/budgets.py); the words come from
+writeup/templates. Tables never mix budgets: each names its data fraction and epochs in its section's budget line.
 """
 from __future__ import annotations
 
 import datetime
 import math
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from tuning.budgets import BUDGETS
-from tuning.command import portable_command
+from ganrator.data import COUNTS
 
 from ..load import Study, load_confirmation
-from ..present import figures as F
-from ..present.figures import cross_plot, headline_plot, scaling_plot
-from ..present.tables import format_cross, format_paired, formatted, formatted_headline, formatted_scaling, to_markdown
-from ..present.text import fmt_pct, point_text
+from ..present.figures import confirmed_plot, cross_plot, headline_plot, scaling_plot
+from ..present.figures.forest import forest_plot
+from ..present.figures.search import ablation_plot
+from ..present.tables import (cross_levels, format_cross, format_paired, formatted, formatted_headline,
+                              formatted_scaling, headline_levels, paired_levels, power_table, scaling_levels,
+                              space_table)
+from ..present.text import point_text
+from ..stats import comparisons as C
 from ..stats.cross import AUG_BY_SIZE, ablation_as_row, confirmed_cross, cross_params
-from ..stats.headline import HeadlineError, configuration_tables, headline_table
-from ..stats.intervals import mean_ci
+from ..stats.headline import BASELINE, HeadlineError, configuration_tables, headline_table
+from ..stats.intervals import FITTED
 from ..stats.paired import MIN_SEEDS_FOR_INTERVAL, confirmed_tables
 from ..stats.scaling import scaling_table, system_scaling, train_size
-from ..stats.search import ablation_table, main_comparison, selected_row, stopped_early
+from ..stats.search import ablation_table, stopped_early
+from .augmentation import augmentation_methods
 from .literature import reference_table
+from .runs import (ONE_FIT, StudyBudget, _budget_line, _study_fractions, _trial_counts, _trial_length,  # noqa: F401
+                   _training_length, budget_groups, budget_paragraph, caption, is_classical, study_budget)
+from .search_view import (SECTIONS, _best_classical_at, _comparison_heading, comparison_tables,  # noqa: F401
+                          overturned_reference)
 from .sentences import scaling_sentences
-from .terms import terms_section
-
-ONE_FIT = "one fit per trial"
-
-
-@dataclass(frozen=True)
-class StudyBudget:
-    """What a study's trials trained on: the share of the training split (None: a scientific parameter that varies
-    per trial) and the epoch limit (None: classical, one fit per trial)."""
-    fraction: float | None
-    max_epochs: int | None
-    val_size: int | None
-
-    @property
-    def fraction_text(self) -> str:
-        if self.fraction is None:
-            return "varied"
-        images = train_size({"data_fraction": self.fraction, **({"val_size": self.val_size} if self.val_size else {})})
-        return f"{self.fraction:g} ({images:,} training images)"
-
-    @property
-    def epochs_text(self) -> str:
-        """`one fit per trial` or `up to 8 epochs`."""
-        return ONE_FIT if self.max_epochs is None else f"up to {self.max_epochs} epochs"
+from .files import Writer, finish_document
+from .templating import Item, Section, render, say
+from .terms import terms_text
 
 
-def is_classical(s: Study) -> bool:
-    return s.meta.get("kind") == "classical"
+@dataclass
+class Confirmed:
+    """One study's confirmation, read once: its one-parameter tables and its crosses (with reused rows)."""
+    study: Study
+    tables: dict[str, pd.DataFrame]
+    crosses: dict[str, pd.DataFrame]
 
 
-def study_budget(s: Study) -> StudyBudget:
-    b = s.meta.get("budget") or {}
-    fraction = None if "data_fraction" in s.scientific() else float(b.get("data_fraction", 1.0))
-    return StudyBudget(fraction, None if is_classical(s) else s.max_epochs, b.get("val_size"))
+@dataclass
+class Headline:
+    study: Study
+    classical: Study | None
+    table: pd.DataFrame | None
+    error: str = ""
 
 
-def caption(fraction: str, epochs: str) -> str:
-    """The budget line under a table's heading; the tests read the data fraction from it."""
-    return f"_Budget: data fraction {fraction}; epochs: {epochs}._"
-
-
-def _study_fractions(s: Study) -> str:
-    """A study whose data fraction is scientific: the range its trials used, and the space's values where the
-    trials drew only some of them (a search that only picks a reference among confirmed cells)."""
-    values = [c.get("data_fraction") for c in s.trials["config"] if isinstance(c, dict) and c.get("data_fraction")]
-    if not values:
-        return "varied per trial"
-    spec = s.specs.get("data_fraction") or {}
-    space = [float(v) for v in spec.get("choices") or [] if isinstance(v, (int, float))]
-    drawn = f"{min(values):g}" if min(values) == max(values) else f"{min(values):g} to {max(values):g}"
-    if space and (min(space), max(space)) != (min(values), max(values)):
-        return (f"varied per trial (a scientific parameter: {', '.join(f'{v:g}' for v in space)} in the space; "
-                f"its {len(values)} trial{'s' if len(values) > 1 else ''} drew {drawn})")
-    return f"varied per trial ({drawn}, a scientific parameter)"
-
-
-def _trial_counts(s: Study) -> str:
-    t = s.trials
-    by = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in t["status"].value_counts().items())
-    text = f"{len(t)} trials run" + (f" ({by})" if by else "")
-    if not is_classical(s) and len(t) and t["epochs"].notna().any():
-        text += f", the longest {int(t['epochs'].max())} epochs"
-    f = s.finals
-    if len(f) and f["test_acc"].notna().any():
-        done = f[f["test_acc"].notna()]
-        text += (f"; final evaluation of {done['trial_id'].nunique()} configuration(s) over "
-                 f"{done.groupby('trial_id')['seed'].nunique().max()} seed(s)")
-    _, runs = load_confirmation(s)
-    done = runs[runs["test_acc"].notna()] if len(runs) else runs
-    if len(done):  # the stage that decides trains at its own budget, not the search's
-        by_fraction = {float(c.get("data_fraction", 1.0)): c for c in done["config"] if isinstance(c, dict)}
-        fractions = sorted(by_fraction)
-        images = ", ".join(f"{train_size(by_fraction[f]):,}" for f in fractions)
-        # epochs in the order of the fractions they belong to (a step budget gives a small set many epochs)
-        per = {f: sorted({int(e) for c, e in zip(done["config"], done["epochs"]) if isinstance(c, dict)
-                          and float(c.get("data_fraction", 1.0)) == f and pd.notna(e)}) for f in fractions}
-        epochs = "/".join(" or ".join(map(str, per[f])) or "?" for f in fractions)
-        text += (f"; confirmation: {done['arm_key'].nunique()} configuration(s) x "
-                 f"{done.groupby('arm_key')['seed'].nunique().max()} fresh seed(s), each trained without early "
-                 f"stopping on data fraction {'/'.join(f'{x:g}' for x in fractions)} ({images} training images) "
-                 f"for {epochs} epochs" + (", respectively" if len(fractions) > 1 else ""))
-    return text
-
-
-def _trial_length(s: Study, sb: StudyBudget, per: str = "trial", epochs_vary: bool = False) -> str:
-    """How long each trial (or run) of the study trains: its step budget, or the budget's epochs."""
-    steps = _trial_steps(s) if not is_classical(s) else []
-    if not (steps and steps[0] > 0):
-        return sb.epochs_text
-    return (f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps per {per}"
-            + (", epochs varying with the training-set size" if epochs_vary else ""))
-
-
-def _budget_line(s: Study) -> str:
-    b = s.meta.get("budget") or {}
-    sb = study_budget(s)
-    fraction = _study_fractions(s) if sb.fraction is None else sb.fraction_text
-    return (f"`{s.name}`: space `{s.meta.get('space')}`, budget `{b.get('name')}` ({b.get('num_samples')} trials "
-            f"asked, data fraction {fraction}, {_trial_length(s, sb)}); "
-            f"{_trial_counts(s)}; command: `{portable_command(s.meta.get('command'))}`")
-
-
-def budget_groups(studies: list[Study]) -> dict[tuple, list[Study]]:
-    """Studies by (data fraction, epoch limit), in the order given; a study with a varied fraction stands alone."""
-    groups: dict[tuple, list[Study]] = {}
-    for s in studies:
-        sb = study_budget(s)
-        key = (sb.fraction, sb.max_epochs) if sb.fraction is not None else ("varied", s.name)
-        groups.setdefault(key, []).append(s)
-    return groups
-
-
-def budget_paragraph(studies: list[Study]) -> str:
-    """What the runs above trained on, group by group, and the full preset for comparison: read from the stored
-    budgets and from BUDGETS, never typed."""
-    parts = []
-    for members in budget_groups(studies).values():
-        names = ", ".join(f"`{s.name}`" for s in members)
-        sb = study_budget(members[0])
-        fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
-        parts.append(f"{names}: data fraction {fraction}, {_trial_length(members[0], sb)}")
-    text = ("The runs above fall into these budgets: " + "; ".join(parts) + ". Results of different budgets are "
-            "shown in different tables below, each table naming its data fraction and epochs.") if parts else ""
-    full = BUDGETS["full"]
-    images = train_size({"data_fraction": full.data_fraction, "val_size": full.val_size})
-    text += (f" The `full` preset (`--budget full`) asks for {full.num_samples} trials on a data fraction of "
-             f"{full.data_fraction:g} ({images:,} training images), up to {full.max_epochs} epochs each (ASHA grace "
-             f"period {full.grace_period}, reduction factor {full.reduction_factor}), and retrains each final "
-             f"configuration for {full.final_epochs} epochs over {full.final_seeds} seeds.")
-    at_full = [s for s in studies if (s.meta.get("budget") or {}).get("name") == "full"]
-    if at_full:
-        used = []
-        for st in at_full:
-            b = st.meta["budget"]
-            # what the command line changed: a study is reported with the budget it ran, not the preset's
-            changed = [f"{b[k]} {label} instead of {getattr(full, k)}"
-                       for k, label in (("num_samples", "trials"), ("final_seeds", "final seeds"),
-                                        ("max_epochs", "epochs at most"))
-                       if k in b and b[k] != getattr(full, k) and not (k == "max_epochs" and is_classical(st))]
-            used.append(f"`{st.name}`" + (f" (with {', '.join(changed)})" if changed else ""))
-        text += " Studies here that used it: " + ", ".join(used) + "."
-    if all(is_classical(st) for st in at_full):
-        text += (" No deep study here ran it: deep results longer than the epochs their tables name are untested, "
-                 "and every table holds for its own budget only.")
-    return text
-
-
-def _comparison_rows(s: Study) -> pd.DataFrame:
-    df = main_comparison(s)
-    if not len(df):
-        return df
-    sb = study_budget(s)
-    out = df.assign(study=s.name, kind=s.meta.get("kind", "deep"), epochs=sb.epochs_text.replace(" per trial", ""))
-    out["augmentation"] = out["augmentation"].where(out["kind"] == "deep", "n/a (classical)")
-    return out
-
-
-def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudget | None, pd.DataFrame]]:
-    """The main comparison, one table per budget: per data fraction, the classical studies (one fit) beside the deep
-    studies of one epoch limit. Studies whose data fraction varies per trial (scaling) are left out. A pipeline
-    searched by several studies of one budget appears once: the study whose best full-budget validation accuracy
-    is highest (validation chooses, never test). A headline study's search is left out: the headline reports it."""
-    # A headline study's search only proposes (a few short trials on part of the data); its table is the headline.
-    eligible = [s for s in studies if study_budget(s).fraction is not None and s.meta.get("space") != "headline"]
-    fractions = list(dict.fromkeys(study_budget(s).fraction for s in eligible))
-    tables = []
-    for fraction in fractions:
-        at = [s for s in eligible if study_budget(s).fraction == fraction]
-        classical = [s for s in at if is_classical(s)]
-        epoch_limits = list(dict.fromkeys(study_budget(s).max_epochs for s in at if not is_classical(s)))
-        for limit in epoch_limits or [None]:
-            members = classical + [s for s in at if not is_classical(s) and study_budget(s).max_epochs == limit]
-            parts = [p for p in (_comparison_rows(s) for s in members) if len(p)]
-            if not parts:
-                continue
-            rows = pd.concat(parts, ignore_index=True)
-            rows = (rows.sort_values("best_val_full", ascending=False, kind="stable")
-                    .drop_duplicates(["model", "augmentation"], keep="first")
-                    .sort_values(["kind", "best_val_full"], ascending=[True, False], kind="stable")
-                    .reset_index(drop=True))
-            cols = ["model", "augmentation", "study", "epochs", "trials", "best_val_full", "best_trial", "test_mean",
-                    "test_ci95", "test_n"]
-            table = rows[cols].copy()
-            # Validation's choice in this table (the stale `selected` of one study's frame indexes other rows).
-            table.attrs["selected"] = selected_row(table)
-            table.attrs.update(note="Ours, from the databases named under Runs. Best full-budget validation accuracy "
-                               "over each row's trials (`trial`: one search run, the validation a search ranks by; "
-                               "a mean over the final evaluation's seeds, as in the headline, can differ from it); "
-                               "`trials` counts the row's trials that ran their full budget. A pipeline searched by "
-                               "several studies of this budget appears once, from the study that is best on "
-                               "validation. Test: the row's best final-evaluated configuration on validation, "
-                               "mean ± 95% CI over seeds (n); reported, never used to choose.")
-            pointer = _confirmed_pointer([s for s in members if not is_classical(s)], fraction, limit)
-            if pointer:
-                table.attrs["note"] += (" " + pointer + " No row is bold: the deep rows are proposals that their "
-                                        "confirmation decides, so this table crowns no pipeline.")
-                table.attrs["no_bold"] = True
-            deep = StudyBudget(fraction, limit, study_budget(at[0]).val_size) if limit is not None else None
-            tables.append((study_budget(classical[0]) if classical else None, deep, table))
-    return tables
-
-
-def _confirmed_pointer(deep: list[Study], fraction: float, epochs: int | None) -> str:
-    """The deep rows of a comparison are search trials, which propose; a deep study that confirmed its proposals at
-    this very budget (data fraction and epochs) is named with its best confirmed configuration on validation."""
+def _headlines(studies: list[Study]) -> list[Headline]:
     out = []
-    for s in deep:
-        _, runs = load_confirmation(s)
-        done = runs[runs["test_acc"].notna() & (runs["status"] != "errored")] if len(runs) else runs
-        same = [k for k, g in done.groupby("arm_key", sort=False)
-                if all(isinstance(c, dict) and float(c.get("data_fraction", 1.0)) == fraction
-                       and c.get("epochs") == epochs and not c.get("steps") for c in g["config"])]
-        if not same:
-            continue
-        arms = done[done["arm_key"].isin(same)]
-        best_key = arms.groupby("arm_key")["val_acc"].mean().idxmax()
-        best = arms[arms["arm_key"] == best_key]
-        cfg = best["config"].iloc[0]
-        val, test = mean_ci(best["val_acc"]), mean_ci(best["test_acc"])
-        out.append(f"`{s.name}` retrained its proposals at this budget without early stopping on "
-                   f"{best['seed'].nunique()} fresh seeds (Confirmed ablations (`{s.name}`) below); its best "
-                   f"confirmed configuration on validation, model {cfg.get('model')} with aug_strength "
-                   f"{float(cfg.get('aug_strength', 0.0)):g}, reaches validation {fmt_pct(val[0], val[1])} and test "
-                   f"{fmt_pct(*test)}.")
-    return ("Deep rows here are search trials, which propose. " + " ".join(out)) if out else ""
-
-
-def _best_classical_at(studies: list[Study], images: int) -> Study | None:
-    """Of the classical studies trained on `images` images, the one whose best pipeline is best on validation."""
-    at = [s for s in studies if is_classical(s) and train_size((s.meta.get("budget") or {})) == images]
-    tables = [main_comparison(s) for s in at]
-    scored = [(t["best_val_full"].max(), i) for i, t in enumerate(tables) if len(t)]
-    return at[max(scored)[1]] if scored else None
-
-
-def headline_sections(studies: list[Study], out: Path, appendix: list[str] | None = None) -> list[str]:
-    """The equal-data headline of each `headline` study, beside the classical study of the same training-set size
-    that is best on validation (analysis.headline). `appendix` gets every stored setting of each row's runs."""
-    md: list[str] = []
     for deep in (s for s in studies if s.meta.get("space") == "headline"):
         try:
             alone = headline_table(deep, None)
             classical = _best_classical_at(studies, alone.attrs["images"])
-            table = headline_table(deep, classical) if classical is not None else alone
+            out.append(Headline(deep, classical, headline_table(deep, classical) if classical is not None else alone))
         except HeadlineError as e:
-            md += ["", f"### Headline (`{deep.name}`)", "", f"No headline table: {e}."]
-            continue
-        epochs = f"deep {table.attrs['epochs']}" + (f"; classical {ONE_FIT}" if classical is not None else "")
-        budget = caption(f"{table.attrs['fraction']:g} ({table.attrs['images']:,} training images)", epochs)
-        title = f"Headline: classical against deep on {table.attrs['images']:,} training images (`{deep.name}`)"
-        md += ["", f"### {title}", "", budget, "", table.attrs["note"], "", to_markdown(formatted_headline(table)),
-               "", table.attrs["reading"]]
-        configs = configuration_tables(table)
-        if configs and appendix is not None:
-            md += ["", f"Every setting of each row's runs: the appendix, configurations of `{deep.name}`."]
-            appendix += ["", f"### Configurations of `{deep.name}`", "", budget, "",
-                         "Each row's stored configuration, the same for all its seeds (the seed aside). `—`: not "
-                         "stored (a run made before that setting existed). A classical row lists only its own "
-                         "classifier's settings; a deep row, its model's arguments with the registry's defaults."]
-            for c in configs:
-                appendix += ["", to_markdown(c)]
-        _small_png(md, headline_plot(table), out, f"{deep.name}_headline", "Headline: test accuracy per row",
-                   budget)
-    return md
-
-
-def _comparison_heading(classical: StudyBudget | None, deep: StudyBudget | None) -> tuple[str, str]:
-    shown = deep or classical
-    kinds = []
-    if deep is not None:
-        kinds.append(f"deep {deep.epochs_text}")
-    if classical is not None:
-        kinds.append(f"classical {ONE_FIT}")
-    epochs = "; ".join(kinds)
-    return f"### Data fraction {shown.fraction_text}, {epochs}", caption(shown.fraction_text, epochs)
-
-
-def _small_png(md: list[str], fig, out: Path, stem: str, title: str, budget: str) -> None:
-    """A PNG (docs stay small in git: no PDF) that states its budget in the image and in its caption."""
-    if fig is None:
-        return
-    # wrapped to the figure's width: a long budget line would otherwise widen the saved image around a small plot
-    width = max(40, int(fig.get_figwidth() * 72 / 7 * 1.6))  # characters of 7-pt text across the figure
-    fig.text(0.5, -0.02, textwrap.fill(budget.strip("_"), width), ha="center", va="top", fontsize=7)
-    # a dotted parameter (cnn.width) would lose its tail to the file suffix
-    png, pdf = F.save_figure(fig, out / "figures" / stem.replace(".", "_"), dpi=150)
-    pdf.unlink()
-    md += ["", f"![{title}](figures/{png.name})", "", f"_{title}._ {budget}"]
-
-
-SECTIONS = {"cnn_aug": [("aug_strength", "Augmentation ablation"), ("model", "Architecture ablation"),
-                        ("optimizer", "Optimizer comparison")],
-            "augment": [(None, "Per-operation augmentation ablation")],
-            "optimizers": [("optimizer", "Optimizer comparison")]}
-
-
-def _trial_steps(s: Study) -> list[int]:
-    """The step budgets (TrainConfig.steps) the study's trials used; [0] for trials that ran for their epochs."""
-    return sorted({int(c.get("steps") or 0) for c in s.trials["config"] if isinstance(c, dict)})
+            out.append(Headline(deep, None, None, str(e)))
+    return out
 
 
 def _with_reused_rows(s: Study, studies: list[Study], arms: pd.DataFrame, runs: pd.DataFrame,
@@ -351,13 +89,122 @@ def _with_reused_rows(s: Study, studies: list[Study], arms: pd.DataFrame, runs: 
     return arms, runs
 
 
-def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> list[str]:
-    """A confirmed cross (analysis/cross.py), e.g. augmentation against data size: table, note and figure."""
-    row, col = df.attrs["row"], df.attrs["col"]
-    title = ("Augmentation against data size" if (row, col) == ("data_fraction", "aug_strength")
-             else f"{col} against {row}")
-    if len(df) and df.get("mixed_settings", pd.Series(dtype=bool)).any():
-        title += ", cells at their own searched settings"  # not the column parameter's effect alone
+def _confirmed(studies: list[Study]) -> list[Confirmed]:
+    out = []
+    for s in studies:
+        arms, runs = load_confirmation(s)
+        crosses = {p: confirmed_cross(*_with_reused_rows(s, studies, arms, runs, p), p) for p in cross_params(arms)}
+        out.append(Confirmed(s, confirmed_tables(arms, runs, rungs=stopped_early(s)), crosses))
+    return out
+
+
+def comparisons_of(headlines: list[Headline], confirmed: list[Confirmed]) -> list[C.Comparison]:
+    """Every confirmed comparison, headlines first, then each study's tables and crosses; primaries chosen."""
+    out = []
+    for h in headlines:
+        if h.table is not None:
+            out += C.from_headline(h.table, h.study.name)
+    for c in confirmed:
+        arms, runs = load_confirmation(c.study)
+        val_size = int((c.study.meta.get("budget") or {}).get("val_size") or 5000)
+        out += C.from_confirmed(c.study.name, c.tables, arms, runs, val_size)
+        for df in c.crosses.values():
+            out += C.from_cross(df, c.study.name)
+    out = C.distinct(out)
+    C.choose_primaries(out)
+    return out
+
+
+# ------------------------------------------------------------------ methods
+
+
+def methods_data(studies: list[Study], confirmed: list[Confirmed], w: Writer, owner: str) -> dict:
+    val_sizes = sorted({int((s.meta.get("budget") or {}).get("val_size") or 5000) for s in studies})
+    seeds, families = [], []
+    for c in confirmed:
+        _, runs = load_confirmation(c.study)
+        done = runs[runs["test_acc"].notna()] if len(runs) else runs
+        if len(done):
+            seeds.append({"study": c.study.name, "arms": int(done["arm_key"].nunique()),
+                          "seeds": sorted(int(x) for x in done["seed"].unique())})
+        if c.tables:
+            families.append({"study": c.study.name,
+                             "size": int(next(iter(c.tables.values())).attrs.get("holm_family", 0))})
+    classical_seeds = []
+    for s in studies:
+        f = s.finals[s.finals["test_acc"].notna()] if len(s.finals) else s.finals
+        if is_classical(s) and len(f):
+            classical_seeds.append({"study": s.name, "n": int(f.groupby("trial_id")["seed"].nunique().max())})
+    effort = [{"study": s.name, "family": "classical" if is_classical(s) else "deep", "trials": len(s.trials),
+               "scientific": s.scientific(), "nuisance": s.nuisance()} for s in studies]
+    augment, settings = augmentation_methods(studies)
+    grid = w.figure(_augmentation_grid(settings), f"augmentation_grid_{owner}", "augmentation_grid") \
+        if settings else None
+    return {"val_sizes": val_sizes, "train": COUNTS["train"], "test": COUNTS["test"],
+            "train_images": [f"{train_size({'data_fraction': 1.0, 'val_size': v}):,}" for v in val_sizes],
+            "seeds": seeds, "classical_seeds": classical_seeds, "families": families, "fitted": f"{100 * FITTED:g}",
+            "effort": effort, "augment": augment, "grid": grid}
+
+
+def _augmentation_grid(settings: list[tuple[str, dict]]):
+    """The augmentation grid on the first training image of each of 8 classes; None without the data files (the
+    Methods then say the operations in words only)."""
+    from ganrator import data as data_lib
+
+    try:
+        files = data_lib.find_files()
+        images = data_lib.read_idx(files["train_images"], data_lib.IMAGE_MAGIC, None, (28, 28))
+        labels = data_lib.read_idx(files["train_labels"], data_lib.LABEL_MAGIC, None)
+    except (data_lib.DataError, KeyError):
+        return None
+    first = [int((labels == k).argmax()) for k in range(8)]
+    from ..present.figures.augment_grid import augmentation_grid
+
+    return augmentation_grid(images[first], settings)
+
+
+# ------------------------------------------------------------------ the three questions
+
+
+def _forest(w: Writer, comps: list[C.Comparison], key: str, title: str) -> Item | None:
+    comps = sorted(comps, key=lambda c: not c.primary)  # the primary comparison on top
+    return w.figure(forest_plot(comps, title), f"forest_{key}", "forest", question=key) if comps else None
+
+
+def _headline_sections(w: Writer, headlines: list[Headline]) -> list[Section]:
+    out = []
+    for h in headlines:
+        if h.table is None:
+            out.append(Section(f"Headline (`{h.study.name}`)", lead=say("no_headline", error=h.error)))
+            continue
+        t = h.table
+        epochs = f"deep {t.attrs['epochs']}" + (f"; classical {ONE_FIT}" if h.classical is not None else "")
+        items = [w.table(f"{h.study.name}_headline", headline_levels(t), "headline", data=_csv(t),
+                         baseline=BASELINE),
+                 w.figure(headline_plot(t), f"{h.study.name}_headline", "headline_levels")]
+        out.append(Section(f"{t.attrs['images']:,} training images (`{h.study.name}`)",
+                           caption(f"{t.attrs['fraction']:g} ({t.attrs['images']:,} training images)", epochs),
+                           items=[i for i in items if i is not None]))
+    return out
+
+
+def _csv(df: pd.DataFrame) -> pd.DataFrame:
+    """A table's numbers for its CSV: list cells as text."""
+    return df.assign(**{c: df[c].map(lambda v: v if not isinstance(v, (list, dict)) else str(v))
+                        for c in df.columns})
+
+
+def _confirmed_caption(s: Study, df: pd.DataFrame) -> str:
+    """The budget line of a study's confirmed table: the runs' own data fractions and length."""
+    budget = s.meta.get("budget") or {}
+    val_size = budget.get("val_size") or 5000
+    fractions = df.attrs.get("fractions") or [float(budget.get("confirm_data_fraction") or 1.0)]
+    return caption(", ".join(f"{f:g} ({train_size({'data_fraction': f, 'val_size': val_size}):,} training images)"
+                             for f in fractions), f"{df.attrs.get('length', '?')}, every run (no early stopping)")
+
+
+def _cross_caption(s: Study, df: pd.DataFrame) -> str:
+    sb, row = study_budget(s), df.attrs["row"]
     length = _trial_length(s, sb, per="run", epochs_vary=True)
     for other in df.attrs.get("studies", [])[1:]:
         cells = df[df["study"] == other]
@@ -368,14 +215,169 @@ def _cross_section(s: Study, sb: StudyBudget, df: pd.DataFrame, out: Path) -> li
     fraction = ("varied per cell: " + ", ".join(f"{f:g} ({int(n):,} training images)"
                                                 for f, n in zip(sizes["fraction"], sizes["images"]))
                 if len(sizes) else _study_fractions(s) if sb.fraction is None else sb.fraction_text)
-    budget = caption(fraction, length)
-    names = ", ".join(f"`{x}`" for x in df.attrs.get("studies") or [s.name])
-    md = ["", f"## {title} ({names})", "", budget, "", df.attrs["note"] + _search_per_cell(s, df), "",
-          to_markdown(format_cross(df))]
-    _small_png(md, cross_plot(df), out, f"{s.name}_cross_{row}_{col}",
-               f"{title} (`{s.name}`): seed-paired difference to {col} = {point_text(df.attrs['baseline'])}",
-               budget)
-    return md
+    return caption(fraction, length)
+
+
+def _names(df: pd.DataFrame, s: Study) -> str:
+    return ", ".join(f"`{x}`" for x in df.attrs.get("studies") or [s.name])
+
+
+def _reference(df: pd.DataFrame) -> str:
+    refs = df[df["reference"].astype(bool)]
+    return point_text(refs[df.attrs["param"]].iloc[0]) if len(refs) else "?"
+
+
+def _question_sections(w: Writer, confirmed: list[Confirmed], param: str) -> list[Section]:
+    """The levels of each study's confirmed `param` table, compactly, one section (one budget line) each."""
+    out = []
+    for c in confirmed:
+        df = c.tables.get(param)
+        if df is None or not len(df):
+            continue
+        out.append(Section(f"`{param}` confirmed (`{c.study.name}`)", _confirmed_caption(c.study, df), items=[
+            w.table(f"{c.study.name}_{param}_levels", paired_levels(df), "paired", data=_csv(df), param=param,
+                    reference=_reference(df))]))
+    return out
+
+
+def _cross_sections(w: Writer, confirmed: list[Confirmed], col: str) -> list[Section]:
+    out = []
+    for c in confirmed:
+        for df in c.crosses.values():
+            if df.attrs["col"] != col or not len(df):
+                continue
+            row = df.attrs["row"]
+            out.append(Section(f"`{col}` at each `{row}` ({_names(df, c.study)})", _cross_caption(c.study, df),
+                               items=[w.table(f"{c.study.name}_{row}_x_{col}_levels", cross_levels(df), "cross",
+                                              data=_csv(df), row=row, col=col, base=point_text(df.attrs["baseline"]))]))
+    return out
+
+
+def _scaling_sections(w: Writer, studies: list[Study]) -> list[Section]:
+    out = []
+    for s in studies:
+        if s.meta.get("space") != "scaling":
+            continue
+        table = scaling_table(s)
+        sb = study_budget(s)
+        items = [w.figure(scaling_plot(s), f"{s.name}_scaling", "scaling_figure")]
+        levels = scaling_levels(table)
+        if len(levels):
+            items.insert(0, w.table(f"{s.name}_scaling_fits", levels, "scaling_fits", data=_csv(table)))
+        out.append(Section(f"Scaling fits (`{s.name}`)", caption(_study_fractions(s) if sb.fraction is None
+                                                                  else sb.fraction_text,
+                                                                  _trial_length(s, sb, epochs_vary=True)),
+                           items=[i for i in items if i is not None]))
+    return out
+
+
+# ------------------------------------------------------------------ the appendix
+
+
+def _appendix(w: Writer, studies: list[Study], system: list[Study], headlines: list[Headline],
+              confirmed: list[Confirmed]) -> list[Section]:
+    out = [Section("A. Runs and plan", level=3, lead="\n".join(f"- {_budget_line(s)}" for s in studies)
+                   + "\n\n" + budget_paragraph(studies))]
+    for members in budget_groups(system).values() if system else []:
+        sb = study_budget(members[0])
+        fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
+        table = system_scaling(members)
+        shown = table.assign(**{c: table[c].map("{:.3g}".format) for c in
+                                ("hours", "trials_per_hour", "accelerator_hours", "speedup") if c in table})
+        out.append(Section(f"System scaling: data fraction {fraction}, {sb.epochs_text}", caption(fraction, sb.epochs_text),
+                           lead=say("system_scaling"), level=4,
+                           items=[w.table(f"system_{members[0].name}", shown)]))
+    out.append(Section("B. Power analysis", level=3))
+    for h in headlines:
+        own = C.from_headline(h.table, h.study.name) if h.table is not None else []
+        if own:
+            out.append(Section(f"Headline (`{h.study.name}`)", _headline_caption(h), level=4, items=[
+                w.table(f"{h.study.name}_headline_power", power_table(own), "power", study=h.study.name)]))
+    for c in confirmed:
+        arms, runs = load_confirmation(c.study)
+        val_size = int((c.study.meta.get("budget") or {}).get("val_size") or 5000)
+        for param, df in c.tables.items():
+            own = C.from_confirmed(c.study.name, {param: df}, arms, runs, val_size)
+            if own:
+                out.append(Section(f"`{param}` (`{c.study.name}`)", _confirmed_caption(c.study, df), level=4, items=[
+                    w.table(f"{c.study.name}_{param}_power", power_table(own), "power", study=c.study.name)]))
+        for df in c.crosses.values():
+            own = C.from_cross(df, c.study.name)
+            if own:
+                out.append(Section(f"`{df.attrs['param']}` ({_names(df, c.study)})", _cross_caption(c.study, df),
+                                   level=4, items=[w.table(f"{c.study.name}_cross_power", power_table(own), "power",
+                                                           study=c.study.name)]))
+    out.append(Section("C. Training lengths and tuning grids", level=3))
+    for s in studies:
+        sb = study_budget(s)
+        fraction = _study_fractions(s) if sb.fraction is None else sb.fraction_text
+        lead = _trial_counts(s) + "."
+        if s.meta.get("space") == "scaling" or any((c.get("steps") or 0) for c in s.trials["config"]
+                                                   if isinstance(c, dict)):
+            lead += " " + _training_length(s, sb)
+        view = space_table(s)
+        out.append(Section(f"`{s.name}`", caption(fraction, _trial_length(s, sb)), lead=lead, level=4,
+                           items=[w.table(f"{s.name}_space", view, "space", study=s.name)] if len(view) else []))
+    out.append(Section("D. Per-seed values and McNemar's tests", level=3))
+    for h in headlines:
+        if h.table is not None:
+            t = h.table
+            out.append(Section(f"Headline (`{h.study.name}`)", _headline_caption(h), level=4,
+                               lead=t.attrs["note"] + ("\n\n" + t.attrs["reading"] if t.attrs.get("reading") else ""),
+                               items=[w.table(f"{h.study.name}_headline_full", formatted_headline(t))]))
+    for c in confirmed:
+        out += _confirmed_appendix(w, c)
+    out.append(Section("E. The search's view", level=3, lead=say("search_view")))
+    out += _search_view(w, studies, confirmed)
+    configs = [(h, configuration_tables(h.table)) for h in headlines if h.table is not None]
+    configs = [(h, tables) for h, tables in configs if tables]
+    if configs:
+        out.append(Section("F. Configurations", level=3))
+        for h, tables in configs:
+            out.append(Section(f"Configurations of `{h.study.name}`", _headline_caption(h), level=4,
+                               lead=say("configurations"),
+                               items=[w.table(f"{h.study.name}_configuration_{i}", t) for i, t in enumerate(tables)]))
+    out.append(Section("G. Terms", level=3, lead=terms_text(studies).strip()))
+    return out
+
+
+def _headline_caption(h: Headline) -> str:
+    t = h.table
+    epochs = f"deep {t.attrs['epochs']}" + (f"; classical {ONE_FIT}" if h.classical is not None else "")
+    return caption(f"{t.attrs['fraction']:g} ({t.attrs['images']:,} training images)", epochs)
+
+
+def _confirmed_appendix(w: Writer, c: Confirmed) -> list[Section]:
+    """A study's confirmed tables in full (per-seed values, McNemar, settings), the protocol said once, and its
+    crosses with their notes."""
+    s, tables, out = c.study, c.tables, []
+    if tables:
+        seeds = max(int(df["seeds"].max()) if len(df) else 0 for df in tables.values())
+        heading = (f"Confirmed comparisons (`{s.name}`)" if seeds >= MIN_SEEDS_FOR_INTERVAL else
+                   f"Retrained arms (`{s.name}`, n = {seeds}: descriptive)")
+        claim = "" if seeds >= MIN_SEEDS_FOR_INTERVAL else " " + say("descriptive", seeds=seeds,
+                                                                      needed=MIN_SEEDS_FOR_INTERVAL)
+        out.append(Section(heading, level=4, lead=next(iter(tables.values())).attrs["protocol"] + claim))
+        for param, df in tables.items():
+            lead = []
+            if param == "data_fraction":
+                lead.append(say("size_is_a_resource"))
+            lead += [df.attrs[k] for k in ("settings_note", "fit_note") if df.attrs.get(k)]
+            items = [w.table(f"{s.name}_confirmed_{param}", format_paired(df), data=_csv(df)),
+                     w.figure(confirmed_plot(df), f"{s.name}_confirmed_{param}", "confirmed_figure", param=param)]
+            out.append(Section(f"{param} (confirmed, `{s.name}`)", _confirmed_caption(s, df), level=5,
+                               lead="\n\n".join(lead), items=[i for i in items if i is not None]))
+    for df in c.crosses.values():
+        row, col = df.attrs["row"], df.attrs["col"]
+        title = ("Augmentation against data size" if (row, col) == ("data_fraction", "aug_strength")
+                 else f"{col} against {row}")
+        if len(df) and df.get("mixed_settings", pd.Series(dtype=bool)).any():
+            title += ", cells at their own searched settings"  # not the column parameter's effect alone
+        items = [w.table(f"{s.name}_cross_{row}_x_{col}", format_cross(df), data=_csv(df)),
+                 w.figure(cross_plot(df), f"{s.name}_cross_{row}_{col}", "cross_figure", row=row, col=col)]
+        out.append(Section(f"{title} ({_names(df, s)})", _cross_caption(s, df), level=4,
+                           lead=df.attrs["note"] + _search_per_cell(s, df), items=[i for i in items if i is not None]))
+    return out
 
 
 def _search_per_cell(s: Study, df: pd.DataFrame) -> str:
@@ -400,191 +402,88 @@ def _search_per_cell(s: Study, df: pd.DataFrame) -> str:
              "had." if unequal else ""))
 
 
-def _training_length(s: Study, sb: StudyBudget) -> str:
-    """How long each scaling point trained, from the trials' stored configs: a step budget (the same optimizer steps
-    at every training-set size) or an epoch limit (fewer steps for smaller sets)."""
-    steps = _trial_steps(s)
-    budget_name = (s.meta.get("budget") or {}).get("name")
-    if steps and steps[0] > 0:
-        return (f"Every trial trained for {' or '.join(f'{n:,}' for n in steps)} optimizer steps whatever its "
-                f"training-set size (epochs = steps / steps per epoch, rounded up, the last one cut short), so "
-                f"each point had the same optimizer steps and the lr schedule ran to its end (training FLOPs still "
-                f"differ by model). These are `{budget_name}`-budget exponents at that step count: a size whose "
-                f"runs had not fitted their training images at it is limited by the steps, not by the data.")
-    return (f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
-            f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
-            "they hold for converged training is untested.")
-
-
-def _study_sections(s: Study, out: Path, studies: list[Study]) -> list[str]:
-    md: list[str] = []
-    sb = study_budget(s)
-    space = s.meta.get("space")
-    sections = SECTIONS.get(space)
-    arms, runs = load_confirmation(s)
-    crosses = cross_params(arms)
-    # A study whose data size is crossed (aug_size) gets its cross below: a search-based ablation of its other
-    # parameters would pool trials of different data sizes.
-    if sections is None and not is_classical(s) and space != "scaling" and not crosses \
-            and "data_fraction" not in s.scientific():  # (before its confirmation has crossed it, too)
-        sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
-    confirmed = confirmed_tables(arms, runs, rungs=stopped_early(s))
-    warnings = overturned_reference(confirmed)
-    said: set[str] = set()  # how the study's search-based rows read, said once
-    for param, title in sections or []:
-        params = [param] if param else s.scientific()
-        md += ["", f"## {title} (`{s.name}`)"]
-        for w in warnings:  # said before the first table that rests on the reference
-            md += ["", w]
-        warnings = []
-        for p in params:
-            table = ablation_table(s, p)
-            if not len(table):
-                continue
-            budget = caption(sb.fraction_text, sb.epochs_text)
-            rows_note = table.attrs.get("rows_note")
-            note = (f"{table.attrs['where']} Rows read as in the first table of `{s.name}` above."
-                    if rows_note in said else table.attrs["note"])
-            said.add(rows_note)
-            md += ["", budget, "", note, "", to_markdown(formatted(table))]
-            _small_png(md, F.ablation_plot(s, p), out, f"{s.name}_{p}", title if p in title else f"{title}: {p}",
-                       budget)
-    for param in crosses:
-        md += _cross_section(s, sb, confirmed_cross(*_with_reused_rows(s, studies, arms, runs, param), param), out)
-    md += _confirmed_sections(s, out, confirmed, warnings, searched=bool(sections))
-    if space == "scaling":
-        table = scaling_table(s)
-        budget = caption(_study_fractions(s) if sb.fraction is None else sb.fraction_text,
-                         _trial_length(s, sb, epochs_vary=True))
-        md += ["", f"## Scaling (`{s.name}`)", "", budget, "", table.attrs["note"], "",
-               to_markdown(formatted_scaling(table)), "",
-               " ".join(scaling_sentences(table) + ([table.attrs["sources"]] if table.attrs.get("sources") else [])),
-               "",
-               _training_length(s, sb)]
-        _small_png(md, scaling_plot(s), out, f"{s.name}_scaling", "Scaling fits", budget)
-    return md
-
-
-def overturned_reference(tables: dict[str, pd.DataFrame]) -> list[str]:
-    """A sentence for each confirmed arm better than the study's reference on test and on validation: the search's
-    low-fidelity ranking chose a reference its own confirmation contradicts, so the study's other ablations, which
-    compare values within the reference's setting, say nothing about the better one. Reported, not acted on.
-    tables: the study's confirmed_tables."""
+def _search_view(w: Writer, studies: list[Study], confirmed: list[Confirmed]) -> list[Section]:
     out = []
-    for param, df in tables.items():
-        refs = df[df["reference"].astype(bool)]
-        if not len(refs):
-            continue
-        ref = refs.iloc[0]
-        better = df[~df["reference"].astype(bool) & (df["verdict"] == "better than the reference")
-                    & (df["val_mean"] > ref["val_mean"])]  # validation agrees: the two splits tell one story
-        for _, r in better.iterrows():
-            out.append(
-                f"**The confirmation contradicts this study's reference on {param}.** {param} = {r[param]} is better "
-                f"than the reference's {ref[param]} on test, {100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, "
-                f"{100 * r['diff_high']:+.2f}] points paired over {int(r['seeds'])} seeds (validation "
-                f"{100 * r['val_mean']:.2f}% against {100 * ref['val_mean']:.2f}%). The search's low-fidelity ranking "
-                f"chose the reference; every other ablation of this study, search-based or confirmed, compares values "
-                f"with {param} = {ref[param]} and says nothing about {param} = {r[param]}.")
-    return out
-
-
-def _confirmed_sections(s: Study, out: Path, tables: dict[str, pd.DataFrame],
-                        warnings: list[str], searched: bool = True) -> list[str]:
-    """The study's confirmed ablations (analysis.paired, `tables`): each value retrained without early stopping on
-    fresh seeds shared by every arm; these, not the search-based tables, carry the ablation claims."""
-    if not tables:
-        return []
-    budget = s.meta.get("budget") or {}
-    val_size = budget.get("val_size") or 5000
-
-    def caption_of(df: pd.DataFrame) -> str:  # the runs' own configs: a scientific data fraction varies by arm
-        fractions = df.attrs.get("fractions") or [float(budget.get("confirm_data_fraction") or 1.0)]
-        return caption(", ".join(f"{f:g} ({train_size({'data_fraction': f, 'val_size': val_size}):,} training "
-                                 f"images)" for f in fractions),
-                       f"{df.attrs.get('length', '?')}, every run (no early stopping)")
-
-    seeds = max(int(df["seeds"].max()) if len(df) else 0 for df in tables.values())
-    if seeds >= MIN_SEEDS_FOR_INTERVAL:
-        heading, claim = (f"Confirmed ablations (`{s.name}`)", "These comparisons carry the ablation claims"
-                          + ("; the search-based tables above show how the search saw them." if searched else "."))
-    else:  # too few seeds for an interval: the retrained arms describe, they decide nothing
-        heading, claim = (f"Retrained arms (`{s.name}`, n = {seeds}: descriptive)",
-                          f"With {seeds} seed(s) per arm, fewer than the {MIN_SEEDS_FOR_INTERVAL} an interval "
-                          f"needs, these comparisons are descriptive: they carry no ablation claim.")
-    md = ["", f"## {heading}", "",
-          "Each value of each scientific parameter, retrained on fresh seeds and compared with the "
-          f"validation-selected reference seed by seed. {claim}", "",
-          next(iter(tables.values())).attrs["protocol"], *[x for w in warnings for x in ("", w)]]
-    # (the protocol is said once: every table of the study shares it)
-    for param, df in tables.items():
-        caption_line = caption_of(df)
-        md += ["", f"### {param} (confirmed, `{s.name}`)", "", caption_line]
-        if param == "data_fraction":  # a resource, not a setting to choose: its reference is only a baseline
-            md += ["", "The training-set size is a resource, not a setting to choose: its reference value is only "
-                       "the one the search's best trial drew, so each difference reads as the gain or loss of that "
-                       "much data against it, not as a choice of size."]
-        for key in ("settings_note", "fit_note"):
-            if df.attrs.get(key):
-                md += ["", df.attrs[key]]
-        md += ["", to_markdown(format_paired(df))]
-        _small_png(md, F.confirmed_plot(df), out, f"{s.name}_confirmed_{param}",
-                   f"Confirmed arms of {param}: test accuracy per seed and the paired difference", caption_line)
-    return md
-
-
-def _system_sections(system: list[Study]) -> list[str]:
-    md = ["", "## System scaling", "", "The same study on clusters of different size (from `benchmarks/search.py "
-          "--out`): trials per hour and accelerator-hours against the number of workers, one table per budget."]
-    for members in budget_groups(system).values():
-        sb = study_budget(members[0])
-        fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
-        epochs = sb.epochs_text
-        table = system_scaling(members)
-        shown = table.assign(**{c: table[c].map("{:.3g}".format) for c in
-                                ("hours", "trials_per_hour", "accelerator_hours", "speedup") if c in table})
-        md += ["", f"### Data fraction {fraction}, {epochs}", "", caption(fraction, epochs), "", to_markdown(shown)]
-    return md
-
-
-def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None = None) -> Path:
-    out = Path(out)
-    (out / "figures").mkdir(parents=True, exist_ok=True)
-    md = ["# Experiments", "",
-          f"_Generated {datetime.datetime.now():%Y-%m-%d} by `python -m analysis docs`. Every number in the tables "
-          "and text below is read from the trial databases listed under Runs or from the budget presets "
-          "(`tuning/budgets.py`); nothing is typed in by hand. The literature rows are cited from the sources named "
-          "and never mixed with ours._", "",
-          "## Runs", ""]
-    md += [f"- {_budget_line(s)}" for s in studies]
-    md += ["", budget_paragraph(studies)]
-    md += terms_section(studies) + [""]
-
-    md += ["## Classical computer vision against deep learning", "",
-           "One table per budget: rows of different data fractions or epoch limits are never compared in one table."]
-    appendix: list[str] = []
-    md += headline_sections(studies, out, appendix)
     tables = comparison_tables(studies)
     for classical, deep, table in tables:
         heading, budget = _comparison_heading(classical, deep)
-        md += ["", heading, "", budget, "", table.attrs["note"], "", to_markdown(formatted(table))]
-    if not tables:
-        md += ["", "(no completed trials)"]
-    md += ["", "### Reference results from the literature", "", "_Budget: each source's own (not ours)._", "",
-           "Cited, not measured here; for orientation only. These results train on all 60,000 training images "
-           "(ours on 55,000, holding 5,000 out for validation), each with its own epochs and tuning.", "",
-           to_markdown(reference_table())]
+        out.append(Section(heading.removeprefix("### ").replace("Data fraction", "Families at data fraction"),
+                           budget, lead=table.attrs["note"], level=4,
+                           items=[w.table(f"comparison_{len(out)}", formatted(table), data=table)]))
+    out.append(Section("Reference results from the literature", "_Budget: each source's own (not ours)._", level=4,
+                       lead=say("literature"),
+                       items=[w.table("literature", reference_table())]))
+    for c in confirmed:
+        s = c.study
+        sb = study_budget(s)
+        space = s.meta.get("space")
+        sections = SECTIONS.get(space)
+        if sections is None and not is_classical(s) and space != "scaling" and not c.crosses \
+                and "data_fraction" not in s.scientific():
+            sections = [(p, f"Ablation of {p}") for p in s.scientific() if p != "data_fraction"]
+        warnings = overturned_reference(c.tables)
+        said: set[str] = set()  # how the study's search-based rows read, said once
+        for param, title in sections or []:
+            for p in [param] if param else s.scientific():
+                table = ablation_table(s, p)
+                if not len(table):
+                    continue
+                rows_note = table.attrs.get("rows_note")
+                note = (f"{table.attrs['where']} Rows read as in the first table of `{s.name}` above."
+                        if rows_note in said else table.attrs["note"])
+                said.add(rows_note)
+                lead = "\n\n".join(warnings + [note])
+                warnings = []  # said before the first table that rests on the reference
+                items = [w.table(f"{s.name}_ablation_{p}", formatted(table), data=table),
+                         w.figure(ablation_plot(s, p), f"{s.name}_{p}", "search_figure",
+                                  title=title if p in title else f"{title}: {p}")]
+                out.append(Section(f"{title if p in title else f'{title}: {p}'} (`{s.name}`)",
+                                   caption(sb.fraction_text, sb.epochs_text), lead=lead, level=4,
+                                   items=[i for i in items if i is not None]))
+        if space == "scaling":
+            table = scaling_table(s)
+            lead = "\n\n".join([table.attrs["note"], " ".join(scaling_sentences(table) + (
+                [table.attrs["sources"]] if table.attrs.get("sources") else []))])
+            out.append(Section(f"Scaling (`{s.name}`)", caption(_study_fractions(s) if sb.fraction is None else
+                                                                 sb.fraction_text,
+                                                                 _trial_length(s, sb, epochs_vary=True)),
+                               lead=lead, level=4,
+                               items=[w.table(f"{s.name}_scaling", formatted_scaling(table), data=_csv(table))]))
+    return out
 
-    # Each study's own sections, in the order given (two studies of one space, e.g. TPE and QMC, both appear).
-    for s in studies:
-        md += _study_sections(s, out, studies)
-    if system:
-        md += _system_sections(system)
-    if appendix:
-        md += ["", "## Appendix: configurations"] + appendix
+
+# ------------------------------------------------------------------ the document
+
+
+def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None = None) -> Path:
+    """docs/experiments.md (+ .html and .tex, each table under tables/, figures as PNG) from the studies."""
+    out = Path(out)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    w = Writer(out)
+    headlines, confirmed = _headlines(studies), _confirmed(studies)
+    comps = comparisons_of(headlines, confirmed)
+    by = {q: [c for c in comps if c.question == q] for q in (*C.QUESTIONS, "other")}
+    questions = [
+        {"key": "family", "forest": _forest(w, [c for c in comps if c.source == "headline"], "family",
+                                            "Classical and deep rows against the CNN without augmentation"),
+         "sections": _headline_sections(w, headlines)},
+        {"key": "augmentation", "forest": _forest(w, by["augmentation"], "augmentation",
+                                                  "Augmentation against none, paired by seed"),
+         "sections": _question_sections(w, confirmed, "aug_strength") + _cross_sections(w, confirmed, "aug_strength")},
+        {"key": "size", "forest": _forest(w, by["size"], "size", "More training images against fewer, paired by seed"),
+         "sections": _question_sections(w, confirmed, "data_fraction") + _scaling_sections(w, studies)},
+    ]
+    other = [c for c in by["other"] if c.source != "headline"]
+    if other:
+        questions.append({"key": "other", "forest": _forest(w, other, "other", "Other confirmed comparisons"),
+                          "sections": []})
+    text = render("docs.md.j2", date=f"{datetime.datetime.now():%Y-%m-%d}", findings=C.findings(comps),
+                  confirmed=bool(comps) or any(c.tables or c.crosses for c in confirmed),
+                  m=methods_data(studies, confirmed, w, "docs"), questions=questions,
+                  appendix=_appendix(w, studies, system or [], headlines, confirmed))
     path = out / "experiments.md"
-    text = "\n".join(md) + "\n"
     path.write_text(text)
+    finish_document(path, text, w.tables)
     # A figure of an earlier write-up that this one does not show (a study no longer listed) goes with it.
     for png in (out / "figures").glob("*.png"):
         if f"(figures/{png.name})" not in text:

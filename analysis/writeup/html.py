@@ -1,5 +1,6 @@
-"""The HTML page of an experiments report: its markdown with a table of contents, captioned figures and tables
-that sort on a click. One self-contained file (inline CSS and script, nothing fetched) that opens from disk."""
+"""The HTML page of an experiments report: its markdown with the findings first, then a table of contents,
+captioned figures and tables that sort on a click. One self-contained file (inline CSS and script, nothing fetched)
+that opens from disk."""
 from __future__ import annotations
 
 import html
@@ -99,8 +100,10 @@ def render_html(text: str) -> str:
     title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), "Experiments")
     toc = md.toc.replace('<div class="toc">', '<nav class="toc" aria-label="Contents"><strong>Contents</strong>', 1)
     toc = toc[: toc.rfind("</div>")] + "</nav>" if toc.rstrip().endswith("</div>") else toc
-    # the TOC goes after the title block (heading and generation note), before the first section
-    split = body.find("<h2")
+    # the findings come first, in the first screen: the TOC goes after them, before the second section (after the
+    # title block where the page has no findings)
+    first = body.find("<h2")
+    split = body.find("<h2", first + 1) if 'id="findings"' in body[first:first + 40] else first
     head, rest = (body[:split], body[split:]) if split >= 0 else (body, "")
     return ("<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"

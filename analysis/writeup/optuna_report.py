@@ -16,10 +16,10 @@ import pandas as pd
 from ..load import Study
 from ..present import figures as F
 from ..present.figures.optuna import history_plot, intermediate_plot, isolation_plot, parallel_plot, slice_plot
-from ..present.tables import to_latex, to_markdown
 from ..present.text import format_value, objective_text
 from ..stats.optuna_search import _metric, _minimize, best_trials, importance, isolation_table, ranked
 from .report import Report, _figure, _finish
+from .templating import Table
 
 
 def _text_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -30,15 +30,13 @@ def _text_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _table(rep: Report, md: list[str], df: pd.DataFrame, stem: str) -> None:
-    tdir = rep.out / "tables"
-    tdir.mkdir(parents=True, exist_ok=True)
-    df.to_csv(tdir / f"{stem}.csv", index=False)
-    text = _text_table(df)
-    (tdir / f"{stem}.tex").write_text(to_latex(text))
-    (tdir / f"{stem}.md").write_text(to_markdown(text))
-    rep.tables[stem] = tdir / f"{stem}.md"
-    md += ["", to_markdown(text)]
+def _table(rep: Report, md: list[str], df: pd.DataFrame, stem: str, view: pd.DataFrame | None = None) -> None:
+    """The table's numbers as CSV; its text (`view`, default the objective to 4 digits, the best cell bold) as its own
+    Markdown and LaTeX files, registered for the LaTeX document, and into the report."""
+    table = Table(stem, _text_table(df) if view is None else view, df)
+    rep.written.append(table)
+    rep.tables[stem] = rep.out / "tables" / f"{stem}.md"
+    md += ["", table.md, ""]
 
 
 def build_optuna_report(study: Study, out: str | Path) -> Report:
@@ -53,12 +51,15 @@ def build_optuna_report(study: Study, out: str | Path) -> Report:
     md = [f"# Optuna study: {study.name}", "",
           f"_Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{study.source}` by `python -m analysis "
           f"report`. A plain Optuna study: every number below is read from its trials._", "",
+          "## Findings", "", _finding(study), "",
           "## Setup", "",
           f"- **Objective**: `{metric}`, to {direction} ({'lower' if _minimize(study) else 'higher'} is better).",
           f"- **Trials**: {len(t)}: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none") + ".",
           "- **Ranking**: completed trials only; a pruned trial stopped before its final value.",
           "- **Parameters** (scientific: chosen with `--scientific`; the others are tuned away as nuisance):", "",
-          to_markdown(specs.astype(str)), "", "## Results"]
+          ]
+    _table(rep, md, specs, "parameters", specs.astype(str))
+    md += ["", "## Results"]
     top = best_trials(study)
     if not len(top):
         md += ["", "**No trial has completed yet**, so there is nothing to rank. Run the study longer and generate "
@@ -92,11 +93,8 @@ def build_optuna_report(study: Study, out: str | Path) -> Report:
         md += ["", "### Parameter importance", "",
                "PED-ANOVA and fANOVA (Optuna's evaluators) over the completed trials, in the study's direction, "
                "normalized to sum to 1.", ""]
-        (rep.out / "tables").mkdir(parents=True, exist_ok=True)
-        imp.to_csv(rep.out / "tables" / "importance.csv", index=False)
-        rep.tables["importance"] = rep.out / "tables" / "importance.csv"
-        md += [to_markdown(imp.assign(ped_anova=imp["ped_anova"].map("{:.3f}".format),
-                                      fanova=imp["fanova"].map("{:.3f}".format)))]
+        _table(rep, md, imp, "importance", imp.assign(ped_anova=imp["ped_anova"].map("{:.3f}".format),
+                                                         fanova=imp["fanova"].map("{:.3f}".format)))
         fig = F.importance_plot(imp)
         fig.axes[0].set_title("Parameter importance (completed trials)")
         _figure(rep, md, fig, "importance", "Parameter importance")
@@ -108,6 +106,17 @@ def build_optuna_report(study: Study, out: str | Path) -> Report:
     _figure(rep, md, parallel_plot(study), "parallel_coordinates", "Parallel coordinates of the top trials")
     rep.warnings = _warnings(study)
     return _finish(rep, md)
+
+
+def _finding(study: Study) -> str:
+    """The one finding a plain Optuna study supports: its best completed trial, from a search with no confirmation."""
+    done = ranked(study)
+    if not len(done):
+        return "- No trial has completed yet: there is no finding."
+    best = done.iloc[0]
+    return (f"- **Best completed trial.** Number {int(best['number'])} reached {_metric(study)} = "
+            f"{objective_text(best['value'])}, the best of {len(done)} completed trials; a plain Optuna study has no "
+            f"confirmation on fresh seeds, so this is the search's choice, not a confirmed comparison.")
 
 
 def _describe(spec: dict) -> str:

@@ -6,15 +6,17 @@ import numpy as np
 import pandas as pd
 
 from ..text import format_value, point_text
-from .theme import _seed_errorbar, plt, style
+from matplotlib.ticker import MaxNLocator
+
+from .theme import _seed_errorbar, missing_label, plt, readable_log_axis, style
 
 
 def cross_plot(df: pd.DataFrame):
-    """The paired difference to the baseline against the first parameter (log x for a data fraction): one line per
-    other value of the second, 95% paired intervals as error bars, each seed in grey, n beside each point."""
+    """The paired difference to the baseline against the first parameter (log x for a data fraction): one colour per
+    other value of the second, 95% paired intervals as error bars, each seed in grey, n beside each point; no line
+    joins the rows."""
     if not len(df):
         return None
-
     row_name, col_name, base = df.attrs["row"], df.attrs["col"], df.attrs["baseline"]
     style()
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
@@ -31,25 +33,25 @@ def cross_plot(df: pd.DataFrame):
             if r["n"]:
                 ax.annotate(f"n={r['n']}", (x, 100 * r["diff_mean"]), textcoords="offset points",
                             xytext=(5, 3 - 10 * k), fontsize=7, color=f"C{k}")
-        # a segment to a row of another study (another protocol: the reused full-data row) is dashed
-        own = (cells["study"] == df.attrs["studies"][0]).to_numpy() if "study" in cells and df.attrs.get("studies") \
-            else np.ones(len(cells), dtype=bool)
-        ys = 100 * cells["diff_mean"].to_numpy()
-        for i in range(len(xs) - 1):
-            ax.plot(xs[i:i + 2], ys[i:i + 2], "-" if own[i] and own[i + 1] else "--", color=f"C{k}")
-        ax.plot([], [], "-", color=f"C{k}", label=f"{col_name} = {point_text(v)}")
-    if "study" in df and df["study"].nunique() > 1:
-        ax.plot([], [], "--", color="0.4", label="to a row of another study (its own protocol)")
+        # no line joins sizes: rows differ in epochs at a step budget, a reused row in its whole protocol, and the
+        # interaction's interval, not a drawn trend, says whether the gain changes with size
+        ax.plot([], [], "o", color=f"C{k}", label=f"{col_name} = {point_text(v)}")
     ax.axhline(0, color="0.3", lw=1, ls=":")
     ax.set_xscale("log")
     values = sorted(dict.fromkeys(df[row_name].astype(float)))
-    ax.set_xticks(values, [point_text(v) for v in values])
-    ax.minorticks_off()
+    if len(values) >= 3:
+        ax.set_xticks(values, [point_text(v) for v in values])
+        ax.minorticks_off()
+    else:  # two sizes would leave two tick labels
+        ax.set_xlim(values[0] / 1.5, values[-1] * 1.5)
+        readable_log_axis(ax.xaxis, values[0] / 1.4, values[-1] * 1.4)
     ax.set_xlabel(f"{row_name} (log scale)")
     ax.set_ylabel(f"test accuracy minus {col_name} = {point_text(base)} (points)")
     ax.set_title(f"{col_name} against {row_name}: seed-paired difference\n(95% paired t-interval; grey: each seed)",
                  fontsize=9)
-    ax.legend(fontsize=7)
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
+    _at_least_a_point(ax)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -75,29 +77,24 @@ def headline_plot(table: pd.DataFrame):
 
 
 def confirmed_plot(table: pd.DataFrame):
-    """A confirmed ablation (analysis.paired): left, each arm's test accuracy per seed with its mean and 95%
-    interval (cut at 0 and 100%), n on each point; right, the paired difference to the reference with its
-    interval and the zero line. Arms without a finished run are marked, not dropped."""
+    """A confirmed ablation (analysis.stats.paired): left, the paired difference to the reference with its interval
+    and the zero line; right, each arm's test accuracy per seed with its mean and 95% interval (cut at 0 and 100%),
+    n on each point. An arm without a finished run says so in its tick label, off the data scale."""
     if not len(table):
         return None
     param = table.attrs.get("param", "value")
     style()
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(max(6.5, 1.5 * len(table) + 3), 3.6))
+    fig, (bx, ax) = plt.subplots(1, 2, figsize=(max(6.5, 1.5 * len(table) + 3), 3.6))
     labels = [f"{format_value(v)}{' (ref)' if ref else ''}" for v, ref in zip(table[param], table["reference"])]
     x = np.arange(len(table))
-    missing = []
     for i, r in enumerate(table.to_dict("records")):
         seeds = [100 * v for v in r["test_per_seed"]]
         if not seeds:
-            missing.append(i)
+            labels[i] = missing_label(labels[i], "no finished run")
             continue
         ax.plot([i] * len(seeds), seeds, ".", color="0.6", ms=5)
         _seed_errorbar(ax, i, r["test_mean"], r["test_ci95"], r["seeds"], marker="o",
                        color="#009e73" if r["reference"] else "#0072b2")
-    low = ax.get_ylim()[0] if ax.has_data() else 0.0
-    for i in missing:
-        ax.plot(i, low, "x", color="#d55e00", ms=8)
-        ax.annotate("no finished run", (i, low), textcoords="offset points", xytext=(4, 4), fontsize=7)
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"Confirmed arms: {param}", fontsize=9)
@@ -111,9 +108,20 @@ def confirmed_plot(table: pd.DataFrame):
                         color="#0072b2", ms=6)
     bx.axhline(0, color="0.3", lw=1, ls=":")
     bx.set_xticks(x, labels, fontsize=8)
-    bx.set_ylabel("paired difference to reference (points)")
+    bx.set_ylabel("test accuracy minus the reference (points)")
     bx.set_title("Seed-paired difference to the reference\n(grey: each seed; 95% t-interval with 3 or more seeds)",
                  fontsize=9)
+    for a in (ax, bx):
+        a.set_xlim(-0.5, len(table) - 0.5)
+        a.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
+        _at_least_a_point(a)
     fig.tight_layout()
     return fig
 
+
+def _at_least_a_point(ax) -> None:
+    """A y range of at least one point: a spread of hundredths of a point would show a single tick label."""
+    lo, hi = ax.get_ylim()
+    if hi - lo < 1.0:
+        mid = (lo + hi) / 2
+        ax.set_ylim(mid - 0.5, mid + 0.5)

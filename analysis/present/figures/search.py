@@ -9,6 +9,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from tuning.fidelity import rungs
 
@@ -17,21 +18,24 @@ from ...present.text import format_value
 from ...stats.intervals import mean_ci, sort_key
 from ...stats.search import (Slice, ablation_table, comparison_groups, evp_draws, expected_max, first_rung,
                              main_comparison)
-from .theme import SELECTED, STATUS_COLORS, _seed_errorbar, plt, style
+from .theme import SELECTED, STATUS_COLORS, _seed_errorbar, legend_below, missing_label, plt, readable_log_axis, style
 
 
 def _is_log(study: Study, p: str) -> bool:
     return bool(study.specs.get(p, {}).get("log"))
 
 
-def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, counts: list[int],
-               tests: list[tuple[float, float, int]]) -> str:
+def _rows_plot(fig, labels: list[str], trials: list[pd.Series], selected: list, counts: list[int],
+               tests: list[tuple[float, float, int]]):
     """One column per row of a table: every full-budget trial as a faint point, the row's validation-selected
-    trial emphasized with its n, the selected configuration's test over seeds beside it, a missing row as an 'x'.
-    Returns the y-axis label, which names the test bar only where one is drawn."""
+    trial emphasized with its n; where a selected configuration was tested over seeds, its test accuracy in a panel
+    of its own (validation and test never share an axis). A row with no full-budget trial says so in its tick
+    label, off the data scale. Returns the validation axes and the test axes (None without a test)."""
+    tested = any(n >= 1 for _, _, n in tests)
+    ax, tx = (fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]}) if tested else (fig.subplots(), None))
     x = np.arange(len(labels))
-    missing, test_label = [], "its test, mean ± 95% CI (n: seeds)"
-    for i, (vals, best, count, (mean, half, n)) in enumerate(zip(trials, selected, counts, tests)):
+    shown = list(labels)
+    for i, (vals, best, count) in enumerate(zip(trials, selected, counts)):
         others = list(vals)
         if best is not None and np.isfinite(best) and best in others:
             others.remove(best)  # the selected trial is drawn once, emphasized, at the column's centre
@@ -39,33 +43,32 @@ def _rows_plot(ax, labels: list[str], trials: list[pd.Series], selected: list, c
             jitter = np.linspace(-0.15, 0.15, len(others)) if len(others) > 1 else np.full(1, 0.1)
             ax.scatter(i + jitter, 100 * np.asarray(others, dtype=float), color="0.6", s=14, alpha=0.7, zorder=2)
         if best is None or not np.isfinite(best):
-            missing.append(i)
+            shown[i] = missing_label(labels[i], "no trial" if not count else f"no full-budget trial of {count}")
             continue
         ax.scatter([i], [100 * best], color=SELECTED, s=60, zorder=3, edgecolor="white")
         ax.annotate(f"n={count}", (i, 100 * best), textcoords="offset points", xytext=(6, 4), fontsize=7)
-        if n >= 1:
-            _seed_errorbar(ax, i + 0.3, mean, half, n, test_label)
-            test_label = None
-    lo, hi = ax.get_ylim() if len(missing) < len(labels) else (0.0, 100.0)
-    hi = min(hi, 100.0)
-    for i in missing:  # a value with no full-budget trial in the slice stays on the axis, marked as missing
-        ax.scatter([i], [lo], marker="x", color="#d55e00", s=50, zorder=3, clip_on=False)
-        ax.annotate("no trial" if not counts[i] else f"no full-budget trial ({counts[i]})", (i, lo),
-                    textcoords="offset points", xytext=(0, 6), fontsize=7, ha="center", color="#d55e00")
-    ax.set_ylim(lo, hi)
-    longest = max((len(line) for label in labels for line in label.split("\n")), default=0)
-    ax.set_xticks(x, labels, rotation=20 if longest > 6 else 0)
-    ax.set_xlim(-0.5, len(labels) - 0.5)
+    longest = max((len(line) for label in shown for line in label.split("\n")), default=0)
+    for a in (ax, tx) if tx is not None else (ax,):
+        a.set_xticks(x, shown, rotation=20 if longest > 6 else 0)
+        a.set_xlim(-0.5, len(labels) - 0.5)
+        a.yaxis.set_major_locator(MaxNLocator(nbins=5, min_n_ticks=3))
+    ax.set_ylabel("validation accuracy (%)")
     ax.scatter([], [], color="0.6", s=14, label="other full-budget trial")
     ax.scatter([], [], color=SELECTED, s=60, label="selected on validation (n: trials)")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # clear of the points
-    return "validation accuracy (%)" + ("" if test_label else "; test: bar beside")
+    if tx is not None:
+        for i, (mean, half, n) in enumerate(tests):
+            if n >= 1:
+                _seed_errorbar(tx, i, mean, half, n)
+        tx.set_ylabel("test accuracy (%), mean ± 95% CI")
+        tx.set_title("the selected configuration's test over seeds (n)", fontsize=8)
+    return ax, tx
 
 
 def ablation_plot(study: Study, param: str, bins: int = 4):
     """What the ablation table says, as points: per value of `param`, within the reference slice, every
-    full-budget trial, the one validation selects (n = full-budget trials), its test over seeds where final
-    evaluations exist, and a value with no trial marked as missing. No line or band joins different values."""
+    full-budget trial, the one validation selects (n = full-budget trials), its test over seeds in a panel of its
+    own where final evaluations exist, and a value with no trial named in its label. No line or band joins
+    different values."""
     table = ablation_table(study, param, bins)
     if not len(table) or not table["trials"].sum():
         return None
@@ -74,14 +77,18 @@ def ablation_plot(study: Study, param: str, bins: int = 4):
     value = sl.values[param][t.index]
     full = t[t["status"] == "completed"]
     style()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ylabel = _rows_plot(ax, [format_value(v) for v in table[param]],
-               [full[value[full.index] == v]["last_val_acc"].tolist() for v in table[param]],
-               table["best_val_full"].tolist(), table["full_budget"].astype(int).tolist(),
-               list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
+    tested = bool((table["test_n"] > 0).any())
+    fig = plt.figure(figsize=(8.5 if tested else 5.5, 3.8))
+    ax, tx = _rows_plot(fig, [format_value(v) for v in table[param]],
+                        [full[value[full.index] == v]["last_val_acc"].tolist() for v in table[param]],
+                        table["best_val_full"].tolist(), table["full_budget"].astype(int).tolist(),
+                        list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
     ax.set_xlabel(param)
-    ax.set_ylabel(ylabel)
     ax.set_title(f"Ablation: {param}" + (f"\nwithin {sl.describe()}" if sl.fixed else ""), fontsize=9)
+    if tx is not None:
+        tx.set_xlabel(param)
+    fig.tight_layout()
+    legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 
@@ -90,21 +97,22 @@ isolation_plot = ablation_plot  # the Tuning Playbook's name for the same figure
 
 def main_comparison_plot(study: Study):
     """The main comparison as points: per model family and augmentation setting, every full-budget trial, the one
-    validation selects (n = trials) and its test over seeds."""
+    validation selects (n = trials) and, in its own panel, its test over seeds."""
     table = main_comparison(study)
     if not len(table):
         return None
     groups = comparison_groups(study)
     style()
-    fig, ax = plt.subplots(figsize=(1.1 * len(table) + 3, 3.6))
-    ylabel = _rows_plot(ax, [f"{m}\n{a}" if a != "n/a" else str(m)
-                             for m, a in zip(table["model"], table["augmentation"])],
-               [groups[(groups["family"] == m) & (groups["augmentation"] == a)]["last_val_acc"].tolist()
-                for m, a in zip(table["model"], table["augmentation"])],
-               table["best_val_full"].tolist(), table["trials"].astype(int).tolist(),
-               list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
-    ax.set_ylabel(ylabel)
+    tested = bool((table["test_n"] > 0).any())
+    fig = plt.figure(figsize=((1.8 if tested else 1.1) * len(table) + 3, 3.8))
+    ax, _ = _rows_plot(fig, [f"{m}\n{a}" if a != "n/a" else str(m) for m, a in zip(table["model"], table["augmentation"])],
+                       [groups[(groups["family"] == m) & (groups["augmentation"] == a)]["last_val_acc"].tolist()
+                        for m, a in zip(table["model"], table["augmentation"])],
+                       table["best_val_full"].tolist(), table["trials"].astype(int).tolist(),
+                       list(zip(table["test_mean"], table["test_ci95"], table["test_n"].astype(int))))
     ax.set_title("Main comparison (augmentation: strength > 0)", fontsize=9)
+    fig.tight_layout()
+    legend_below(fig, *ax.get_legend_handles_labels())
     return fig
 
 
@@ -124,7 +132,11 @@ def evp_plot(study: Study, param: str, scope: str = "slice", basis: str = "auto"
         curve = [100 * expected_max(d, k) for k in n]
         ax.plot(n, curve, ".-", lw=1.8, label=f"{format_value(v)} ({len(d)} trials)")
     ax.set_xscale("log", base=2)
-    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+    most = max(len(d) for d in draws.values())
+    ticks = [2 ** k for k in range(max(2, math.ceil(math.log2(max(most, 1)))) + 1)]  # 1, 2, 4 at least
+    ax.set_xticks(ticks, [str(k) for k in ticks])
+    ax.set_xlim(0.8, ticks[-1] * 1.25)
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("trials (n)")
     ax.set_ylabel("expected best validation accuracy (%)")
     basis_text = "full-budget trials" if basis == "full" else f"every trial at epoch {first_rung(study)}"
@@ -145,15 +157,23 @@ def axis_plots(study: Study):
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     t = study.trials[study.trials["last_val_acc"].notna()]
     for ax, p in zip(axes.flat, params):
-        for status, grp in t.groupby("status"):
-            x = grp["p:" + p]
-            if pd.to_numeric(x, errors="coerce").isna().any():
-                order = sorted(t["p:" + p].dropna().unique(), key=sort_key)
-                x = x.map({v: i for i, v in enumerate(order)})
-                ax.set_xticks(range(len(order)), [str(v) for v in order], rotation=20)
+        here = t[t["p:" + p].notna()]  # a conditional parameter is not plotted where it does not apply
+        numeric = pd.to_numeric(here["p:" + p], errors="coerce").notna().all()
+        if not numeric:  # categories at 0, 1, ..., decided once for every status
+            order = sorted(here["p:" + p].unique(), key=sort_key)
+            longest = max(len(str(v)) for v in order)
+            ax.set_xticks(range(len(order)), [str(v) for v in order],
+                          rotation=90 if len(order) > 4 or longest > 5 else 0)
+        for status, grp in here.groupby("status"):
+            x = pd.to_numeric(grp["p:" + p]) if numeric else grp["p:" + p].map({v: i for i, v in enumerate(order)})
             ax.scatter(x, 100 * grp["last_val_acc"], s=14, alpha=0.8, color=STATUS_COLORS.get(status), label=status)
         if _is_log(study, p):
             ax.set_xscale("log")
+            spec = study.specs.get(p) or {}
+            lo, hi = spec.get("low"), spec.get("high")
+            if lo and hi:
+                ax.set_xlim(lo / 1.2, hi * 1.2)
+                readable_log_axis(ax.xaxis, *ax.get_xlim())
         ax.set_xlabel(f"{p} ({study.roles.get(p)})")
         ax.set_ylabel("val acc (%)")
     for ax in list(axes.flat)[len(params):]:
@@ -195,7 +215,8 @@ def learning_curves(study: Study):
             ax.plot([], [], color=color, label=status)
     for m, (marker, line) in looks.items():
         ax.plot([], [], marker=marker, ls=line, color="0.3", ms=4, label=f"model = {m}")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=3))
+    ax.set_xlim(0.5, max(3, int(e["epoch"].max())) + 0.5)  # three epoch labels at least
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.set_title("Learning curves")
