@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.stamp-deps
 DATA_DIR ?= /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data browser latex run study study-pages headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
+.PHONY: setup data browser latex run study headline scaling aug_size aug_size_shared test test-fp32 bench docs clean
 
 setup: $(STAMP) data
 
@@ -85,16 +85,13 @@ test-fp32: setup
 HOURS ?=
 study: setup
 	$(BIN)/python -m tuning.study --plan results/plan.yaml $(if $(HOURS),--hours $(HOURS))
-	$(MAKE) study-pages
+	$(MAKE) docs
 
-# docs/studies.md from the committed database alone: the plan, progress, and each part's time and CPU.
-study-pages: setup
-	$(BIN)/python -m analysis study --plan results/plan.yaml --out docs
 
 # The headline: classical against deep on all 55,000 training images. The deep study confirms every arm for 10
 # epochs over 3 fresh seeds, the classical study tunes its pipeline on validation and tests the choice over 3
 # seeds; the classical search at 10% of the data (the laptop budget, as `make run`'s deep study) tunes its
-# pipelines, SVMs included, at that size; then the write-up. About an hour and a half on a 2-core CPU; rerunning
+# pipelines, SVMs included, at that size; then their write-up in reports/headline/. About an hour and a half on a 2-core CPU; rerunning
 # it resumes what an interruption left.
 headline: setup
 	$(BIN)/python tuning/run.py --space headline --budget headline --scheduler fifo $$([ -f runs/headline/trials.db ] && echo --resume)
@@ -102,7 +99,7 @@ headline: setup
 		--final-seeds 3 $$([ -f runs/classical_svm/trials.db ] && echo --resume)
 	$(BIN)/python tuning/run.py --space classical --budget laptop --no-confirm --final-eval 1 --final-seeds 3 \
 		$$([ -f runs/classical/trials.db ] && echo --resume)
-	$(MAKE) docs
+	$(BIN)/python -m analysis docs --db runs/headline/trials.db --db runs/classical_svm/trials.db --db runs/classical/trials.db --out reports/headline
 
 # Scaling at the same compute per point: every trial of the scaling space trains its fixed optimizer steps whatever
 # its training-set size (FIFO, no early stopping), then every scientific value is confirmed on 3 fresh seeds, so
@@ -110,16 +107,14 @@ headline: setup
 # seeds gets the missing ones).
 scaling: setup
 	$(BIN)/python tuning/run.py --space scaling --budget scaling --sampler qmc $$([ -f runs/scaling/trials.db ] && echo --resume)
-	$(MAKE) docs
+	$(BIN)/python -m analysis report --db runs/scaling/trials.db --out reports/scaling
 
 # Augmentation against training-set size: 10% and 25% of the training images, each with no, the validated and
 # strong augmentation, at the same optimizer steps; the confirmation trains all 6 cells on 3 shared fresh seeds and
-# the aug_by_size table pairs each against no augmentation at its size. The write-up adds all the training images
-# from the headline study (`make headline`) when it has run. Hours on a 2-core CPU; rerunning it resumes.
+# the aug_by_size table pairs each against no augmentation at its size. Hours on a 2-core CPU; rerunning it resumes.
 aug_size: setup
 	$(BIN)/python tuning/run.py --space aug_size --budget aug_size --sampler random $$([ -f runs/aug_size/trials.db ] && echo --resume)
 	$(BIN)/python -m analysis report --db runs/aug_size/trials.db --out reports/aug_size
-	$(MAKE) docs
 
 # The same cells at one shared setting (the default recipe's lr and weight decay in every cell): the control that
 # tells augmentation's effect from that of each cell's own tuning. With nothing to tune, 2 search trials only pick
@@ -127,20 +122,16 @@ aug_size: setup
 # 2 at once: about 1 h 40 min in all); rerunning it resumes.
 aug_size_shared: setup
 	$(BIN)/python tuning/run.py --space aug_size_shared --budget aug_size --num-samples 2 --sampler qmc $$([ -f runs/aug_size_shared/trials.db ] && echo --resume)
-	$(MAKE) docs
+	$(BIN)/python -m analysis report --db runs/aug_size_shared/trials.db --out reports/aug_size_shared
 
-# The cross-study write-up, from the databases of the runs it lists that exist (docs/experiments.md says how each
-# was made, and names the studies it could not find), as Markdown, HTML, LaTeX and, with pdflatex, PDF.
-DOC_STUDIES := headline cnn_aug cnn_aug_qmc classical classical_svm scaling aug_size aug_size_shared
-SYSTEM_DBS := runs/bench/scaling/scale1/trials.db runs/bench/scaling/scale2/trials.db
+# The write-up, from the committed study database alone (results/curves.db, results/plan.yaml, results/history.yaml):
+# docs/experiments.md with its HTML, LaTeX, tables and figures, and docs/studies.md; then docs/experiments.pdf where
+# pdflatex is installed. One BLAS thread: the fits' and bootstraps' numbers are then the same on every run.
 docs: setup
-	@missing="$(foreach s,$(DOC_STUDIES),$(if $(wildcard runs/$(s)/trials.db),,$(s)))"; \
-		[ -z "$$missing" ] || echo "docs: no database for $$missing under runs/; those studies are left out"
-	$(BIN)/python -m analysis docs $(foreach s,$(DOC_STUDIES),$(if $(wildcard runs/$(s)/trials.db),--db runs/$(s)/trials.db)) \
-		$(foreach d,$(SYSTEM_DBS),$(if $(wildcard $(d)),--system-db $(d))) --out docs
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m analysis study --plan results/plan.yaml --out docs
 	@if command -v pdflatex >/dev/null; then \
 		(cd docs && pdflatex -interaction=nonstopmode -halt-on-error experiments.tex >/dev/null) && \
-		rm -f docs/experiments.aux docs/experiments.log && echo "docs: docs/experiments.pdf written"; \
+		rm -f docs/experiments.aux docs/experiments.log docs/experiments.out && echo "docs: docs/experiments.pdf written"; \
 	else \
 		echo "docs: pdflatex not found (make latex installs it): docs/experiments.tex written, no PDF"; \
 	fi

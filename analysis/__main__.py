@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--system-db", action="append", default=[], help="databases of one study on different cluster "
                    "sizes, for the system-scaling table (repeat)")
     d.add_argument("--out", default="docs")
-    st = sub.add_parser("study", help="a planned study's pages: docs/studies.md (plan, progress, parts)")
+    st = sub.add_parser("study", help="a planned study's write-up: docs/experiments.md (+ .html, .tex, "
+                        "tables/, figures/) and docs/studies.md (plan, progress, parts)")
     st.add_argument("--plan", required=True, help="the plan file (results/plan.yaml)")
     st.add_argument("--db", help="its database (default: results/<plan name>.db beside the plan)")
     st.add_argument("--out", default="docs")
@@ -119,8 +120,19 @@ def _study(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     shown = db.as_posix()
     command = f"python -m analysis study --plan {plan.path.as_posix()}" + (f" --db {shown}" if args.db else "")
-    out.write_text(studies_markdown(plan, db_url(str(db), db), shown, command))
-    print(f"study pages written to {out}")
+    url = db_url(str(db), db)
+    out.write_text(studies_markdown(plan, url, shown, command))
+    from .load.history import HistoryError, load_history
+    from .writeup.plan_doc import write_plan_docs
+
+    history_file = plan.path.parent / "history.yaml"
+    try:
+        history = load_history(history_file) if history_file.is_file() else None
+    except HistoryError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    doc = write_plan_docs(plan, url, args.out, history, shown, command)
+    print(f"write-up written to {doc} (with .html, .tex and tables/); the study's page to {out}")
     return 0
 
 
