@@ -69,6 +69,17 @@ class Point:
     seeds: list[int] = field(default_factory=list)  # confirmation seeds asked for
     runs: list[dict] = field(default_factory=list)  # finished confirmation rows
 
+    @property
+    def length_text(self) -> str:
+        """`1,200 steps (cap)`, `length pending`, or empty for a classical fit."""
+        if self.family == "classical":
+            return ""
+        return f"{self.length:,} steps{' (cap)' if self.capped else ''}" if self.length else "length pending"
+
+    @property
+    def choice_text(self) -> str:
+        return ", ".join(f"{k} {v:g}" for k, v in self.choice.items()) if self.choice else "grid pending"
+
 
 @dataclass
 class State:

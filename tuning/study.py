@@ -157,11 +157,9 @@ def describe(state: State) -> list[str]:
     """One line per decided point: its length, choice and confirmation seeds."""
     lines = []
     for (arm, size), pt in sorted(state.points.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        length = "" if pt.family == "classical" else (
-            f", {pt.length} steps{' (cap)' if pt.capped else ''}" if pt.length else ", length pending")
-        choice = ", ".join(f"{k} {v:g}" for k, v in pt.choice.items()) if pt.choice else "grid pending"
+        length = f", {pt.length_text}" if pt.length_text else ""
         runs = f", {len(pt.runs)}/{len(pt.seeds)} seeds" if pt.seeds else ""
-        lines.append(f"  {arm} @ {size:,}{length}: {choice}{runs}")
+        lines.append(f"  {arm} @ {size:,}{length}: {pt.choice_text}{runs}")
     return lines
 
 

@@ -38,7 +38,7 @@ from .runs import (ONE_FIT, StudyBudget, _budget_line, _study_fractions, _trial_
 from .search_view import (SECTIONS, _best_classical_at, _comparison_heading, comparison_tables,  # noqa: F401
                           overturned_reference)
 from .sentences import scaling_sentences
-from .files import Writer, finish_document
+from .files import Writer, write_document
 from .templating import Item, Section, render, say
 from .terms import terms_text
 
@@ -481,11 +481,4 @@ def write_docs(studies: list[Study], out: str | Path, system: list[Study] | None
                   confirmed=bool(comps) or any(c.tables or c.crosses for c in confirmed),
                   m=methods_data(studies, confirmed, w, "docs"), questions=questions,
                   appendix=_appendix(w, studies, system or [], headlines, confirmed))
-    path = out / "experiments.md"
-    path.write_text(text)
-    finish_document(path, text, w.tables)
-    # A figure of an earlier write-up that this one does not show (a study no longer listed) goes with it.
-    for png in (out / "figures").glob("*.png"):
-        if f"(figures/{png.name})" not in text:
-            png.unlink()
-    return path
+    return write_document(out / "experiments.md", text, w.tables)

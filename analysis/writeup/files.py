@@ -51,6 +51,17 @@ def finish_document(path: Path, text: str, tables: list[Table]) -> tuple[Path | 
     return html, tex
 
 
+def write_document(path: Path, text: str, tables: list[Table]) -> Path:
+    """The Markdown at `path` and everything finish_document writes beside it; a figure of an earlier write-up that
+    this one does not show (a study or point no longer listed) goes with it."""
+    path.write_text(text)
+    finish_document(path, text, tables)
+    for png in (path.parent / "figures").glob("*.png"):
+        if f"(figures/{png.name})" not in text:
+            png.unlink()
+    return path
+
+
 @dataclass
 class Writer:
     """Where the write-up's figures and tables go: PNG figures (docs stay small in git), each table as its own

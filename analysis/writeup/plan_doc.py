@@ -18,7 +18,7 @@ from ..present.figures.forest import forest_plot
 from ..stats import comparisons as C
 from ..stats import curves as S
 from ..stats.power import paired_detectable
-from .files import Writer, finish_document
+from .files import Writer, write_document
 from .templating import Section, render
 
 FAMILY_NAMES = {"cnn": "CNN", "classical": "classical pipeline"}
@@ -36,10 +36,6 @@ def _pts(d: float, lo: float, hi: float) -> str:
     if not np.isfinite(d):
         return "—"
     return f"{100 * d:+.2f} [{100 * lo:+.2f}, {100 * hi:+.2f}]" if np.isfinite(lo) else f"{100 * d:+.2f}"
-
-
-def _settings(choice: dict | None) -> str:
-    return ", ".join(f"{k} {v:g}" for k, v in choice.items()) if choice else "—"
 
 
 def _by_seed(pt) -> dict[int, float]:
@@ -156,7 +152,7 @@ def _grid_view(state) -> pd.DataFrame:
         best = max(pt.grid.values())
         rows.append({"arm": arm, "training images": f"{size:,}", "points": len(pt.grid),
                      f"axes": f"{a} {', '.join(f'{v:g}' for v in av)}; {b} {', '.join(f'{v:g}' for v in bv)}",
-                     "best validation %": f"{100 * best:.2f}", "chosen": _settings(pt.choice),
+                     "best validation %": f"{100 * best:.2f}", "chosen": pt.choice_text,
                      "at an edge after extension": ", ".join(pt.edge) or "no"})
     return pd.DataFrame(rows)
 
@@ -292,10 +288,4 @@ def write_plan_docs(plan: Plan, url: str, out: str | Path, history: History | No
                   fit_item=fit_item, appendix=appendix, sec=sec,
                   sizes_done=[int(s) for s in sorted(set(table["size"]))] if len(table) else [],
                   detectable=paired_detectable)
-    path = out / "experiments.md"
-    path.write_text(text)
-    finish_document(path, text, w.tables)
-    for png in (out / "figures").glob("*.png"):
-        if f"(figures/{png.name})" not in text:
-            png.unlink()
-    return path
+    return write_document(out / "experiments.md", text, w.tables)

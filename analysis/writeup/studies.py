@@ -43,11 +43,9 @@ def studies_markdown(plan: Plan, url: str, shown_db: str, command: str) -> str:
         p["status"] = p["status"] or "—"
     points = []
     for (arm, size), pt in sorted(state.points.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        length = "—" if pt.family == "classical" else (
-            f"{pt.length:,}{' (cap)' if pt.capped else ''}" if pt.length else "pilot running")
-        choice = ", ".join(f"{k} {v:g}" for k, v in pt.choice.items()) if pt.choice else "grid running"
         seeds = f"{len(pt.runs)} of {len(pt.seeds)}" if pt.seeds else "—"
-        points.append({"arm": arm, "size": size, "length": length, "choice": choice, "seeds": seeds})
+        points.append({"arm": arm, "size": size, "length": pt.length_text or "—", "choice": pt.choice_text,
+                       "seeds": seeds})
     completed = runs[runs["status"] == "completed"] if len(runs) else runs
     cpu = {}
     if len(completed):
