@@ -7,6 +7,7 @@ configuration) are the planner's own, recomputed from the same rows, so the writ
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,8 +307,8 @@ def effort(runs: pd.DataFrame) -> pd.DataFrame:
     if not len(runs):
         return pd.DataFrame()
     r = runs[runs["status"] == "completed"].copy()
-    r["config"] = r["params"].map(lambda p: tuple(sorted(p.items()))) + r["steps"].map(lambda s: (("steps", s),))
-    r["size_config"] = list(zip(r["size"], r["config"]))
+    r["size_config"] = [json.dumps([size, steps, params], sort_keys=True)
+                        for size, steps, params in zip(r["size"], r["steps"], r["params"])]
     g = r.groupby("family")
     return pd.DataFrame({"configurations": g["size_config"].nunique(), "runs": g.size(),
                          "cpu_seconds": g["cpu_seconds"].sum(), "wall_seconds": g["wall_time"].sum()})
