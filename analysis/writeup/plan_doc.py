@@ -109,7 +109,8 @@ def _levels(plan: Plan, table: pd.DataFrame, diffs: pd.DataFrame) -> pd.DataFram
             "classical test %": _pct(cr["test"], cr["test_low"], cr["test_high"], cr["seeds"]) if cr is not None
             else "not yet run",
             "CNN − classical (points)": _pts(fr["diff"], fr["low"], fr["high"]) if fr is not None else "—",
-            "Holm p": (f"{fr['p_holm']:.3f}" if fr is not None and np.isfinite(fr["p_holm"]) else "—"),
+            "Holm p": ("—" if fr is None or not np.isfinite(fr["p_holm"]) else
+                       "< 0.001" if fr["p_holm"] < 0.001 else f"{fr['p_holm']:.3f}"),
             "CNN train %": f"{100 * dr['train']:.1f}" if dr is not None and np.isfinite(dr["train"]) else "—"})
     return pd.DataFrame(rows)
 
