@@ -101,7 +101,7 @@ def test_the_augmentation_comparison_reports_its_precision_and_detectable_effect
     from scipy import stats
 
     expect = (stats.t.ppf(0.975, 3) + stats.t.ppf(0.8, 3)) * d.std(ddof=1) / 2
-    assert curves.detectable(d) == pytest.approx(expect)
+    assert curves.paired_detectable(d) == pytest.approx(expect)
 
 
 def test_the_secondary_table_pairs_each_arm_with_none_at_the_same_length(planted):

@@ -19,7 +19,9 @@ from scipy import stats
 from tuning.plan import Plan
 from tuning.planner import State, next_jobs
 
+from .intervals import mean_ci
 from .paired import holm, paired_p
+from .power import paired_detectable
 from .scaling import C_BOUND_TOL, _fit_once, power_law
 
 N_BOOT = 1000
@@ -47,25 +49,9 @@ def decisions(plan: Plan, runs: pd.DataFrame) -> State:
 
 
 def interval(values, level: float = 0.95) -> tuple[float, float, float, int]:
-    """(mean, low, high, n) of a t-interval; NaN bounds with fewer than 2 values."""
-    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
-    n = len(v)
-    if n == 0:
-        return math.nan, math.nan, math.nan, 0
-    if n < 2:
-        return float(v[0]), math.nan, math.nan, 1
-    half = stats.t.ppf(0.5 + level / 2, n - 1) * v.std(ddof=1) / math.sqrt(n)
-    return float(v.mean()), float(v.mean() - half), float(v.mean() + half), n
-
-
-def detectable(diffs, power: float = 0.8, alpha: float = 0.05) -> float:
-    """The smallest true mean difference a two-sided paired t-test on these n pairs detects with `power`:
-    (t_{1-alpha/2, n-1} + t_{power, n-1}) * s_d / sqrt(n)."""
-    d = np.asarray(diffs, dtype=float)
-    n = len(d)
-    if n < 2:
-        return math.nan
-    return float((stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)) * d.std(ddof=1) / math.sqrt(n))
+    """(mean, low, high, n) of mean_ci's t-interval; NaN bounds with fewer than 2 values."""
+    mean, half, n = mean_ci(values, level)
+    return mean, mean - half, mean + half, n
 
 
 def confirmed(plan: Plan, runs: pd.DataFrame, state: State | None = None) -> pd.DataFrame:
@@ -129,7 +115,7 @@ def family_differences(plan: Plan, state: State) -> pd.DataFrame:
         if n == 0:
             continue
         out.append({"size": size, "diff": mean, "low": low, "high": high, "n": n, "p": p, "how": how,
-                    "detectable": detectable(diffs) if how == "paired" else math.nan})
+                    "detectable": paired_detectable(diffs) if how == "paired" else math.nan})
     df = pd.DataFrame(out)
     if len(df):
         df["p_holm"] = holm(df["p"].tolist())
@@ -259,7 +245,7 @@ def augmentation(plan: Plan, state: State) -> dict:
     diffs = [b[s] - a[s] for s in seeds]
     mean, low, high, n = interval(diffs)
     return {"diff": mean, "low": low, "high": high, "n": n, "half_width": (high - low) / 2 if n >= 2 else math.nan,
-            "p": paired_p(diffs) if n >= 2 else math.nan, "detectable": detectable(diffs),
+            "p": paired_p(diffs) if n >= 2 else math.nan, "detectable": paired_detectable(diffs),
             "target": aug.power.half_width, "cap": aug.power.max_pairs, "asked": state.pairs,
             "sized_by_val_sd": state.pairs_sd, "base_steps": base.length, "cand_steps": cand.length,
             "base_train": _mean_train(base.runs), "cand_train": _mean_train(cand.runs)}
@@ -295,7 +281,7 @@ def secondary(plan: Plan, runs: pd.DataFrame, state: State) -> pd.DataFrame:
             mean, low, high, n = interval(diffs)
             out.append({"arm": name, "steps": int(steps), "chosen_length": steps == base.length, "diff": mean,
                         "low": low, "high": high, "n": n, "p": paired_p(diffs) if n >= 2 else math.nan,
-                        "detectable": detectable(diffs)})
+                        "detectable": paired_detectable(diffs)})
     df = pd.DataFrame(out)
     if len(df):
         df["p_holm"] = holm(df["p"].tolist())
