@@ -64,7 +64,7 @@ def parse_flags(argv: list[str] | None = None) -> tuple[argparse.Namespace, argp
     p.add_argument("--space", help="search space name (see --list-spaces) or a .yaml path")
     p.add_argument("--list-spaces", action="store_true", help="list the search spaces and exit")
     p.add_argument("--budget", choices=sorted(BUDGETS), default="laptop",
-                   help="preset: " + "; ".join(f"{b.name}: {b.summary}" for b in BUDGETS.values()))
+                   help="preset: " + "; ".join(f"{b.name}: {b.summary}" for b in BUDGETS.values()).replace("%", "%%"))
     p.add_argument("--num-samples", type=int, help="trials (default: the budget's)")
     p.add_argument("--max-epochs", type=int, help="epochs of a trial ASHA never stops (default: the budget's)")
     p.add_argument("--data-fraction", type=float, help="share of the training split (default: the budget's)")
