@@ -14,7 +14,7 @@ from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 from tuning.schedulers import GroupedASHA, SchedulerState
 
 STOP, CONTINUE = TrialScheduler.STOP, TrialScheduler.CONTINUE
-MAX_T, GRACE, RF = 8, 2, 2  # rungs at epochs 2 and 4, as the laptop budget's
+MAX_T, GRACE, RF = 8, 2, 2  # rungs at epochs 2 and 4
 
 
 def trial(index: int, model: str) -> Trial:
