@@ -394,11 +394,6 @@ def test_killed_worker_resumes_from_checkpoint(tmp_path):
     assert len(kept) == reached - 1 >= 2 and all(ts < killed_at for _, ts in kept), (kept, killed_at)
 
 
-# Known failing on an Intel CPU with AMX since grouped ASHA, the stratified start-up and the lease landed: in 3 of 5
-# runs the resumed study left a completed trial whose last epoch was in ganrator_epochs but not among Optuna's
-# intermediate values, or the damaged trial failed on a Ray checkpoint folder the killed driver never wrote. It
-# still runs and reports (xfail, not strict) until kill-and-resume reconciles both records.
-@pytest.mark.xfail(strict=False, reason="kill-and-resume leaves Optuna's epochs behind ours in some runs")
 def test_killed_driver_then_resume_runs_every_trial_once(tmp_path):
     args = [*SLOW_TRIALS, "--num-samples", "6", "--max-concurrent", "2", "--storage-path", str(tmp_path)]
     proc = subprocess.Popen([*RUN, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

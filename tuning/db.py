@@ -414,6 +414,12 @@ class TrialDB:
                 (epochs.c.study == study) & (epochs.c.trial_id == trial_id) & (epochs.c.epoch < epoch))).scalar()
         return float(best or 0.0)
 
+    def val_accs(self, study: str, trial_id: str) -> dict[int, float]:
+        """A trial's stored validation accuracy by epoch."""
+        with self.engine.connect() as conn:
+            return dict(conn.execute(sa.select(epochs.c.epoch, epochs.c.val_acc).where(
+                (epochs.c.study == study) & (epochs.c.trial_id == trial_id))).all())
+
     def drop_epochs_after(self, study: str, trial_id: str, epoch: int) -> None:
         """Forget a trial's epochs after `epoch`: they belong to an attempt that was lost (a trial restored from
         an earlier checkpoint, or restarted, after a crash), and the trial is training them again."""

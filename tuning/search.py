@@ -126,11 +126,23 @@ class ResumableOptunaSearch(OptunaSearch):
         try:
             if result and not error:  # the result a scheduler stops a trial on never reached on_trial_result
                 self._report(ot_trial, result)
+            self._catch_up(trial_id, ot_trial)
             ot_trial.set_user_attr("status", state.status)
             self._ot_study.tell(ot_trial, state.value, state=state.optuna)
         except optuna.exceptions.UpdateFinishedTrialError:
             pass  # finished before a driver crash; the rows of both records already say how
         self._completed_trials.add(trial_id)
+
+    def _catch_up(self, trial_id: str, ot_trial) -> None:
+        """Report the epochs the trial table holds and Optuna lacks. A driver killed between recording a trial's
+        last result and completing it leaves that epoch in the table only; the resumed trial may then end (restored
+        past it) without reporting it again, so the table, written first, is the record to catch up with."""
+        if self._db is None:
+            return
+        reported = self._ot_study._storage.get_trial(ot_trial._trial_id).intermediate_values
+        for epoch, val_acc in sorted(self._db.val_accs(self._study_name, trial_id).items()):
+            if epoch not in reported and val_acc is not None:
+                ot_trial.report(float(val_acc), step=int(epoch))
 
     def _report(self, ot_trial, result: dict) -> None:
         if METRIC not in result or "epoch" not in result:  # a trial skipped on resume returns without a result
