@@ -35,6 +35,7 @@ def small_plan(tmp_path: Path, **edits: str) -> Path:
         "max_pairs: 10": "max_pairs: 3",
         "per_point: 3": "per_point: 2",
         "name: curves": "name: small",
+        "single_pilot_from: 11850": "single_pilot_from: 200",
         **edits,
     }
     for old, new in swaps.items():
@@ -81,6 +82,7 @@ def test_the_committed_plan_loads_with_its_stated_design():
     ("    lr: [0.05, 0.1, 0.2]", "    lr: [0.05, 0.1, 0.3]", "deep.grid.lr must be log-spaced"),
     ("  per_point: 3", "  per_point: 3\n  extra: 1", "unknown key(s) seeds.extra"),
     ("    gain: 0.002", "    gainz: 0.002", "unknown key(s) deep.length.gainz"),
+    ("single_pilot_from: 11850", "single_pilot_from: 12000", "seeds.single_pilot_from 12000 is not one of"),
     ("fixed: {model: cnn,", "fixed: {model: cnnx,", "model='cnnx' is not one of"),
     ("classifier: svm_rbf}", "classifier: svm_rbf, gama: 1}", "Unknown ClassicalConfig key(s)"),
 ])
@@ -106,6 +108,21 @@ def test_the_ladder_takes_the_shortest_rung_whose_next_gains_less_than_the_thres
             assert pt.length == rungs[-1] == max(plan.deep.length.ladder) * pt.base
         else:
             assert gains[i] < plan.deep.length.gain and len(rungs) == i + 2  # no rung past the one that decided
+
+
+def test_from_single_pilot_from_up_the_ladder_runs_on_the_first_pilot_seed_only():
+    plan = load_plan(PLAN)
+    assert plan.seeds.single_pilot_from == 11850 and len(plan.seeds.pilot) == 2
+    pilot: dict[int, set[int]] = {}
+
+    def val(job):
+        if job.purpose == "pilot":
+            pilot.setdefault(job.size, set()).add(job.seed)
+        return planted(job)
+
+    simulate(plan, val)
+    assert {n for n, s in pilot.items() if s == set(plan.seeds.pilot)} == {n for n in plan.sizes if n < 11850}
+    assert {n for n, s in pilot.items() if s == set(plan.seeds.pilot[:1])} == {n for n in plan.sizes if n >= 11850}
 
 
 def test_a_choice_at_a_grid_edge_extends_the_grid_and_every_point_is_confirmed():

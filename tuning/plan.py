@@ -23,6 +23,11 @@ class Seeds:
     tuning: int
     fresh: int  # confirmation seeds count up from here
     per_point: int  # fresh seeds at each size's chosen configuration
+    single_pilot_from: int | None = None  # from this size up, the ladder runs on the first pilot seed only
+
+    def pilot_at(self, size: int) -> tuple[int, ...]:
+        """The length ladder's seeds at `size`."""
+        return self.pilot[:1] if self.single_pilot_from is not None and size >= self.single_pilot_from else self.pilot
 
 
 @dataclass(frozen=True)
@@ -143,8 +148,11 @@ def load_plan(path: str | Path) -> Plan:
         raise PlanError(f"{path}: sizes must list distinct training-set sizes from 10 to {TRAIN_IMAGES}, low to high")
     if d["held_out_size"] not in sizes:
         raise PlanError(f"{path}: held_out_size {d['held_out_size']} is not one of the sizes {sizes}")
-    s = _take(d["seeds"], {"pilot": list, "tuning": int, "fresh": int, "per_point": int}, "seeds.", path)
-    seeds = Seeds(tuple(s["pilot"]), s["tuning"], s["fresh"], s["per_point"])
+    s = _take(d["seeds"], {"pilot": list, "tuning": int, "fresh": int, "per_point": int, "single_pilot_from": int},
+              "seeds.", path, optional=("single_pilot_from",))
+    seeds = Seeds(tuple(s["pilot"]), s["tuning"], s["fresh"], s["per_point"], s.get("single_pilot_from"))
+    if seeds.single_pilot_from is not None and seeds.single_pilot_from not in sizes:
+        raise PlanError(f"{path}: seeds.single_pilot_from {seeds.single_pilot_from} is not one of the sizes {sizes}")
     if not seeds.pilot or seeds.tuning != seeds.pilot[0] or seeds.per_point < 2 or \
             seeds.fresh <= max(seeds.pilot):
         raise PlanError(f"{path}: seeds: tuning must be the first pilot seed, per_point >= 2, and fresh seeds above "

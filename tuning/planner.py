@@ -148,7 +148,7 @@ class _Planner:
         for i, m in enumerate(rule.ladder):
             steps = m * pt.base
             rows = [self.need(Job("deep", arm, size, steps, _params(config), s, self.fraction_seed(size, s), "pilot",
-                                  False)) for s in self.plan.seeds.pilot]
+                                  False)) for s in self.plan.seeds.pilot_at(size)]
             if any(r is None for r in rows):
                 return False
             pt.ladder[steps] = _mean([r["val_acc"] for r in rows])
