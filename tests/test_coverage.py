@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from search_spaces.loader import load_space
-from tuning.coverage import PER_VALUE, slice_gaps, stratified_startup
+from tuning.budgets import REPEAT_KEY, fresh_seeds, repeat_seed, split_repeat
+from tuning.coverage import PER_VALUE, REPEAT_RUNS, leader_repeat, slice_gaps, stratified_startup
 from tuning.db import TrialDB
 
 
@@ -102,6 +103,38 @@ def test_a_point_that_leaves_nothing_to_sample_is_wanted_once():
          (("aug_strength", 1.0), ("data_fraction", 0.1))])
 
 
+def test_the_leader_is_repeated_until_it_has_its_runs_and_runs_pool_in_the_ranking():
+    from tuning.selection import config_key, rank_trials
+
+    lucky = {**REF, "model": "resnet", "resnet.width": 0.5}
+    trials = frame([("ref", "completed", 8, None, 0.84, REF), ("lucky", "completed", 8, None, 0.86, lucky)])
+    assert leader_repeat(trials, {}) == ("lucky", config_key(lucky), 1)
+    # its repeat is in flight (or failed): not proposed again
+    assert leader_repeat(trials, {config_key(lucky): 1}) is None
+    # the repeat completes lower: one row for the configuration, its mean, and the other trial leads
+    repeated = pd.concat([trials, frame([("again", "completed", 8, None, 0.80, lucky)])], ignore_index=True)
+    ranked = rank_trials(repeated)
+    assert ranked["trial_id"].tolist() == ["ref", "lucky"] and ranked["runs"].tolist() == [1, 2]
+    assert ranked["last_val_acc"].tolist() == pytest.approx([0.84, 0.83])
+    assert leader_repeat(repeated, {config_key(lucky): 1}) == ("ref", config_key(REF), 1)
+    # whichever run stands for a repeated configuration, its repeats are counted by configuration
+    again_first = pd.concat([frame([("again", "completed", 8, None, 0.88, lucky)]), trials], ignore_index=True)
+    assert leader_repeat(again_first, {config_key(lucky): 1}) is None
+    # a repeat that did not complete (cut by the time cap) adds nothing, and is not a row of its own
+    cut = pd.concat([trials, frame([("again", "cut", 3, None, 0.5, lucky)])], ignore_index=True)
+    assert rank_trials(cut)["trial_id"].tolist() == ["lucky", "ref"]
+    assert REPEAT_RUNS == 2 and leader_repeat(frame([("a", "early_stopped", 2, 2, 0.9, REF)]), {}) is None
+
+
+def test_a_repeat_trains_the_same_parameters_on_a_seed_no_other_run_uses():
+    sampled, overrides = split_repeat({"lr": 0.1, REPEAT_KEY: 2}, {"seed": 3, "data_fraction": 0.1})
+    assert sampled == {"lr": 0.1} and overrides == {"seed": repeat_seed(3, 2), "data_fraction": 0.1}
+    assert split_repeat({"lr": 0.1}, {"seed": 3}) == ({"lr": 0.1}, {"seed": 3})
+    for search_seed in range(5):
+        repeats = {repeat_seed(search_seed, k) for k in range(1, 20)}
+        assert search_seed not in repeats and not repeats & set(fresh_seeds(search_seed, 10))
+
+
 def test_the_searcher_proposes_the_start_up_then_the_references_slice(tmp_path):
     """Real Optuna on the study's SQLite file: the start-up's partial points come first, completed by the sampler
     (nuisance parameters, a model's own kwargs); once a trial has completed, the reference's slice."""
@@ -120,13 +153,22 @@ def test_the_searcher_proposes_the_start_up_then_the_references_slice(tmp_path):
     # no trial has completed: no reference, the sampler proposes freely
     free = search.suggest("t13")
     assert "proposed_by" not in search._ot_trials["t13"].user_attrs
-    # trial t4 (an mlp of the start-up) completes: it is the reference, and its slice is what comes next
+    # trial t4 (an mlp of the start-up) completes: it leads, so it is repeated on another seed before it is trusted
     ref_params = search._ot_trials["t4"].params
     db.upsert_trial("s", "t4", params=ref_params, status="completed", epochs=8, last_val_acc=0.86)
-    nxt = search.suggest("t14")
+    again = search.suggest("t14")
+    assert again == {**ref_params, REPEAT_KEY: 1}, (again, ref_params)
+    assert search._ot_trials["t14"].user_attrs["proposed_by"] == "repeat of trial t4"
+    # with its repeat in flight, it is the reference, and its slice is what comes next
+    nxt = search.suggest("t15")
     slice_of = {k: ref_params[k] for k in ("aug_strength", "optimizer")}
-    assert slice_of.items() <= nxt.items(), (slice_of, nxt)
-    assert search._ot_trials["t14"].user_attrs["proposed_by"] == "slice of trial t4"
+    assert slice_of.items() <= nxt.items() and REPEAT_KEY not in nxt, (slice_of, nxt)
+    assert search._ot_trials["t15"].user_attrs["proposed_by"] == "slice of trial t4"
+    # the repeat ends far lower: the pooled mean (0.80) yields the lead to a trial that is then repeated in turn
+    db.upsert_trial("s", "t14", params=ref_params, status="completed", epochs=8, last_val_acc=0.74)
+    db.upsert_trial("s", "t5", params=search._ot_trials["t5"].params, status="completed", epochs=8,
+                    last_val_acc=0.84)
+    assert search.suggest("t16") == {**search._ot_trials["t5"].params, REPEAT_KEY: 1}
     study = optuna.load_study(study_name="s", storage=url)
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued for later
     assert free is not None
@@ -150,9 +192,10 @@ fixed:
 
 
 def test_a_real_study_confirms_every_value_with_a_searched_trial(tmp_path):
-    """Ray, Optuna and SQLite: the stratified start-up (2 trials per value), then the reference's slice filled (2
-    per value, nuisance lr sampled), so the confirmation's every arm is a searched trial. 10 trials of one epoch:
-    4 combinations x 2 trials fill every slice whatever the reference turns out to be, with 2 to spare."""
+    """Ray, Optuna and SQLite: the stratified start-up (2 trials per value), then the leader repeated and the
+    reference's slice filled (2 per value, nuisance lr sampled), so the confirmation's every arm is a searched
+    trial. 12 trials of one epoch: 4 combinations x 2 trials fill every slice whatever the reference turns out to
+    be, with 4 to spare for the leaders' repeats."""
     import json
     import sqlite3
 
@@ -161,7 +204,7 @@ def test_a_real_study_confirms_every_value_with_a_searched_trial(tmp_path):
 
     space = tmp_path / "two_by_two.yaml"
     space.write_text(TWO_BY_TWO)
-    out = run_cli("--space", str(space), "--budget", "smoke", "--scheduler", "fifo", "--num-samples", "10",
+    out = run_cli("--space", str(space), "--budget", "smoke", "--scheduler", "fifo", "--num-samples", "12",
                   "--max-epochs", "1", "--confirm", "--confirm-epochs", "1", "--storage-path", str(tmp_path))
     assert out.returncode == 0, failed(out)
     assert "start-up: the first 4 trials at random, stratified (model: mlp 2, cnn 2; aug_strength: 0.0 2, 1.0 2)" \
@@ -171,9 +214,17 @@ def test_a_real_study_confirms_every_value_with_a_searched_trial(tmp_path):
     study = optuna.load_study(study_name="two_by_two", storage=f"sqlite:///{db}")
     origins = [t.user_attrs.get("proposed_by", "sampler") for t in sorted(study.trials, key=lambda t: t.number)]
     assert origins[:4] == ["start-up"] * 4 and any(o.startswith("slice of trial ") for o in origins), origins
+    repeats = {t.user_attrs["trial_id"]: t.user_attrs["proposed_by"].removeprefix("repeat of trial ")
+               for t in study.trials if t.user_attrs.get("proposed_by", "").startswith("repeat of trial ")}
+    assert repeats and "repeats the leading configuration" in out.stdout  # the first leader, at least
     with sqlite3.connect(db) as conn:
-        params = [json.loads(p) for (p,) in conn.execute("select params from ganrator_trials")]
+        rows = {tid: (json.loads(p), seed) for tid, p, seed in conn.execute(
+            "select trial_id, params, seed from ganrator_trials")}
         sources = [s for (s,) in conn.execute("select source from ganrator_confirm_arms")]
-    assert len(params) == 10 and len({p["lr"] for p in params}) == 10  # the sampler chose every lr
+    assert len(rows) == 12
+    for again, first in repeats.items():  # the same parameters on another seed
+        assert rows[again][0] == rows[first][0] and rows[again][1] != rows[first][1]
+    lrs = [p["lr"] for tid, (p, _) in rows.items() if tid not in repeats]
+    assert len(set(lrs)) == len(lrs)  # the sampler chose every other lr
     assert len(sources) == 4 and all(s.startswith("trial ") for s in sources), sources
     assert "confirmation: every arm is a searched trial of the reference's slice" in out.stdout

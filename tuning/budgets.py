@@ -111,3 +111,21 @@ def fresh_seeds(search_seed: int, n: int) -> list[int]:
     run that won on validation is not counted again as an independent test run. Seed k is the same for every
     configuration, so configurations compare seed by seed."""
     return [1000 + search_seed + k for k in range(n)]
+
+
+# A search trial that repeats an earlier one (tuning/coverage.py's leader repeats) carries this key in its config:
+# its repeat number k >= 1. The trainable trains the same parameters on repeat_seed(search seed, k).
+REPEAT_KEY = "repeat"
+
+
+def repeat_seed(search_seed: int, k: int) -> int:
+    """The seed of a configuration's k-th repeat within a search: neither the search's seed nor a retraining seed
+    (fresh_seeds starts at 1000 + search seed)."""
+    return 500 + search_seed + k
+
+
+def split_repeat(config: dict, overrides: dict) -> tuple[dict, dict]:
+    """A trial's sampled parameters without the repeat key, and its overrides with the repeat's seed."""
+    k = int(config.get(REPEAT_KEY) or 0)
+    sampled = {key: v for key, v in config.items() if key != REPEAT_KEY}
+    return sampled, ({**overrides, "seed": repeat_seed(int(overrides.get("seed") or 0), k)} if k else overrides)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from .budgets import split_repeat
 from .db import TrialDB
 from .retrain import duration
 from .schedulers import is_calibration
@@ -70,11 +71,13 @@ class TrialRecorder(Callback):
             return
         cpus, gpus = _resources(trial)
         now = time.time()
+        # A leader's repeat stores the parameters it repeats (its seed is in config and in the seed column).
+        params, overrides = split_repeat(trial.config, self.overrides)
         # A retried or resumed trial starts again: keep its first start time.
         self.db.upsert_trial(self.study, trial.trial_id,
                              on_insert={"started_at": now, "queued_at": SUGGESTED_AT.pop(trial.trial_id, now)},
-                             params=trial.config, roles={k: self.roles.get(k, "fixed") for k in trial.config},
-                             config=self.space.config(trial.config, self.overrides).to_dict(),
+                             params=params, roles={k: self.roles.get(k, "fixed") for k in params},
+                             config=self.space.config(params, overrides).to_dict(),
                              status=RUNNING, max_epochs=self.max_epochs, cpus=cpus, gpus=gpus,
                              calibration=is_calibration(trial, self.calibration), **self.provenance)
 

@@ -246,7 +246,8 @@ def leaderboard(db: TrialDB, name: str, k: int) -> pd.DataFrame:
 
 
 def print_leaderboard(board: pd.DataFrame, space) -> None:
-    print("\nleaderboard (validation accuracy; full-budget trials first; test is read only after the search)")
+    print("\nleaderboard (validation accuracy, the mean of a configuration's runs where it was repeated; full-budget "
+          "trials first; test is read only after the search)")
     if not len(board):
         print("(no trial reported a result)")
         return
@@ -254,8 +255,9 @@ def print_leaderboard(board: pd.DataFrame, space) -> None:
     for rank, r in board.iterrows():
         params = ", ".join(f"{p}={r['params'][p]:.3g}" if isinstance(r["params"].get(p), float)
                            else f"{p}={r['params'][p]}" for p in shown if p in (r["params"] or {}))
+        runs = int(r.get("runs") or 1)
         print(f"  {rank + 1:>2}. {r['trial_id']}  val {100 * r['last_val_acc']:6.2f}%  {r['status']:<13} "
-              f"{int(r['epochs'] or 0):>3} epochs  {params}")
+              f"{int(r['epochs'] or 0):>3} epochs  {f'{runs} runs ' if runs > 1 else ''}{params}")
 
 
 def run_final_eval(args, db: TrialDB, data, overrides: dict) -> None:

@@ -28,6 +28,7 @@ import numpy as np
 from ray.tune import Callback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
+from .budgets import REPEAT_KEY
 from .fidelity import RULE, decision_line, rung_decision, rungs
 
 
@@ -104,7 +105,8 @@ class GroupedASHA(FIFOScheduler):
         if t >= self.max_t:
             return TrialScheduler.STOP  # the last epoch: the trial ends, as with Ray's stop_last_trials
         below, rung, others = self._record(self._group(trial), tid, t, self.sign * value)
-        if rung is None or calibration or not below:
+        # a leader's repeat exists for its last epoch's accuracy: never stopped, like a calibration trial
+        if rung is None or calibration or trial.config.get(REPEAT_KEY) or not below:
             return TrialScheduler.CONTINUE
         if others < self.min_results or not self._rung_stops(self._group(trial), rung):
             return TrialScheduler.CONTINUE

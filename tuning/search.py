@@ -12,7 +12,8 @@ from ray.tune.search.optuna import OptunaSearch
 
 from . import db as _db
 from .budgets import METRIC, MODE, SAMPLERS  # noqa: F401  (SAMPLERS re-exported: the driver's vocabulary)
-from .coverage import PER_VALUE, slice_gaps
+from .budgets import REPEAT_KEY
+from .coverage import PER_VALUE, leader_repeat, slice_gaps
 from .schedulers import GroupedASHA, SchedulerState
 from .selection import trials_frame
 from .states import final_state
@@ -57,6 +58,8 @@ class ResumableOptunaSearch(OptunaSearch):
     # What a study begun before the stratified start-up lacks when its pickled searcher resumes: no proposals.
     _space_def = _db = _reference = None
     _startup: list = []
+    _repeats: dict = {}
+    _repeat_ids: set = frozenset()
 
     def __init__(self, *args, max_epochs: int, space_def=None, startup_points=(), db=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -69,14 +72,16 @@ class ResumableOptunaSearch(OptunaSearch):
         self._space_def, self._db = space_def, db
         self._startup = list(startup_points)
         self._reference: str | None = None  # the last reference whose slice was reported
+        self._repeats: dict[str, int] = {}  # leader repeats proposed, by configuration (selection.config_key)
+        self._repeat_ids: set[str] = set()  # the trials that are repeats
 
     def suggest(self, trial_id: str):
         t0 = time.perf_counter()
-        origin = None
+        origin, repeat = None, None
         if trial_id not in self._ot_trials and self._ot_study is not None:
             # Enqueued just before Optuna's ask takes it, never ahead: a resumed study's continued trials enqueue
             # and ask their own parameters, which an earlier waiting point would otherwise take.
-            point, origin = self._next_point()
+            point, origin, repeat = self._next_point()
             if point:
                 self._ot_study.enqueue_trial(point)
         params = super().suggest(trial_id)
@@ -84,25 +89,37 @@ class ResumableOptunaSearch(OptunaSearch):
             self._ot_trials[trial_id].set_user_attr("trial_id", trial_id)
             if origin:
                 self._ot_trials[trial_id].set_user_attr("proposed_by", origin)
+            if repeat:
+                leader, key, k = repeat
+                self._repeats = {**self._repeats, key: k}
+                self._repeat_ids = {*self._repeat_ids, trial_id}
+                params = {**params, REPEAT_KEY: k}
+                print(f"search: trial {trial_id} repeats the leading configuration (trial {leader}) on another seed "
+                      f"before it is trusted", flush=True)
             SUGGESTED_AT[trial_id] = time.time()
         SEARCH_SECONDS[trial_id] += time.perf_counter() - t0
         return params
 
-    def _next_point(self) -> tuple[dict | None, str | None]:
+    def _next_point(self) -> tuple[dict | None, str | None, tuple[str, str, int] | None]:
         if self._startup:
-            return self._startup.pop(0), "start-up"
+            return self._startup.pop(0), "start-up", None
         if self._space_def is None or self._db is None:
-            return None, None
+            return None, None, None
         rows = self._db.rows(_db.trials, self._study_name)
+        frame = trials_frame(rows)
+        repeat = leader_repeat(frame, self._repeats)
+        if repeat and repeat[0] in self._ot_trials:
+            return dict(self._ot_trials[repeat[0]].params), f"repeat of trial {repeat[0]}", repeat
         errored = {r["trial_id"] for r in rows if r["status"] == "errored"}
-        proposed = [t.params for tid, t in self._ot_trials.items() if tid not in errored]
-        reference, gaps = slice_gaps(self._space_def, trials_frame(rows), proposed)
+        # a repeat is not another trial of its values: the slice's share counts configurations
+        proposed = [t.params for tid, t in self._ot_trials.items() if tid not in errored and tid not in self._repeat_ids]
+        reference, gaps = slice_gaps(self._space_def, frame, proposed)
         if reference and reference["trial_id"] != self._reference and gaps:
             self._reference = reference["trial_id"]
             wanted = ", ".join(f"{k} = {v}" for k, v in gaps[0].items())
             print(f"search: the reference is trial {reference['trial_id']}; {len(gaps)} trial(s) to give every "
                   f"scientific value {PER_VALUE} in its slice, first {wanted}", flush=True)
-        return (gaps[0], f"slice of trial {reference['trial_id']}") if gaps else (None, None)
+        return (gaps[0], f"slice of trial {reference['trial_id']}", None) if gaps else (None, None, None)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         if trial_id in self._completed_trials:

@@ -4,9 +4,15 @@ ASHA stops trials at rungs, so a validation accuracy is only comparable between 
 long. Full-budget trials rank first; after them, trials stopped early rank by the highest rung they reached
 (surviving more rungs is itself evidence), each compared on its validation accuracy at that rung; trials that
 diverged or are still running come last.
+
+Repeats (tuning/coverage.py's leader repeats: the same parameters on another seed) pool: a configuration with
+several full-budget runs ranks by their mean validation accuracy, as one row (its first run's), with `runs`
+saying how many runs the mean holds. One lucky run of a noisy configuration then cannot stay the reference once
+it has been repeated.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -34,8 +40,34 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     # completed trials first (rung_reached is infinite for them), then by the rung reached
     t["_reached"] = [rung_reached(s, e) for s, e in zip(t["status"], t["epochs"])]
     # trial_id last: equal accuracies rank the same way every time the table is read.
+    t = _pool_repeats(t)
     t = t.sort_values(["_reached", "last_val_acc", "trial_id"], ascending=[False, False, True], kind="stable")
-    return t.drop(columns=["_reached"])
+    return t.drop(columns=["_reached", "_config"])
+
+
+def config_key(params) -> str | None:
+    """What makes runs repeats of one configuration: equal parameters."""
+    return json.dumps(params, sort_keys=True, default=str) if isinstance(params, dict) and params else None
+
+
+def _pool_repeats(t: pd.DataFrame) -> pd.DataFrame:
+    """Completed runs of one configuration as one row: the first run's, with the runs' mean validation accuracy
+    and their count (`runs`); the configuration's other runs (a repeat cut or stopped) are dropped."""
+    t = t.assign(_config=[config_key(p) for p in t["params"]], runs=1)
+    done = t[(t["status"] == "completed") & t["_config"].notna()]
+    pooled = done.groupby("_config", sort=False)["last_val_acc"].agg(["mean", "size"])
+    if len(done) == len(pooled) and t["_config"].isin(pooled.index).sum() == len(done):
+        return t  # no configuration has a second run
+    first = {key: i for i, key in zip(done.index[::-1], done["_config"][::-1])}  # first completed run per key
+    keep = []
+    for i, key in zip(t.index, t["_config"]):
+        if key not in first:
+            keep.append(i)
+        elif i == first[key]:
+            t.at[i, "last_val_acc"] = float(pooled.at[key, "mean"])
+            t.at[i, "runs"] = int(pooled.at[key, "size"])
+            keep.append(i)
+    return t.loc[keep]
 
 
 def buckets(low: float, high: float, log: bool, n: int) -> list[tuple[str, float, float, float]]:

@@ -30,6 +30,7 @@ from ray import tune  # noqa: E402
 
 from ganrator.data import SPLITS, Arrays  # noqa: E402
 from search_spaces.loader import SearchSpace  # noqa: E402
+from tuning.budgets import split_repeat  # noqa: E402
 from tuning.db import pack_mask  # noqa: E402
 from tuning.idle_cores import ThreadLoan, lent_threads  # noqa: E402
 
@@ -120,6 +121,7 @@ def train_trial(config: dict[str, Any], *, space: SearchSpace, overrides: dict[s
     entered_at = time.time()
     if tune.get_context().get_trial_id() in skip:
         return
+    config, overrides = split_repeat(config, overrides)  # a leader's repeat: the same parameters, its own seed
     _import_training()
     import torch
 
