@@ -4,9 +4,10 @@
    start, imports, dataset, model build, checkpoints, reports, database and Optuna), read from the database's
    own timing columns; a new process per trial (--no-reuse-actors) against reused actors, in the same run;
 2. scaling: one study on one local Ray node vs two local nodes of one CPU each (trials per minute, ratio);
-3. search efficiency: ASHA + TPE against FIFO + random search, the former's settings tuned on seeds 100-104, both
-   reported over seeds 0-4: best validation accuracy, epochs spent, and epochs until each first reached
-   FIFO + random's median best (about 35 minutes on 2 cores).
+3. search efficiency: ASHA + TPE against FIFO + random search, studies of 64 trials of up to 16 epochs, no time
+   cap, the same stratified start-up in both arms, seeds 0-4: best validation accuracy, epochs spent, and epochs
+   until each first reached FIFO + random's median best (under 2 hours on 2 cores; --efficiency-tune first
+   chooses ASHA's settings on seeds 100-104, which doubles that).
 
     python benchmarks/search.py [--only overhead,scaling,efficiency] [--out runs/bench]   # --out: kept, and reused
     python benchmarks/search.py --only laptop     # the same breakdown for the search `make run` runs (10 minutes)
@@ -27,6 +28,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from ganrator.machine import cpu_line  # noqa: E402
+
 RUN = [sys.executable, str(ROOT / "tuning" / "run.py")]
 
 
@@ -198,12 +202,15 @@ def scaling(tmp: Path) -> None:
 
 
 # Search efficiency: the smoke space on 5% of the training split, validated on 5,000 images (1,000 would leave
-# about +-1.2 points of noise between trials), 16 trials of up to 6 epochs per study.
-EFFICIENCY = ["--space", "smoke", "--budget", "smoke", "--num-samples", "16", "--max-epochs", "6",
-              "--data-fraction", "0.05", "--val-size", "5000", "--no-confirm"]
+# about +-1.2 points of noise between trials), 64 trials of up to 16 epochs per study, no time cap. Both arms begin
+# with the same stratified start-up (its points depend on the seed alone); TPE's own random start-up then draws
+# what the random sampler draws, so the arms differ in what follows and in ASHA.
+EFFICIENCY_TRIALS, EFFICIENCY_EPOCHS = 64, 16
+EFFICIENCY = ["--space", "smoke", "--budget", "smoke", "--data-fraction", "0.05", "--val-size", "5000", "--no-confirm"]
 BASELINE = ("FIFO + random", ["--sampler", "random", "--scheduler", "fifo"])
-# ASHA + TPE settings tried on the tuning seeds: (grace period, reduction factor, TPE start-up trials).
-CANDIDATES = [(1, 3, 6), (2, 3, 6), (1, 3, 4)]
+# ASHA + TPE settings: (grace period, reduction factor, TPE start-up trials). The first is the one chosen on seeds
+# 100-104 at 16 trials of 6 epochs (benchmarks/README.md); --efficiency-tune tries them all again at this size.
+CANDIDATES = [(2, 3, 6), (1, 3, 6), (2, 2, 6)]
 TUNING_SEEDS, REPORT_SEEDS = range(100, 105), range(0, 5)
 
 
@@ -220,7 +227,8 @@ def search_run(tmp: Path, label: str, extra: list[str], seed: int) -> dict:
     # With --out a rerun reuses the studies an earlier run finished (a study is rerun whole otherwise).
     if not (db.exists() and one(db, "select status from ganrator_studies") == ("finished",)):
         shutil.rmtree(db.parent, ignore_errors=True)
-        _, db = study([*EFFICIENCY, *extra, "--seed", str(seed), "--name", name], tmp / "efficiency")
+        _, db = study([*EFFICIENCY, "--num-samples", str(EFFICIENCY_TRIALS), "--max-epochs", str(EFFICIENCY_EPOCHS),
+                       *extra, "--seed", str(seed), "--name", name], tmp / "efficiency")
     with sqlite3.connect(db) as conn:
         order = [v for (v,) in conn.execute("select val_acc from ganrator_epochs order by timestamp")]
         stopped = conn.execute("select count(*) from ganrator_trials where status = 'early_stopped'").fetchone()[0]
@@ -242,26 +250,36 @@ def spread(values, fmt="{:.0f}") -> str:
     return f"{fmt.format(median(v))} [{fmt.format(v[0])}, {fmt.format(v[-1])}]"
 
 
-def efficiency(tmp: Path, seeds: int = 5) -> None:
-    """ASHA + TPE against FIFO + random: its settings tuned on seeds 100-104 (fewest median epochs to reach
-    FIFO + random's median best there), then both arms reported on seeds 0-4, none of which tuned anything."""
-    tuning, report = list(TUNING_SEEDS)[:seeds], list(REPORT_SEEDS)[:seeds]
-    base = [search_run(tmp, BASELINE[0], BASELINE[1], s) for s in tuning]
-    level = median(r["best"] for r in base)
-    print(f"efficiency, tuning seeds {tuning}: {BASELINE[0]} median best val {100 * level:.2f}%", flush=True)
-    scores = {}
-    for cand in CANDIDATES:
-        label, extra = asha_tpe(*cand)
-        runs = [search_run(tmp, label, extra, s) for s in tuning]
-        scores[cand] = (median(epochs_to(r, level) for r in runs), -median(r["best"] for r in runs))
-        print(f"  {label:<42} epochs to that level {spread([epochs_to(r, level) for r in runs])}, "
-              f"best val {spread([100 * r['best'] for r in runs], '{:.2f}')}", flush=True)
-    chosen = min(CANDIDATES, key=lambda c: scores[c])
+def efficiency(tmp: Path, seeds: int = 5, tune: bool = False) -> None:
+    """ASHA + TPE against FIFO + random on seeds 0-4. tune: first choose ASHA's settings on seeds 100-104 (fewest
+    median epochs to FIFO + random's median best there); else the first candidate, chosen so at a smaller size."""
+    t0 = time.perf_counter()
+    chosen = CANDIDATES[0]
+    if tune:
+        tuning = list(TUNING_SEEDS)[:seeds]
+        base = [search_run(tmp, BASELINE[0], BASELINE[1], s) for s in tuning]
+        level = median(r["best"] for r in base)
+        print(f"efficiency, tuning seeds {tuning}: {BASELINE[0]} median best val {100 * level:.2f}%", flush=True)
+        scores = {}
+        for cand in CANDIDATES:
+            label, extra = asha_tpe(*cand)
+            runs = [search_run(tmp, label, extra, s) for s in tuning]
+            scores[cand] = (median(epochs_to(r, level) for r in runs), -median(r["best"] for r in runs))
+            print(f"  {label:<42} epochs to that level {spread([epochs_to(r, level) for r in runs])}, "
+                  f"best val {spread([100 * r['best'] for r in runs], '{:.2f}')}", flush=True)
+        chosen = min(CANDIDATES, key=lambda c: scores[c])
+    report = list(REPORT_SEEDS)[:seeds]
     arms = {BASELINE[0]: BASELINE[1], asha_tpe(*chosen)[0]: asha_tpe(*chosen)[1]}
-    results = {label: [search_run(tmp, label, extra, s) for s in report] for label, extra in arms.items()}
+    results = {}
+    for label, extra in arms.items():
+        results[label] = []
+        for s in report:
+            results[label].append(run := search_run(tmp, label, extra, s))
+            print(f"  {label} seed {s}: best val {100 * run['best']:.2f}%, {run['epochs']} epochs, "
+                  f"{run['stopped']} trials stopped early | {(time.perf_counter() - t0) / 60:.1f} min", flush=True)
     level = median(r["best"] for r in results[BASELINE[0]])
-    print(f"\nefficiency, report seeds {report} (settings chosen on the tuning seeds); median [min, max] over seeds;"
-          f" level = {BASELINE[0]}'s median best val, {100 * level:.2f}%")
+    print(f"\nefficiency, report seeds {report}, {EFFICIENCY_TRIALS} trials of up to {EFFICIENCY_EPOCHS} epochs per "
+          f"study; median [min, max] over seeds; level = {BASELINE[0]}'s median best val, {100 * level:.2f}%")
     need = {}
     for label, runs in results.items():
         need[label] = median(epochs_to(r, level) for r in runs)
@@ -269,8 +287,11 @@ def efficiency(tmp: Path, seeds: int = 5) -> None:
               f"epochs spent {spread([r['epochs'] for r in runs])}  epochs to the level "
               f"{spread([epochs_to(r, level) for r in runs])}  early-stopped trials "
               f"{spread([r['stopped'] for r in runs])}")
+        for s, r in zip(report, runs):
+            print(f"    seed {s}: epochs to the level {epochs_to(r, level)}")
     fifo, asha = need.values()
     print(f"  median epochs to the level, ASHA + TPE / FIFO + random: {asha / fifo:.2f} (goal <= 0.33)")
+    print(f"  {(time.perf_counter() - t0) / 60:.1f} min of compute; {cpu_line()}")
 
 
 def main() -> None:
@@ -278,6 +299,8 @@ def main() -> None:
     p.add_argument("--only", default="overhead,scaling,efficiency")
     p.add_argument("--out", help="keep the study databases here (e.g. for `python -m analysis docs --system-db`)")
     p.add_argument("--efficiency-seeds", type=int, default=5, help="efficiency: seeds per arm, tuning and report")
+    p.add_argument("--efficiency-tune", action="store_true",
+                   help="efficiency: choose ASHA's settings on seeds 100-104 first (twice the time)")
     p.add_argument("--laptop-cap", type=int, help="laptop: seconds of search (default: the budget's, as make run)")
     p.add_argument("--laptop-baseline", action=argparse.BooleanOptionalAction, default=True,
                    help="laptop: also run the study without lending idle cores, first (twice the time)")
@@ -289,7 +312,7 @@ def main() -> None:
                 if part == "laptop":
                     laptop(root, args.laptop_cap, args.laptop_baseline)
                 elif part == "efficiency":
-                    efficiency(root, args.efficiency_seeds)
+                    efficiency(root, args.efficiency_seeds, args.efficiency_tune)
                 else:
                     globals()[part](root)
         if args.out:
