@@ -120,6 +120,9 @@ def test_the_leader_is_repeated_until_it_has_its_runs_and_runs_pool_in_the_ranki
     # whichever run stands for a repeated configuration, its repeats are counted by configuration
     again_first = pd.concat([frame([("again", "completed", 8, None, 0.88, lucky)]), trials], ignore_index=True)
     assert leader_repeat(again_first, {config_key(lucky): 1}) is None
+    # where the start times are known, the configuration's first run stands for it
+    timed = again_first.assign(started_at=[3.0, 1.0, 2.0])
+    assert rank_trials(timed)["trial_id"].tolist() == ["lucky", "ref"]
     # a repeat that did not complete (cut by the time cap) adds nothing, and is not a row of its own
     cut = pd.concat([trials, frame([("again", "cut", 3, None, 0.5, lucky)])], ignore_index=True)
     assert rank_trials(cut)["trial_id"].tolist() == ["lucky", "ref"]

@@ -58,6 +58,8 @@ def _pool_repeats(t: pd.DataFrame) -> pd.DataFrame:
     pooled = done.groupby("_config", sort=False)["last_val_acc"].agg(["mean", "size"])
     if len(done) == len(pooled) and t["_config"].isin(pooled.index).sum() == len(done):
         return t  # no configuration has a second run
+    if "started_at" in done and done["started_at"].notna().all():  # the configuration's first run stands for it
+        done = done.sort_values("started_at", kind="stable")
     first = {key: i for i, key in zip(done.index[::-1], done["_config"][::-1])}  # first completed run per key
     keep = []
     for i, key in zip(t.index, t["_config"]):
@@ -94,5 +96,5 @@ def bucket_of(value, edges: list[tuple[str, float, float, float]]) -> str | None
 
 def trials_frame(rows: list[dict]) -> pd.DataFrame:
     """Trial rows of the database (tuning.db.trials) as the DataFrame the selection reads."""
-    cols = ["trial_id", "status", "epochs", "rung", "last_val_acc", "params"]
+    cols = ["trial_id", "status", "epochs", "rung", "last_val_acc", "params", "started_at"]
     return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows], columns=cols)
