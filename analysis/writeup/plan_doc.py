@@ -245,29 +245,20 @@ def write_plan_docs(plan: Plan, url: str, out: str | Path, history: History | No
     forest_aug = w.figure(forest_plot(augc, "Augmentation minus none"), "forest_augmentation", "forest",
                           question="augmentation") if augc else None
     curves = w.figure(curves_plot(table, list(plan.sizes), fits, plan.held_out_size), "learning_curves",
-                      "note", text="Test error of each family against its training-set size, each point the mean "
-                      "of its fresh seeds with a 95% interval; a dashed fit is exploratory.") if len(table) else None
-    levels = w.table("curves", _levels(plan, table, diffs), "note",
-                     text="Test accuracy of each family at each size; the difference pairs by seed below the full "
-                          "size (shared subsets) and is Welch's at it; Holm over the sizes.")
+                      "plan_curves") if len(table) else None
+    levels = w.table("curves", _levels(plan, table, diffs), "plan_levels")
     fits_view = _fits_view(fits)
-    fit_item = w.table("fits", fits_view, "note", text="error = a n^-b + c fitted on the seed means of the "
-                       "smaller sizes; intervals from resampling seeds within each size; the held-out size is "
-                       "predicted, not fitted.") if len(fits_view) else None
+    fit_item = w.table("fits", fits_view, "plan_fits") if len(fits_view) else None
     appendix = [
         Section("A. The plan and where the results depart from it", lead=render(
             "plan_appendix.md.j2", plan=plan, recorded=recorded, db=db_shown,
             departures=departures(plan, state, table, runs, recorded[1:])).strip()),
-        Section("B. Length ladders", items=[w.table("ladders", _ladder_view(state), "note",
-                                                    text="Mean validation accuracy of the pilot seeds at each rung.")]),
-        Section("C. Tuning grids", items=[w.table("grids", _grid_view(state), "note",
-                                                  text="Each grid on the tuning seed at the point's length.")]),
-        Section("D. Per-seed values", items=[w.table("per_seed", _per_seed_view(state), "note",
-                                                     text="Test accuracy of each confirmation seed.")]),
+        Section("B. Length ladders", items=[w.table("ladders", _ladder_view(state), "plan_ladders")]),
+        Section("C. Tuning grids", items=[w.table("grids", _grid_view(state), "plan_grids")]),
+        Section("D. Per-seed values", items=[w.table("per_seed", _per_seed_view(state), "plan_per_seed")]),
         Section("E. Tuning effort, compute and history", lead=render(
             "plan_history.md.j2", history=history).strip(),
-            items=[w.table("effort", _effort_view(runs, history), "note",
-                           text="Configurations scored on validation and compute, this study and before it.")]),
+            items=[w.table("effort", _effort_view(runs, history), "plan_effort")]),
     ]
     newest = runs["ended_at"].max() if len(runs) else None
     progress = {"points": sum(1 for pt in state.points.values() if pt.runs and len(pt.runs) == len(pt.seeds)),
