@@ -19,7 +19,9 @@ from ..present.figures.optuna import history_plot, intermediate_plot, isolation_
 from ..present.text import format_value, objective_text
 from ..stats.optuna_search import _metric, _minimize, best_trials, importance, isolation_table, ranked
 from .report import Report, _figure, _finish
-from .templating import Table
+from .templating import Table, words
+
+TEMPLATE = "optuna.md.j2"
 
 
 def _text_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -49,50 +51,42 @@ def build_optuna_report(study: Study, out: str | Path) -> Report:
                           "role": [study.roles.get(p, "nuisance") for p in study.params],
                           "distribution": [_describe(study.specs.get(p, {})) for p in study.params]})
     md = [f"# Optuna study: {study.name}", "",
-          f"_Generated {datetime.datetime.now():%Y-%m-%d %H:%M} from `{study.source}` by `python -m analysis "
-          f"report`. A plain Optuna study: every number below is read from its trials._", "",
+          words(TEMPLATE, "generated", date=f"{datetime.datetime.now():%Y-%m-%d %H:%M}", source=study.source), "",
           "## Findings", "", _finding(study), "",
           "## Setup", "",
-          f"- **Objective**: `{metric}`, to {direction} ({'lower' if _minimize(study) else 'higher'} is better).",
-          f"- **Trials**: {len(t)}: " + (", ".join(f"{n} {s}" for s, n in counts.items()) or "none") + ".",
-          "- **Ranking**: completed trials only; a pruned trial stopped before its final value.",
-          "- **Parameters** (scientific: chosen with `--scientific`; the others are tuned away as nuisance):", "",
+          words(TEMPLATE, "setup", metric=metric, direction=direction, minimize=_minimize(study), trials=len(t),
+                counts=list(counts.items())), "",
           ]
     _table(rep, md, specs, "parameters", specs.astype(str))
     md += ["", "## Results"]
     top = best_trials(study)
     if not len(top):
-        md += ["", "**No trial has completed yet**, so there is nothing to rank. Run the study longer and generate "
-               "this report again."]
+        md += ["", words(TEMPLATE, "no_trial_completed")]
         rep.warnings = []
         return _finish(rep, md)
     best = ranked(study).iloc[0]
-    md += ["", f"The best completed trial, number {int(best['number'])}, reached {metric} = {objective_text(best['value'])} "
-               f"with " + ", ".join(f"{p} = {format_value(best['p:' + p])}" for p in study.params
-                                    if format_value(best["p:" + p]) != "—") + ".",
+    params = [(p, format_value(best["p:" + p])) for p in study.params if format_value(best["p:" + p]) != "—"]
+    md += ["", words(TEMPLATE, "best_trial", number=int(best["number"]), metric=metric,
+                     value=objective_text(best["value"]), params=params),
            "", "### Best trials"]
     _table(rep, md, top, "best_trials")
 
     if study.scientific():
-        md += ["", "### Isolation of the scientific parameters", "",
-               "For each value of a scientific parameter (numeric ones in 4 equal bins of the searched range), "
-               "the best completed trial over all the other parameters."]
+        md += ["", "### Isolation of the scientific parameters", "", words(TEMPLATE, "isolation")]
     for p in study.scientific():
         table = isolation_table(study, p)
         md += ["", f"#### {p}"]
         _table(rep, md, table, f"isolation_{p}")
         if table.attrs.get("best"):
             i = table.attrs["best"][0][0]
-            md += [f"Best at {p} = {format_value(table.loc[i, p])}: {metric} = "
-                   f"{objective_text(table.loc[i, f'best {metric}'])} (trial {table.loc[i, 'best trial']}, "
-                   f"{table.loc[i, 'completed']} completed trial(s) at that value)."]
+            md += [words(TEMPLATE, "isolation_best", param=p, value=format_value(table.loc[i, p]), metric=metric,
+                         objective=objective_text(table.loc[i, f"best {metric}"]), trial=table.loc[i, "best trial"],
+                         completed=table.loc[i, "completed"])]
         _figure(rep, md, isolation_plot(study, p, table), f"isolation_{p}", f"Isolation of {p}")
 
     imp = importance(study)
     if len(imp):
-        md += ["", "### Parameter importance", "",
-               "PED-ANOVA and fANOVA (Optuna's evaluators) over the completed trials, in the study's direction, "
-               "normalized to sum to 1.", ""]
+        md += ["", "### Parameter importance", "", words(TEMPLATE, "importance"), ""]
         _table(rep, md, imp, "importance", imp.assign(ped_anova=imp["ped_anova"].map("{:.3f}".format),
                                                          fanova=imp["fanova"].map("{:.3f}".format)))
         fig = F.importance_plot(imp)
@@ -112,11 +106,10 @@ def _finding(study: Study) -> str:
     """The one finding a plain Optuna study supports: its best completed trial, from a search with no confirmation."""
     done = ranked(study)
     if not len(done):
-        return "- No trial has completed yet: there is no finding."
+        return words(TEMPLATE, "finding")
     best = done.iloc[0]
-    return (f"- **Best completed trial.** Number {int(best['number'])} reached {_metric(study)} = "
-            f"{objective_text(best['value'])}, the best of {len(done)} completed trials; a plain Optuna study has no "
-            f"confirmation on fresh seeds, so this is the search's choice, not a confirmed comparison.")
+    return words(TEMPLATE, "finding", number=int(best["number"]), metric=_metric(study),
+                 value=objective_text(best["value"]), completed=len(done))
 
 
 def _describe(spec: dict) -> str:
@@ -130,15 +123,14 @@ def _warnings(study: Study) -> list[str]:
     t = study.trials
     failed = int((t["status"] == "errored").sum())
     if failed:
-        out.append(f"{failed} of {len(t)} trials failed")
+        out.append(words(TEMPLATE, "failed", failed=failed, trials=len(t)))
     running = int((t["status"] == "running").sum())
     if running:
-        out.append(f"{running} trial(s) still running (or stopped without being marked): the report is partial")
+        out.append(words(TEMPLATE, "running", running=running))
     for p in study.scientific():
         table = isolation_table(study, p)
         thin = table[table["completed"] < 2]
         if len(thin):
-            out.append(f"few completed trials for {p} = " + ", ".join(format_value(v) for v in thin[p])
-                       + " (fewer than 2): its isolation rows are weak")
+            out.append(words(TEMPLATE, "thin", param=p, values=[format_value(v) for v in thin[p]]))
     return out
 
