@@ -17,8 +17,10 @@ from scipy import stats
 from tuning.db import unpack_mask
 
 from ..present.text import format_value
+from ..writeup.templating import words
 from .intervals import FITTED, mean_ci
 
+TEMPLATE = "paired.md.j2"  # the tables' notes, worded from the numbers attached here
 
 MIN_SEEDS_FOR_INTERVAL = 3
 
@@ -187,30 +189,33 @@ def confirmed_tables(arms: pd.DataFrame, runs: pd.DataFrame, rungs: bool = True)
                or _fractions([c for c in arms.loc[arms["param"] == param, "config"] if isinstance(c, dict)]
                              if "config" in arms else [])
                or fractions)
-        df.attrs["note"] = _protocol(param, length, own, n, seeds, rungs)
         short = df[np.isfinite(df["train_acc_mean"]) & (df["train_acc_mean"] < FITTED)] if len(df) else df
-        if len(short):  # at this length a verdict compares how far training got, not only the parameter
-            arms_text = "; ".join(f"{param} = {v} ({100 * a:.1f}%)" for v, a in zip(short[param],
-                                                                                   short["train_acc_mean"]))
-            df.attrs["fit_note"] = (f"Arms whose runs ended below {100 * FITTED:g}% training accuracy (mean over "
-                                    f"seeds): {arms_text}. They had not fitted their training images at this "
-                                    f"length, so their verdicts compare how far training got in it, not {param}'s "
-                                    f"effect on a trained network.")
-            df.attrs["note"] += " " + df.attrs["fit_note"]
-        if differ := df.attrs.get("settings_differ"):
-            df.attrs["settings_note"] = (f"The arms trained at different {', '.join(differ)} (`settings`: each arm "
-                                         f"its source trial's draw, or the reference's): a difference here is "
-                                         f"{param} together with those settings, not {param} alone.")
-            df.attrs["note"] += " " + df.attrs["settings_note"]
-        # the protocol is the same for every table of the study
-        df.attrs["protocol"] = _protocol(None, length, fractions, n, seeds, rungs)
+        # at this length a verdict compares how far training got, not only the parameter
+        df.attrs["unfitted"] = [(v, 100 * a) for v, a in zip(short[param], short["train_acc_mean"])]
         df.attrs["length"], df.attrs["fractions"] = length, own  # for the tables' budget lines
+        df.attrs["seeds"], df.attrs["rungs"] = seeds, rungs
         out[param] = df
     _add_holm(out)
-    for df in out.values():
-        for key in ("note", "protocol"):
-            df.attrs[key] = df.attrs[key].replace("HOLM", _holm_sentence(df.attrs["holm_family"]))
+    for param, df in out.items():
+        _notes(df, param, fractions)
     return out
+
+
+def _notes(df: pd.DataFrame, param: str, study_fractions: list[float]) -> None:
+    """The table's note (its own protocol, then which arms had not fitted and which trained at other settings) and
+    the study's protocol, the same for every table of the study; worded in templates/paired.md.j2."""
+    a = df.attrs
+    n = int(df["seeds"].max()) if len(df) else 0
+    common = dict(length=a["length"], n=n, seeds=a["seeds"], rungs=a["rungs"], family=a["holm_family"],
+                  min_seeds=MIN_SEEDS_FOR_INTERVAL)
+    a["note"] = words(TEMPLATE, "protocol", param=param, fractions=[f"{f:g}" for f in a["fractions"]], **common)
+    if a["unfitted"]:
+        a["fit_note"] = words(TEMPLATE, "unfitted", param=param, threshold=100 * FITTED, arms=a["unfitted"])
+        a["note"] += " " + a["fit_note"]
+    if differ := a.get("settings_differ"):
+        a["settings_note"] = words(TEMPLATE, "settings", param=param, differ=differ)
+        a["note"] += " " + a["settings_note"]
+    a["protocol"] = words(TEMPLATE, "protocol", param=None, fractions=[f"{f:g}" for f in study_fractions], **common)
 
 
 def _fractions(configs: list[dict]) -> list[float]:
@@ -222,39 +227,6 @@ def run_length(configs: list[dict]) -> str:
     steps at every training-set size) or their epochs; '?' when no config says."""
     steps = sorted({int(c.get("steps") or 0) for c in configs})
     if steps and steps[0] > 0:
-        return f"{' or '.join(f'{n:,}' for n in steps)} optimizer steps (epochs varying with the training-set size)"
+        return words(TEMPLATE, "run_length", steps=steps, epochs=[])
     epochs = sorted({c.get("epochs") for c in configs if c.get("epochs") is not None})
-    return f"{'/'.join(map(str, epochs))} epochs" if epochs else "?"
-
-
-def _protocol(param: str | None, length: str, fractions: list, n: int, seeds: list[int], rungs: bool = True) -> str:
-    """How a study's confirmed arms were chosen, run and compared; param None: worded for all its parameters."""
-    p = f"with {param}" if param else "with the parameter"
-    only = f"only {param}" if param else "only that parameter"
-    return (
-        f"Arms are chosen from the search (the best trial {p} at each value among those whose other "
-        f"scientific parameters equal the reference's"
-        + (", compared at the highest rung it reached" if rungs else "") + "; the reference "
-        f"with {only} changed where none exists) and retrained without early stopping on fresh seeds, "
-        f"never the search's: {length} on data fraction "
-        f"{'/'.join(f'{f:g}' for f in fractions) or '?'} of the training split, {n} seed(s) per arm (seeds "
-        f"{', '.join(map(str, seeds)) or '—'}), the same seeds for every arm. Validation and test accuracy: "
-        f"mean ± 95% t-interval over seeds. Difference: test accuracy paired by seed against the reference, "
-        f"in points, with its 95% paired t-interval; the verdict reads that interval and selects nothing"
-        + (f" (with {n} seeds, an interval that holds 0 is inconclusive, not evidence of no effect). "
-           if n >= MIN_SEEDS_FOR_INTERVAL else ". ")
-        + "HOLM McNemar: "
-        f"exact test on the test images between the two networks of one seed; it speaks of those two "
-        f"trained networks, not of the configurations. These verdicts hold at this budget and for arms "
-        f"found by this search: an arm drawn from fewer search trials had its nuisance parameters tuned less.")
-
-
-def _holm_sentence(family: int) -> str:
-    if not family:  # every arm has fewer seeds than an interval needs: the differences stand per seed
-        return (f"With fewer than {MIN_SEEDS_FOR_INTERVAL} paired seeds an arm gets no interval and no paired "
-                f"t-test, hence no Holm p: its difference is shown seed by seed, with McNemar's test per seed.")
-    return (f"Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p over all {family} "
-            f"comparisons of this study (every table's), so a difference with Holm p below 0.05 holds together "
-            f"with the others; a verdict whose own interval excludes 0 but whose Holm p is 0.05 or more says "
-            f"\"not after Holm\".")
-
+    return words(TEMPLATE, "run_length", steps=[], epochs=epochs)
