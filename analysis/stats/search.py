@@ -23,7 +23,10 @@ from tuning.selection import rank_trials
 
 from ..load import Study
 from ..present.text import format_value
+from ..writeup.templating import words
 from .intervals import bucketize, mean_ci, sort_key
+
+TEMPLATE = "search.md.j2"  # the tables' notes, worded from the numbers attached here
 
 
 def first_rung(study: Study) -> int:
@@ -155,15 +158,9 @@ class Slice:
 
     def sentence(self) -> str:
         """Which slice, from which trial, and what is left free: the opening of a table's note."""
-        if not (self.fixed or self.untied):
-            return "No other scientific parameter to hold fixed."
-        text = (f"Within {self.describe()}: the values of trial `{self.reference['trial_id']}`, the best on "
-                f"validation (full-budget trials first), chosen on validation.")
-        if self.untied:
-            one = len(self.untied) == 1
-            text += (f" {', '.join(self.untied)} {'does' if one else 'do'} not apply to that trial and "
-                     f"{'is' if one else 'are'} tuned away like nuisance parameters.")
-        return text
+        held = bool(self.fixed or self.untied)
+        return words(TEMPLATE, "slice", held=held, within=self.describe(), untied=self.untied,
+                     trial=self.reference["trial_id"] if held else None)
 
 
 def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
@@ -196,22 +193,16 @@ def ablation_table(study: Study, param: str, bins: int = 4) -> pd.DataFrame:
         })
     out = pd.DataFrame(rows)
     ref = sl.reference
-    where = sl.sentence() + " "
+    where = sl.sentence()
     # Said only where it holds: a space without nuisance parameters tunes nothing per value, and a FIFO study
     # stops no trial early.
-    best = ("the best validation accuracy over the nuisance parameters (isolation)" if study.nuisance() else
-            "the best validation accuracy of its trials (this space tunes no nuisance parameter: a row with one "
-            "trial is that trial, not a tuned optimum)")
-    stopped = (f"ASHA-stopped trials are compared with all others at epoch {g}, the first rung, which every trial "
-               f"reached. ") if stopped_early(study) else "No trial was stopped early (FIFO scheduler). "
+    isolation, stopped = bool(study.nuisance()), stopped_early(study)
     out.attrs.update(title=f"Ablation: {param}", param=param, rung=g, fixed=dict(sl.fixed),
                      selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
-                     reference=None if ref is None else ref["trial_id"], where=where.strip(), rows_note=(
-        f"Each row: {best} and the trial it comes from; a value with no trial in this slice is shown as "
-        f"missing, with its trial count over all slices (`trials_at_value`). 'full' ranks only trials that ran "
-        f"all {study.max_epochs} epochs. {stopped}Test: the row's best final-evaluated configuration on "
-        f"validation (`test_trial`), mean ± 95% CI over its seeds (n); it is reported, never used to choose."))
-    out.attrs["note"] = where + out.attrs["rows_note"]
+                     reference=None if ref is None else ref["trial_id"], where=where, isolation=isolation,
+                     stopped=stopped, rows_note=words(TEMPLATE, "ablation_rows", isolation=isolation,
+                                                      stopped=stopped, rung=g, max_epochs=study.max_epochs))
+    out.attrs["note"] = where + " " + out.attrs["rows_note"]
     return out
 
 
@@ -235,10 +226,8 @@ def cross_table(study: Study, param: str, other: str, bins: int = 4) -> pd.DataF
                          "best_trial": full.loc[full["last_val_acc"].idxmax(), "trial_id"] if len(full) else None})
     out = pd.DataFrame(rows)
     out.attrs.update(title=f"{param} x {other}", param=param, other=other,
-                     selected=selected_by_rank(study, out["best_trial"]) if len(out) else None, note=(
-        f"{sl.sentence()} Best full-budget validation accuracy in each cell, the nuisance parameters tuned away; "
-        f"n counts the cell's full-budget trials (of all its trials). 'n/a': {other} does not apply; the bold "
-        f"cell holds the best trial on validation."))
+                     selected=selected_by_rank(study, out["best_trial"]) if len(out) else None,
+                     note=words(TEMPLATE, "cross", slice=sl.sentence(), other=other))
     return out
 
 
@@ -298,17 +287,11 @@ def expected_best_table(study: Study, param: str, scope: str = "slice", basis: s
         rows.append(row)
     out = pd.DataFrame(rows)
     g = first_rung(study)
-    what = (f"the last validation accuracy of each full-budget trial ({study.max_epochs} epochs)" if basis == "full"
-            else f"the validation accuracy of every trial at epoch {g}, the first rung (ASHA's survivors are not "
-                 f"random draws)")
-    where = (f"the trials of the slice the ablation table uses ({sl.sentence()})"
-             if scope == "slice" and (sl.fixed or sl.untied) else f"all trials of each value of {param}")
+    in_slice = scope == "slice" and (sl.fixed or sl.untied)
     out.attrs.update(title=f"Expected best validation accuracy: {param}", param=param, basis=basis, scope=scope,
-                     percent=[c for c in out.columns if c.startswith("n=") or c == "best_draw"], note=(
-        f"Expected best validation accuracy of n trials drawn from an arm, by the closed form of Dodge et al. 2019 "
-        f"(\"Show Your Work\"; draws with replacement, no resampling), so arms with unequal numbers of trials "
-        f"compare at equal n. Draws: {what}, over {where}; `best_draw` is the arm's best, the limit for large n. "
-        f"A dash: the arm has fewer than n trials."))
+                     percent=[c for c in out.columns if c.startswith("n=") or c == "best_draw"],
+                     note=words(TEMPLATE, "expected_best", param=param, basis=basis, max_epochs=study.max_epochs,
+                                rung=g, slice=sl.sentence() if in_slice else ""))
     return out
 
 
@@ -326,9 +309,7 @@ def leaderboard(study: Study, k: int = 10) -> pd.DataFrame:
                      **{p: r["p:" + p] for p in cols}})
     out = pd.DataFrame(rows)
     out.attrs.update(selected=0 if len(out) else None, title=f"Top {k} configurations",
-                     note="Ranked on validation accuracy; full-budget trials "
-                     "rank above early-stopped ones. Test accuracy only for final-evaluation runs, reported and never "
-                     "ranked on.")
+                     note=words(TEMPLATE, "leaderboard"))
     return out
 
 
@@ -375,10 +356,7 @@ def main_comparison(study: Study) -> pd.DataFrame:
                      else math.nan})
     out = pd.DataFrame(rows).sort_values(["model", "augmentation"]).reset_index(drop=True)
     out.attrs["selected"] = selected_by_rank(study, out["best_trial"])
-    out.attrs.update(title="Main comparison", note="Full-budget trials only; every other parameter is tuned away "
-                     "on validation within each row, and `best_trial` names the row's choice. 'with' = augmentation "
-                     "strength > 0. Test: the row's best final-evaluated configuration on validation (`test_trial`), "
-                     "mean ± 95% CI over its seeds (n); reported, never used to choose.")
+    out.attrs.update(title="Main comparison", note=words(TEMPLATE, "main_comparison"))
     return out
 
 
