@@ -14,14 +14,17 @@ import pandas as pd
 from ganrator.data import COUNTS
 
 from ..load import Study
+from ..writeup.templating import words
 from .intervals import FITTED
+
+TEMPLATE = "scaling.md.j2"  # the notes, worded from the numbers and rules here
 
 
 def power_law(x, a, b, c):
     return a * np.power(x, -b) + c
 
 
-# The rules that make a fit "exploratory" (scaling_table's note states them in words):
+# The rules that make a fit "exploratory" (scaling_table's note, fit_note, states them in words):
 MIN_DISTINCT_X = 4  # a saturating law has 3 parameters: fewer distinct x values cannot fit it at all
 
 
@@ -319,46 +322,25 @@ def _same_science(study: Study, searched: list[dict], config) -> int:
 
 def confirmed_sources(points: pd.DataFrame, param: str = "data_fraction") -> str:
     """Where each confirmed point's configuration came from, with its learning rate: points whose arm is a search
-    trial kept that trial's tuned rate, the others the reference's, so the curve may not be at one tuning."""
+    trial kept that trial's tuned rate, the others the reference's, so the curve may not be at one tuning. Which
+    points' runs ended below FITTED training accuracy: at the fixed step count they were still learning, so their
+    error is bounded by compute, not by their data or size (a floor c fitted through them is that of the step
+    budget). Worded in templates/scaling.md.j2."""
     if not len(points):
         return ""
 
-    def where(r: dict) -> str:
-        if param == "data_fraction":
-            return f"{int(r['train_size']):,} images"
-        return f"{param} = {r['value']} ({int(r['params']):,} parameters)"
+    def point(r: dict) -> dict:
+        lr = r["lr"] if isinstance(r["lr"], (int, float)) and math.isfinite(r["lr"]) else None
+        trials = int(r["search_trials"]) if "search_trials" in r and pd.notna(r["search_trials"]) else None
+        return {"size": r.get("train_size"), "value": r.get("value"), "params": r.get("params"),
+                "source": r["source"], "lr": lr, "trials": trials, "train_acc": r.get("train_acc")}
 
-    def settings(r: dict) -> str:
-        said = [f"lr {r['lr']:.3g}"] if isinstance(r["lr"], (int, float)) and math.isfinite(r["lr"]) else []
-        if "search_trials" in r and pd.notna(r["search_trials"]):
-            n = int(r["search_trials"])
-            said.append(f"{n} search trial{'' if n == 1 else 's'} with these scientific values")
-        return f" ({'; '.join(said)})" if said else ""
-
-    parts = [f"{where(r)}: {r['source']}{settings(r)}" for r in points.to_dict("records")]
     lrs = {round(float(r), 12) for r in points["lr"] if isinstance(r, (int, float)) and math.isfinite(r)}
-    what = "each size's" if param == "data_fraction" else f"each {param}'s"
-    return (f"Confirmed points, {what} configuration: " + "; ".join(parts) + "." +
-            (f" Their learning rates differ ({len(lrs)} values): each point's error is at the rate of one search "
-             f"draw or of the reference, neither tuned at that point nor one shared setting." if len(lrs) > 1 else "")
-            + " " + _fitted_sentence(points, where))
-
-
-def _fitted_sentence(points: pd.DataFrame, where) -> str:
-    """Which confirmed points' runs ended below FITTED training accuracy: at the fixed step count they were still
-    learning, so their error is bounded by compute, not by their data or size (a floor c fitted through them is
-    that of the step budget)."""
     known = points[np.isfinite(points["train_acc"])] if "train_acc" in points else points.iloc[:0]
-    if not len(known):
-        return "No run recorded its training accuracy."
-    short = known[known["train_acc"] < FITTED]
-    if not len(short):
-        return f"Every point's runs ended at {100 * FITTED:g}% training accuracy or more: each fitted its training set."
-    listed = "; ".join(f"{where(r)}: {100 * r['train_acc']:.1f}%" for r in short.to_dict("records"))
-    return (f"Mean training accuracy below {100 * FITTED:g}% at the end of the step budget ({len(short)} of "
-            f"{len(known)} points): {listed}. Those runs had not fitted their training images, so their error is "
-            f"limited by the step budget, not only by data or size: where the curve flattens on them, it shows "
-            f"that budget's limit, and a floor c fitted through them is the budget's, not the data's.")
+    short = known[known["train_acc"] < FITTED] if len(known) else known
+    return words(TEMPLATE, "sources", param=param, points=[point(r) for r in points.to_dict("records")],
+                 lrs=len(lrs), known=len(known), short=[point(r) for r in short.to_dict("records")],
+                 threshold=100 * FITTED)
 
 
 def frontier(points: pd.DataFrame, x: str) -> pd.DataFrame:
@@ -382,28 +364,10 @@ AXES = (("train_size", "training images"), ("params", "parameters"), ("train_flo
 SEARCH_VIEW = "search view"  # the rows fitted to search trials: each x's best draw, mixing models and rates
 
 
-FIT_NOTE = (
-    "error = a x^-b + c, fitted by least squares on log error (a relative misfit weighs the same at every x). Rows "
-    f"marked `{SEARCH_VIEW}` fit the error of the best search trial on validation at each x (for FLOPs: the Pareto "
-    "frontier, on validation error): each point is the best of a few draws that differ in model and learning rate, "
-    "scored by the validation accuracy that picked it, so these rows show how the search saw the axis, not "
-    "evidence; "
-    "where the search varied the training-set size, the parameters and FLOPs rows use only its trials on the "
-    "reference's size, said in the row. b: 95% "
-    "interval from a residual bootstrap in log space; `refits` says how many bootstrap refits converged out of how "
-    f"many were drawn (none is dropped unsaid). c is `not identified` when it or its 95% bootstrap interval "
-    f"reaches a bound of its range: below {C_BOUND_TOL:.0%} of the smallest observed error (at 0), or within "
-    f"{C_BOUND_TOL:.0%} of that error (at the smallest error; each bootstrap refit's c is bounded by the smallest "
-    f"error of its own resample, so its interval may pass the observed one); the data then fix no floor, b depends "
-    f"on where c is put, and the "
-    "pure power law (c = 0, a straight line in log-log) is shown beside it with its own interval. A fit is "
-    f"`exploratory` when it has fewer than {MIN_DISTINCT_X_IDENTIFIED} distinct x values, when c is not identified, "
-    f"when the b interval is wider than b itself, or when more than {MAX_FAILED_REFITS:.0%} of the refits failed; "
-    "only a fit that is none of these is `measured`. `(confirmed)` rows, where the study ran its confirmation: the "
-    "arms of one scientific parameter retrained on fresh seeds (at each value the best search trial with the "
-    "reference's other scientific values, else the reference's configuration), each seed's test error a point: "
-    "data_fraction against training images, a model argument such as cnn.width against parameters at the "
-    "reference's training-set size.")
+def fit_note() -> str:
+    """The scaling table's note: how each row is fitted and read (the rules above, in words)."""
+    return words(TEMPLATE, "fit_note", search_view=SEARCH_VIEW, c_bound_tol=C_BOUND_TOL,
+                 min_distinct=MIN_DISTINCT_X_IDENTIFIED, max_failed=MAX_FAILED_REFITS)
 
 
 def fit_row(points: pd.DataFrame, x: str) -> dict:
@@ -445,7 +409,7 @@ def axis_points(study: Study, points: pd.DataFrame, x: str) -> tuple[pd.DataFram
 
 def scaling_table(study: Study) -> pd.DataFrame:
     """Fitted exponents against training-set size, parameter count and training FLOPs, each said to be measured
-    or exploratory (FIT_NOTE)."""
+    or exploratory (fit_note)."""
     points = scaling_points(study)
     rows = []
     for x, _ in AXES:
@@ -466,7 +430,7 @@ def scaling_table(study: Study) -> pd.DataFrame:
         rows.append({"axis": label, **row})
         sources.append(confirmed_sources(confirmed, param))
     out = pd.DataFrame(rows)
-    out.attrs.update(title="Scaling exponents", note=FIT_NOTE, sources=" ".join(sources))
+    out.attrs.update(title="Scaling exponents", note=fit_note(), sources=" ".join(sources))
     return out
 
 
