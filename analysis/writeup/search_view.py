@@ -11,6 +11,9 @@ from ..stats.intervals import mean_ci
 from ..stats.scaling import train_size
 from ..stats.search import main_comparison, selected_row
 from .runs import ONE_FIT, StudyBudget, caption, is_classical, study_budget
+from .templating import words
+
+TEMPLATE = "search_view.md.j2"
 
 
 def _comparison_rows(s: Study) -> pd.DataFrame:
@@ -51,24 +54,16 @@ def comparison_tables(studies: list[Study]) -> list[tuple[StudyBudget, StudyBudg
             table = rows[cols].copy()
             # Validation's choice in this table (the stale `selected` of one study's frame indexes other rows).
             table.attrs["selected"] = selected_row(table)
-            table.attrs.update(note="Ours, from the databases named under Runs. Best full-budget validation accuracy "
-                               "over each row's trials (`trial`: one search run, the validation a search ranks by; "
-                               "a mean over the final evaluation's seeds, as in the headline, can differ from it); "
-                               "`trials` counts the row's trials that ran their full budget. A pipeline searched by "
-                               "several studies of this budget appears once, from the study that is best on "
-                               "validation. Test: the row's best final-evaluated configuration on validation, "
-                               "mean ± 95% CI over seeds (n); reported, never used to choose.")
-            pointer = _confirmed_pointer([s for s in members if not is_classical(s)], fraction, limit)
-            if pointer:
-                table.attrs["note"] += (" " + pointer + " No row is bold: the deep rows are proposals that their "
-                                        "confirmation decides, so this table crowns no pipeline.")
+            confirmed = _confirmed_at([s for s in members if not is_classical(s)], fraction, limit)
+            table.attrs.update(note=words(TEMPLATE, "comparison", confirmed=confirmed), confirmed=confirmed)
+            if confirmed:  # the deep rows are proposals that their confirmation decides: no row is bold
                 table.attrs["no_bold"] = True
             deep = StudyBudget(fraction, limit, study_budget(at[0]).val_size) if limit is not None else None
             tables.append((study_budget(classical[0]) if classical else None, deep, table))
     return tables
 
 
-def _confirmed_pointer(deep: list[Study], fraction: float, epochs: int | None) -> str:
+def _confirmed_at(deep: list[Study], fraction: float, epochs: int | None) -> list[dict]:
     """The deep rows of a comparison are search trials, which propose; a deep study that confirmed its proposals at
     this very budget (data fraction and epochs) is named with its best confirmed configuration on validation."""
     out = []
@@ -85,12 +80,10 @@ def _confirmed_pointer(deep: list[Study], fraction: float, epochs: int | None) -
         best = arms[arms["arm_key"] == best_key]
         cfg = best["config"].iloc[0]
         val, test = mean_ci(best["val_acc"]), mean_ci(best["test_acc"])
-        out.append(f"`{s.name}` retrained its proposals at this budget without early stopping on "
-                   f"{best['seed'].nunique()} fresh seeds (Confirmed ablations (`{s.name}`) below); its best "
-                   f"confirmed configuration on validation, model {cfg.get('model')} with aug_strength "
-                   f"{float(cfg.get('aug_strength', 0.0)):g}, reaches validation {fmt_pct(val[0], val[1])} and test "
-                   f"{fmt_pct(*test)}.")
-    return ("Deep rows here are search trials, which propose. " + " ".join(out)) if out else ""
+        out.append({"study": s.name, "seeds": best["seed"].nunique(), "model": cfg.get("model"),
+                    "aug_strength": float(cfg.get("aug_strength", 0.0)), "val": fmt_pct(val[0], val[1]),
+                    "test": fmt_pct(*test)})
+    return out
 
 
 def _best_classical_at(studies: list[Study], images: int) -> Study | None:
@@ -132,12 +125,8 @@ def overturned_reference(tables: dict[str, pd.DataFrame]) -> list[str]:
         better = df[~df["reference"].astype(bool) & (df["verdict"] == "better than the reference")
                     & (df["val_mean"] > ref["val_mean"])]  # validation agrees: the two splits tell one story
         for _, r in better.iterrows():
-            out.append(
-                f"**The confirmation contradicts this study's reference on {param}.** {param} = {r[param]} is better "
-                f"than the reference's {ref[param]} on test, {100 * r['diff_mean']:+.2f} [{100 * r['diff_low']:+.2f}, "
-                f"{100 * r['diff_high']:+.2f}] points paired over {int(r['seeds'])} seeds (validation "
-                f"{100 * r['val_mean']:.2f}% against {100 * ref['val_mean']:.2f}%). The search's low-fidelity ranking "
-                f"chose the reference; every other ablation of this study, search-based or confirmed, compares values "
-                f"with {param} = {ref[param]} and says nothing about {param} = {r[param]}.")
+            out.append(words(TEMPLATE, "overturned", param=param, value=r[param], reference=ref[param],
+                             diff=r["diff_mean"], low=r["diff_low"], high=r["diff_high"], seeds=int(r["seeds"]),
+                             val=r["val_mean"], ref_val=ref["val_mean"]))
     return out
 
