@@ -391,15 +391,10 @@ def _search_per_cell(s: Study, df: pd.DataFrame) -> str:
     counts = [(r[row], r[col], sum(1 for c in configs if float(c.get(row, math.nan)) == float(r[row])
                                    and float(c.get(col, math.nan)) == float(r[col])))
               for r in own.to_dict("records")]
-    cells = "; ".join(f"{point_text(a)} / {point_text(b)}: {n}" for a, b, n in counts)
-    if not any(s.roles.get(k) == "nuisance" for k in s.specs):
-        return (f" `{s.name}` searched no nuisance parameter: its {len(configs)} search trial(s) only picked the "
-                f"reference, and every cell trains at the space's fixed settings and the trainer's defaults.")
-    unequal = len({n for *_, n in counts}) > 1
-    return (f" Search trials per cell of `{s.name}` ({row} / {col}), of {len(configs)} in all: {cells}. A cell's "
-            f"tuned settings are the best of that many draws; with 0, the reference's." +
-            (" The cells were tuned unequally, so a row's difference also carries how many draws each of its cells "
-             "had." if unequal else ""))
+    return " " + say("search_per_cell", study=s.name, row=row, col=col, trials=len(configs),
+                     cells=[(point_text(a), point_text(b), n) for a, b, n in counts],
+                     nuisance=any(s.roles.get(k) == "nuisance" for k in s.specs),
+                     unequal=len({n for *_, n in counts}) > 1)
 
 
 def _search_view(w: Writer, studies: list[Study], confirmed: list[Confirmed]) -> list[Section]:
@@ -429,7 +424,7 @@ def _search_view(w: Writer, studies: list[Study], confirmed: list[Confirmed]) ->
                 if not len(table):
                     continue
                 rows_note = table.attrs.get("rows_note")
-                note = (f"{table.attrs['where']} Rows read as in the first table of `{s.name}` above."
+                note = (say("rows_as_above", where=table.attrs["where"], study=s.name)
                         if rows_note in said else table.attrs["note"])
                 said.add(rows_note)
                 lead = "\n\n".join(warnings + [note])
@@ -442,8 +437,8 @@ def _search_view(w: Writer, studies: list[Study], confirmed: list[Confirmed]) ->
                                    items=[i for i in items if i is not None]))
         if space == "scaling":
             table = scaling_table(s)
-            lead = "\n\n".join([table.attrs["note"], " ".join(scaling_sentences(table) + (
-                [table.attrs["sources"]] if table.attrs.get("sources") else []))])
+            lead = say("scaling_lead", note=table.attrs["note"], readings=scaling_sentences(table),
+                       sources=table.attrs.get("sources"))
             out.append(Section(f"Scaling (`{s.name}`)", caption(_study_fractions(s) if sb.fraction is None else
                                                                  sb.fraction_text,
                                                                  _trial_length(s, sb, epochs_vary=True)),

@@ -228,8 +228,9 @@ def _appendix(w: _ReportWriter, study: Study, tables: dict, crosses: dict, fidel
         from ..stats.scaling import scaling_table
 
         sc = scaling_table(study)
-        out.append(Section("Scaling: every fit", lead="\n\n".join([sc.attrs["note"], " ".join(
-            scaling_sentences(sc) + ([sc.attrs["sources"]] if sc.attrs.get("sources") else []))]),
+        out.append(Section("Scaling: every fit", lead=say("scaling_lead", note=sc.attrs["note"],
+                                                          readings=scaling_sentences(sc),
+                                                          sources=sc.attrs.get("sources")),
             items=[w.table("scaling", formatted_scaling(sc), data=_csv(sc))]))  # every number, for a notebook
     return out
 
@@ -244,9 +245,9 @@ def _search_ablations(w: _ReportWriter, study: Study, fidelity: pd.DataFrame) ->
         if not len(df):
             continue
         best_row = df.loc[df.attrs["selected"]] if df.attrs.get("selected") is not None else None
-        best = (f"Best at {p} = {format_value(best_row[p])}: {pct_text(best_row['best_val_full'])} validation "
-                f"accuracy, trial `{best_row['best_trial']}` ({int(best_row['full_budget'])} full-budget trial(s) at "
-                f"that value in this slice)." if best_row is not None else "")
+        best = say("search_best", param=p, value=format_value(best_row[p]), val=pct_text(best_row["best_val_full"]),
+                   trial=best_row["best_trial"], full_budget=int(best_row["full_budget"])) if best_row is not None \
+            else ""
         items = [w.table(f"ablation_{p}", formatted(df), data=df, text=df.attrs["note"]),
                  w.figure(F.ablation_plot(study, p), f"isolation_{p}", "search_figure",
                           title=f"Ablation of {p} within the reference slice")]

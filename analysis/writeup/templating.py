@@ -74,12 +74,12 @@ def render(template: str, **context) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def words(template: str, macro: str, **data) -> str:
+def words(template: str, macro: str, /, **data) -> str:
     """The macro `macro` of templates/`template`, with `data`: a sentence or paragraph the code calls by name."""
     return str(getattr(environment().get_template(template).module, macro)(**data)).strip()
 
 
-def say(note: str, **data) -> str:
+def say(note: str, /, **data) -> str:
     """The paragraph `note` of templates/notes.md.j2, with `data`."""
     return words("notes.md.j2", note, **data)
 
