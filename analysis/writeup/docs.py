@@ -405,7 +405,7 @@ def _search_view(w: Writer, studies: list[Study], confirmed: list[Confirmed]) ->
         out.append(Section(heading.removeprefix("### ").replace("Data fraction", "Families at data fraction"),
                            budget, lead=table.attrs["note"], level=4,
                            items=[w.table(f"comparison_{len(out)}", formatted(table), data=table)]))
-    out.append(Section("Reference results from the literature", "_Budget: each source's own (not ours)._", level=4,
+    out.append(Section("Reference results from the literature", say("budget_literature"), level=4,
                        lead=say("literature"),
                        items=[w.table("literature", reference_table())]))
     for c in confirmed:

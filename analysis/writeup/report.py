@@ -192,9 +192,7 @@ def _appendix(w: _ReportWriter, study: Study, tables: dict, crosses: dict, fidel
         if len(df):
             items = [w.table(stem, formatted(df), data=df, text=df.attrs.get("note", ""))]
             if stem == "main_comparison":
-                items.append(w.figure(F.main_comparison_plot(study), stem, "search_figure",
-                                      title="Main comparison: validation accuracy of every full-budget trial, the one "
-                                            "selected on validation, and its test over seeds where it was retrained"))
+                items.append(w.figure(F.main_comparison_plot(study), stem, "main_comparison_figure"))
             out.append(Section(title, items=[i for i in items if i is not None]))
     out += _search_ablations(w, study, fidelity)
     imp = param_importance(study)

@@ -15,6 +15,7 @@ from tuning.command import portable_command
 
 from ..load import Study, load_confirmation
 from ..stats.scaling import train_size
+from .templating import say
 
 
 ONE_FIT = "one fit per trial"
@@ -53,7 +54,7 @@ def study_budget(s: Study) -> StudyBudget:
 
 def caption(fraction: str, epochs: str) -> str:
     """The budget line under a table's heading; the tests read the data fraction from it."""
-    return f"_Budget: data fraction {fraction}; epochs: {epochs}._"
+    return say("budget", fraction=fraction, epochs=epochs)
 
 
 def _study_fractions(s: Study) -> str:
