@@ -146,3 +146,29 @@ def test_learning_curves_tell_models_apart(study):
     for line, tid in zip(drawn, sorted(study.epochs["trial_id"].unique())):
         markers.setdefault(by_model[tid], set()).add(line.get_marker())
     assert all(len(m) == 1 for m in markers.values()) and len({next(iter(m)) for m in markers.values()}) == len(models)
+
+
+def test_a_repeated_configuration_is_one_row_at_its_runs_mean(tmp_path):
+    # the driver repeats its leading configuration on another seed and ranks configurations by their runs' mean;
+    # every table reads them so: the first run stands for the configuration, at the mean of its runs
+    path = planted.build_conditioned(tmp_path / "trials.db")
+    ref = tid("mlp", 0.0, None, 0.01)
+    db = planted.TrialDB(f"sqlite:///{path}")
+    first = load_study(path).trials.set_index("trial_id").loc[ref]
+    db.upsert_trial("conditioned", "repeat-of-ref", params=first["params"], roles=first["roles"],
+                    config=dict(first["params"]), status="completed", epochs=2, max_epochs=2, best_val_acc=0.92,
+                    last_val_acc=0.92, param_count=1000, flops=1e6, started_at=2_000_000.0, ended_at=2_000_002.0,
+                    node="n1", seed=501)
+    s = load_study(path)
+    table = ablation_table(s, "aug_strength")
+    row = table.index[table["aug_strength"] == 0.0][0]
+    assert table.at[row, "best_trial"] == ref and table.at[row, "best_val_full"] == pytest.approx(0.91)
+    assert table.attrs["selected"] == row  # the bold row is the configuration the driver selects
+    assert table.at[row, "trials"] == 2  # one configuration, however many runs
+    main = main_comparison(s)
+    mlp = main[(main["model"] == "mlp") & (main["augmentation"] == "without")].iloc[0]
+    assert mlp["best_trial"] == ref and mlp["best_val_full"] == pytest.approx(0.91)
+    assert main.attrs["selected"] == mlp.name
+    from analysis.writeup.report import build_report
+    text = (build_report(s, tmp_path / "report").out / "experiments.md").read_text()
+    assert f"`{ref}`, reached 91.00% validation accuracy (the mean of its 2 runs on different seeds)" in text

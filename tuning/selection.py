@@ -40,9 +40,9 @@ def rank_trials(trials: pd.DataFrame) -> pd.DataFrame:
     # completed trials first (rung_reached is infinite for them), then by the rung reached
     t["_reached"] = [rung_reached(s, e) for s, e in zip(t["status"], t["epochs"])]
     # trial_id last: equal accuracies rank the same way every time the table is read.
-    t = _pool_repeats(t)
+    t = pool_repeats(t)
     t = t.sort_values(["_reached", "last_val_acc", "trial_id"], ascending=[False, False, True], kind="stable")
-    return t.drop(columns=["_reached", "_config"])
+    return t.drop(columns=["_reached"])
 
 
 def config_key(params) -> str | None:
@@ -50,10 +50,14 @@ def config_key(params) -> str | None:
     return json.dumps(params, sort_keys=True, default=str) if isinstance(params, dict) and params else None
 
 
-def _pool_repeats(t: pd.DataFrame) -> pd.DataFrame:
+def pool_repeats(t: pd.DataFrame) -> pd.DataFrame:
     """Completed runs of one configuration as one row: the first run's, with the runs' mean validation accuracy
-    and their count (`runs`); the configuration's other runs (a repeat cut or stopped) are dropped."""
-    t = t.assign(_config=[config_key(p) for p in t["params"]], runs=1)
+    and their count (`runs`); the configuration's other runs (a repeat cut or stopped) are dropped. Every table
+    that ranks trials reads them pooled, as the driver selects."""
+    return _pool(t.assign(_config=[config_key(p) for p in t["params"]], runs=1)).drop(columns=["_config"])
+
+
+def _pool(t: pd.DataFrame) -> pd.DataFrame:
     done = t[(t["status"] == "completed") & t["_config"].notna()]
     pooled = done.groupby("_config", sort=False)["last_val_acc"].agg(["mean", "size"])
     if len(done) == len(pooled) and t["_config"].isin(pooled.index).sum() == len(done):

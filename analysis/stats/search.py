@@ -19,7 +19,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from tuning.selection import rank_trials
+from tuning.selection import pool_repeats, rank_trials
 
 from ..load import Study
 from ..present.text import format_value
@@ -126,7 +126,7 @@ class Slice:
 
     def __init__(self, study: Study, free: list[str], bins: int = 4, reference: pd.Series | None = None):
         self.study, self.free, self.bins = study, free, bins
-        self.trials = study.trials[study.trials["status"] != "errored"]
+        self.trials = pool_repeats(study.trials[study.trials["status"] != "errored"])  # repeats: one row, their mean
         self.values = {p: _value_column(study, self.trials, p, bins) for p in study.scientific()}
         for p in free:
             if p not in self.values:
@@ -325,7 +325,7 @@ def model_family(row: pd.Series) -> str:
 
 def comparison_groups(study: Study) -> pd.DataFrame:
     """Full-budget trials with their main-comparison row: `family` and `augmentation` (with / without / n/a)."""
-    t = study.trials[study.trials["status"] == "completed"].copy()
+    t = pool_repeats(study.trials[study.trials["status"] == "completed"])
     if not len(t):
         return t.assign(family=[], augmentation=[])
     fixed = (study.meta.get("search") or {}).get("fixed") or {}

@@ -33,7 +33,7 @@ from ..stats.search import (ablation_table, cross_table, expected_best_table, le
 from .files import Writer, finish_document
 from .templating import Section, Table, render, say
 
-TITLES = {"family": "Classical or deep", "augmentation": "Augmentation against none",
+TITLES = {"family": "Classical or deep", "augmentation": "Augmentation strengths, paired by seed",
           "size": "More training images against fewer", "other": "Other confirmed comparisons"}
 
 
@@ -80,8 +80,7 @@ def _confirmation_data(study: Study) -> dict | None:
               else f"{b.get('confirm_epochs')} epochs")
     fraction = ("each arm's data fraction" if "data_fraction" in study.scientific()
                 else f"{b.get('confirm_data_fraction')} of the training split")
-    return {"length": length, "fraction": fraction, "seeds": b.get("confirm_seeds"),
-            "calibration": b.get("calibration_trials", 0)}
+    return {"length": length, "fraction": fraction, "seeds": b.get("confirm_seeds")}
 
 
 def _figure(rep: Report, md: list[str], fig, stem: str, caption: str) -> None:
@@ -341,6 +340,7 @@ def build_report(study: Study, out: str | Path) -> Report:
     finals = study.finals[study.finals["test_acc"].notna()] if len(study.finals) else study.finals
     top = finals[finals["trial_id"] == best["trial_id"]]["test_acc"] if len(finals) else finals
     context["best"] = {"full": len(full), "trial": best["trial_id"], "val": pct_text(best["last_val_acc"]),
+                       "runs": int(best.get("runs", 1)),
                        "params": ", ".join(f"{p} = {format_value(best['p:' + p])}" for p in study.params
                                            if study.roles.get(p) != "fixed" and format_value(best["p:" + p]) != "—"),
                        "test": pct_text(*mean_ci(top)) if len(top) else "", "test_seeds": len(top)}
