@@ -220,3 +220,17 @@ def test_the_eta_weighs_runs_by_their_expected_seconds():
     assert expected_costs(todo[:1], {"big": arm(None, 1.0)}, [], [], 4, 1.0, False) == {("big", 1002): 1.0}
     # 10 minutes went to one small run of 1 expected unit; 20 big units remain: far more than a run count says
     assert eta(600.0, 1.0, 20.0) == "3h20m" and eta(600.0, 1.0, 0.0) == "done"
+
+
+def test_a_trial_at_chance_is_no_arm(tmp_path, space):
+    # a full-budget trial whose learning rate never trained (10% on ten classes) ranks above the stopped trials of
+    # its value, but says nothing about that value: the arm is the best trial above chance, else the reference's
+    db = plant(tmp_path / "t.db")
+    db.upsert_trial("s", "chance", params={"model": "cnn", "optimizer": "adamw", "aug_strength": 0.85, "lr": 0.4,
+                                           "cnn.width": 4},
+                    status="completed", epochs=4, last_val_acc=0.10, best_val_acc=0.11)
+    opt = by_value(select_arms(space, trials_frame(db.rows(trials, "s"))), "optimizer")
+    assert opt["adamw"].source == "trial a_r2 at rung 2 (stopped early)"
+    rows = [r for r in db.rows(trials, "s") if not r["trial_id"].startswith("a_")]
+    opt = by_value(select_arms(space, trials_frame(rows)), "optimizer")
+    assert opt["adamw"].source == "reference with optimizer = adamw" and opt["adamw"].source_trial is None

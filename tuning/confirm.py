@@ -7,7 +7,9 @@ Here, for a scientific parameter P, the reference is the validation-selected bes
 the best trial with P = v among those whose other scientific parameters equal the reference's (a conditional one
 that does not apply to either is no constraint), ranked at the highest rung it reached (tuning/selection.py).
 The search fills that slice with every value (tuning/coverage.py); where its budget could not, the arm is the
-reference with only P changed to v, and the confirmation says which arms those are. Continuous
+reference with only P changed to v, and the confirmation says which arms those are. A trial that stayed at chance
+(validation accuracy at most CHANCE_MARGIN above 1 / classes: a learning rate that never trained) is no searched
+evidence for its value, so it is never an arm's source. Continuous
 scientific parameters are bucketed (CONTINUOUS_BUCKETS equal buckets over the searched range, log-spaced for
 log-scaled ones); an empty bucket is represented by its centre.
 
@@ -28,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from ganrator.data import CLASSES
 from search_spaces.loader import Param, SearchSpace
 from tuning.budgets import fresh_seeds
 from tuning.db import TrialDB, confirm_runs, trials as trials_table
@@ -35,6 +38,7 @@ from tuning.retrain import retrain
 from tuning.selection import bucket_of, buckets, rank_trials, trials_frame
 
 CONTINUOUS_BUCKETS = 3
+CHANCE_MARGIN = 0.02  # above chance by more than this: the trial learned something
 CROSS_JOIN = " x "  # the stored parameter name of a cross: "data_fraction x aug_strength"
 
 
@@ -77,6 +81,11 @@ def value_label(p: Param, value) -> str | None:
     if p.kind == "categorical":
         return next((str(c) for c in p.choices if c == value), None)
     return bucket_of(float(value), buckets(p.low, p.high, p.log, CONTINUOUS_BUCKETS))
+
+
+def learned(ranked: pd.DataFrame) -> pd.Series:
+    """Which trials rose above chance on validation (ten balanced classes)."""
+    return ranked["last_val_acc"] > 1 / len(CLASSES) + CHANCE_MARGIN
 
 
 def _source(row: pd.Series) -> tuple[str, int | None]:
@@ -130,7 +139,7 @@ def _cross_arms(space: SearchSpace, ranked: pd.DataFrame, labels: pd.DataFrame, 
         mask = in_slice.copy()
         for p, (label, _) in zip(cross, combo):
             mask &= labels[p.name] == label
-        cand = ranked[mask]
+        cand = ranked[mask & learned(ranked)]
         if len(cand):
             top = cand.iloc[0]
             source, rung = _source(top)
@@ -172,7 +181,7 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
             if q is not p and ref_labels[q.name] is not None:
                 in_slice &= labels[q.name].isna() | (labels[q.name] == ref_labels[q.name])
         for position, (label, point) in enumerate(_values(p)):
-            cand = ranked[in_slice & (labels[p.name] == label)]
+            cand = ranked[in_slice & (labels[p.name] == label) & learned(ranked)]
             if len(cand):
                 top = cand.iloc[0]
                 source, rung = _source(top)
