@@ -36,7 +36,7 @@ def test_aug_by_size_recovers_the_planted_interaction(aug_size):
         assert r["diff_low"] <= planted.AUG_SIZE_GAIN[(frac, aug)] <= r["diff_high"]
     # the interaction: augmentation helps at 10%, not on all the data
     assert cells.loc[(0.1, 0.5), "verdict"] == cells.loc[(0.1, 1.0), "verdict"] == "better than aug_strength = 0"
-    assert cells.loc[(1.0, 0.5), "verdict"] == cells.loc[(1.0, 1.0), "verdict"] == "no significant difference"
+    assert cells.loc[(1.0, 0.5), "verdict"] == cells.loc[(1.0, 1.0), "verdict"] == "inconclusive"
     # training accuracy per run, and the epochs the step budget gave each size
     assert cells.loc[(0.1, 0.0), "train_acc_mean"] == pytest.approx(0.998)
     assert cells.loc[(0.1, 0.0), "epochs"] == [72] and cells.loc[(1.0, 0.0), "epochs"] == [8]
@@ -70,7 +70,7 @@ def test_aug_by_size_formatted_and_plotted(aug_size):
         holm_p = re.search(r"Holm p ([<.\d]+)\)$", cell).group(1)
         adjusted_away = "better than" in cell and not holm_p.startswith("<") and float(holm_p) >= 0.05
         assert ("not after Holm" in cell) == adjusted_away, cell
-    assert re.search(r"no significant difference \(n=3; Holm p [.\d]+\)$",
+    assert re.search(r"inconclusive \(n=3; Holm p [.\d]+\)$",
                      shown.loc["1", "aug_strength = 0.5 minus 0 (points)"])
     assert shown.loc["0.1", "train acc (%)"] == "0: 99.8; 0.5: 96.9; 1: 96.9"
     assert shown.loc["0.1", "aug_strength = 0: test acc (%)"].startswith("80.")
@@ -160,7 +160,7 @@ def test_the_settings_sentence_says_whether_a_row_compares_augmentation_alone(tm
     # that row's verdicts and the interaction say the cells trained at different settings; the other rows' do not
     cells = confirmed_cross(*load_confirmation(tuned)).set_index(["data_fraction", "aug_strength"])
     assert cells.loc[(0.1, 1.0), "verdict"] == "better than aug_strength = 0, cells at different settings"
-    assert cells.loc[(1.0, 1.0), "verdict"] == "no significant difference"
+    assert cells.loc[(1.0, 1.0), "verdict"] == "inconclusive"
     assert not cells.loc[(0.25, 0.5), "verdict"].endswith("different settings")
     assert "so these differences mix aug_strength with the cells' settings" in note
     partial = load_study(planted.build_aug_size(tmp_path / "partial.db", missing=((0.25, 0.5), (0.25, 1.0))))

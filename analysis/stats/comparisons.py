@@ -67,6 +67,17 @@ class Comparison:
         return "better" if self.low > 0 else "worse" if self.high < 0 else "inconclusive"
 
     @property
+    def holds_after_holm(self) -> bool:
+        """False where the source table's Holm adjustment takes a conclusive verdict back (p_holm >= 0.05)."""
+        return not (np.isfinite(self.p_holm) and self.p_holm >= 0.05)
+
+    @property
+    def verdict_after_holm(self) -> str:
+        """The verdict as the tables word it: a conclusive one that Holm takes back says so."""
+        v = self.verdict
+        return f"{v}, not after Holm" if v in ("better", "worse") and not self.holds_after_holm else v
+
+    @property
     def detectable(self) -> float:
         """The smallest effect this design detects with 80% power at alpha 0.05 (analysis.stats.power)."""
         return detectable(self.se, self.dof)
@@ -287,7 +298,7 @@ def findings(comparisons: list[Comparison], limit: int = MAX_FINDINGS) -> list[C
     chosen = overturned + primaries
     said = {(c.study, c.param) for c in chosen}
     rest = sorted((c for c in comparisons if c not in chosen and c.verdict in ("better", "worse")
-                   and not (np.isfinite(c.p_holm) and c.p_holm >= 0.05)), key=lambda c: -abs(c.diff))
+                   and c.holds_after_holm), key=lambda c: -abs(c.diff))
     for c in rest:
         if (c.study, c.param) not in said:
             said.add((c.study, c.param))

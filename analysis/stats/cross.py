@@ -44,7 +44,7 @@ def _verdict(low: float, high: float, col: str, base) -> str:
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"fewer than {MIN_SEEDS_FOR_INTERVAL} paired seeds: no interval"
     if low <= 0 <= high:
-        return "no significant difference"
+        return "inconclusive"
     return f"{'better' if low > 0 else 'worse'} than {col} = {point_text(base)}"
 
 

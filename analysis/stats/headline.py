@@ -187,7 +187,7 @@ def _unpaired(row: dict, runs: pd.Series, base: pd.Series) -> dict:
         if va + vb > 0 else len(a) + len(b) - 2
     half = stats.t.ppf(0.975, dof) * se
     row.update(diff_mean=diff, diff_low=diff - half, diff_high=diff + half, unpaired=True, diff_se=se, diff_df=dof,
-               verdict=("no significant difference" if diff - half <= 0 <= diff + half else
+               verdict=("inconclusive" if diff - half <= 0 <= diff + half else
                         f"{'better' if diff > 0 else 'worse'} than the {BASELINE}") + " (unpaired: Welch interval)")
     return row
 

@@ -55,7 +55,7 @@ def verdict(low: float, high: float) -> str:
     if not (np.isfinite(low) and np.isfinite(high)):
         return f"fewer than {MIN_SEEDS_FOR_INTERVAL} seeds: no interval"
     if low <= 0 <= high:
-        return "no significant difference"
+        return "inconclusive"
     return "better than the reference" if low > 0 else "worse than the reference"
 
 
