@@ -109,6 +109,23 @@ def test_the_overturned_choice_comes_first(tmp_path):
                             "`aug_strength = 1` is better by +0.50 points ["), first
 
 
+def test_a_finding_says_when_its_runs_had_not_fitted(tmp_path):
+    """A confirmed comparison whose runs ended below the convergence rule's training accuracy says so in its
+    finding: it compares how far training got, not a trained network."""
+    db = planted.build_headline(tmp_path / "headline.db")
+    with sqlite3.connect(db) as conn:
+        conn.execute("update ganrator_confirm_runs set train_acc = 1.0")
+    fitted = findings_of(build_report(load_study(db), tmp_path / "fitted").markdown.read_text())
+    with sqlite3.connect(db) as conn:
+        conn.execute("update ganrator_confirm_runs set train_acc = 0.9 where arm_key in (select arm_key "
+                     "from ganrator_confirm_arms where param = 'aug_strength' and value = '0.5')")
+    short = findings_of(build_report(load_study(db), tmp_path / "short").markdown.read_text())
+    note = "; runs below 99% training accuracy, not fitted)"
+    assert not any(note in f for f in fitted), fitted
+    augmentation = next(f for f in short if f.startswith("- **Augmentation.**"))
+    assert note in augmentation and "`aug_strength = 0.5`" in augmentation, short
+
+
 def test_an_inconclusive_finding_states_what_its_design_detects(tmp_path):
     """A comparison whose interval holds 0 says the smallest effect it detects with 80% power at alpha 0.05:
     (t(0.975, n-1) + t(0.80, n-1)) x s_d / sqrt(n)."""

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..present.text import point_text
-from .intervals import sort_key
+from .intervals import FITTED, sort_key
 from .paired import _runs_by_seed, paired_difference
 from .power import detectable
 from .scaling import train_size
@@ -54,6 +54,7 @@ class Comparison:
     mixed_settings: bool = False  # the two sides trained at different tuned settings
     at: float = math.nan  # a cross's first parameter held at this value (the training-set size's data fraction)
     source: str = "confirmed"  # headline, confirmed (a one-parameter table) or cross
+    unfitted: bool = False  # a side's runs ended below the convergence rule's training accuracy (FITTED)
 
     @property
     def has_interval(self) -> bool:
@@ -65,6 +66,11 @@ class Comparison:
         if not self.has_interval:
             return "no interval"
         return "better" if self.low > 0 else "worse" if self.high < 0 else "inconclusive"
+
+    @property
+    def fitted(self) -> float:
+        """The training accuracy of the convergence rule, which `unfitted` runs ended below."""
+        return FITTED
 
     @property
     def holds_after_holm(self) -> bool:
@@ -193,7 +199,9 @@ def from_confirmed(study: str, tables: dict[str, pd.DataFrame], arms: pd.DataFra
                            r["diff_mean"], r["diff_low"], r["diff_high"], len(r["diff_per_seed"]), se, dof,
                            p_holm=r.get("p_holm", math.nan), images=images, length=length,
                            val_arm=r["val_mean"], val_base=ref["val_mean"], per_seed=list(r["diff_per_seed"]),
-                           mixed_settings=bool(df.attrs.get("settings_differ")))
+                           mixed_settings=bool(df.attrs.get("settings_differ")),
+                           unfitted=any(np.isfinite(a) and a < FITTED for a in (r.get("train_acc_mean", math.nan),
+                                                                                 ref.get("train_acc_mean", math.nan))))
             c.overturns = c.verdict == "better" and np.isfinite(c.val_arm) and c.val_arm > c.val_base
             less = _order(r[param]) < _order(ref[param])
             if less and not c.overturns and param in QUESTION_OF:
