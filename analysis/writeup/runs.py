@@ -131,36 +131,25 @@ def budget_groups(studies: list[Study]) -> dict[tuple, list[Study]]:
 def budget_paragraph(studies: list[Study]) -> str:
     """What the runs above trained on, group by group, and the full preset for comparison: read from the stored
     budgets and from BUDGETS, never typed."""
-    parts = []
+    groups = []
     for members in budget_groups(studies).values():
-        names = ", ".join(f"`{s.name}`" for s in members)
         sb = study_budget(members[0])
-        fraction = _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text
-        parts.append(f"{names}: data fraction {fraction}, {_trial_length(members[0], sb)}")
-    text = ("The runs above fall into these budgets: " + "; ".join(parts) + ". Results of different budgets are "
-            "shown in different tables below, each table naming its data fraction and epochs.") if parts else ""
+        groups.append({"names": [s.name for s in members], "length": _trial_length(members[0], sb),
+                       "fraction": _study_fractions(members[0]) if sb.fraction is None else sb.fraction_text})
     full = BUDGETS["full"]
     images = train_size({"data_fraction": full.data_fraction, "val_size": full.val_size})
-    text += (f" The `full` preset (`--budget full`) asks for {full.num_samples} trials on a data fraction of "
-             f"{full.data_fraction:g} ({images:,} training images), up to {full.max_epochs} epochs each (ASHA grace "
-             f"period {full.grace_period}, reduction factor {full.reduction_factor}), and retrains each final "
-             f"configuration for {full.final_epochs} epochs over {full.final_seeds} seeds.")
+    used = []
     at_full = [s for s in studies if (s.meta.get("budget") or {}).get("name") == "full"]
-    if at_full:
-        used = []
-        for st in at_full:
-            b = st.meta["budget"]
-            # what the command line changed: a study is reported with the budget it ran, not the preset's
-            changed = [f"{b[k]} {label} instead of {getattr(full, k)}"
-                       for k, label in (("num_samples", "trials"), ("final_seeds", "final seeds"),
-                                        ("max_epochs", "epochs at most"))
-                       if k in b and b[k] != getattr(full, k) and not (k == "max_epochs" and is_classical(st))]
-            used.append(f"`{st.name}`" + (f" (with {', '.join(changed)})" if changed else ""))
-        text += " Studies here that used it: " + ", ".join(used) + "."
-    if all(is_classical(st) for st in at_full):
-        text += (" No deep study here ran it: deep results longer than the epochs their tables name are untested, "
-                 "and every table holds for its own budget only.")
-    return text
+    for st in at_full:
+        b = st.meta["budget"]
+        # what the command line changed: a study is reported with the budget it ran, not the preset's
+        changed = [(b[k], label, getattr(full, k))
+                   for k, label in (("num_samples", "trials"), ("final_seeds", "final seeds"),
+                                    ("max_epochs", "epochs at most"))
+                   if k in b and b[k] != getattr(full, k) and not (k == "max_epochs" and is_classical(st))]
+        used.append({"name": st.name, "changed": changed})
+    return say("budget_paragraph", groups=groups, full=full, images=images, used=used,
+               no_deep=all(is_classical(st) for st in at_full))
 
 
 def _trial_steps(s: Study) -> list[int]:
@@ -172,14 +161,6 @@ def _training_length(s: Study, sb: StudyBudget) -> str:
     """How long each scaling point trained, from the trials' stored configs: a step budget (the same optimizer steps
     at every training-set size) or an epoch limit (fewer steps for smaller sets)."""
     steps = _trial_steps(s)
-    budget_name = (s.meta.get("budget") or {}).get("name")
-    if steps and steps[0] > 0:
-        return (f"Every trial trained for {' or '.join(f'{n:,}' for n in steps)} optimizer steps whatever its "
-                f"training-set size (epochs = steps / steps per epoch, rounded up, the last one cut short), so "
-                f"each point had the same optimizer steps and the lr schedule ran to its end (training FLOPs still "
-                f"differ by model). These are `{budget_name}`-budget exponents at that step count: a size whose "
-                f"runs had not fitted their training images at it is limited by the steps, not by the data.")
-    return (f"Every trial had the same epoch limit ({sb.epochs_text}) whatever its training-set size, so the "
-            f"smallest sets got the fewest optimizer steps. These are `{budget_name}`-budget exponents; whether "
-            "they hold for converged training is untested.")
+    return say("training_length", steps=steps if steps and steps[0] > 0 else [], epochs=sb.epochs_text,
+               budget=(s.meta.get("budget") or {}).get("name"))
 
