@@ -74,30 +74,27 @@ def _study_fractions(s: Study) -> str:
 
 def _trial_counts(s: Study) -> str:
     t = s.trials
-    by = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in t["status"].value_counts().items())
-    text = f"{len(t)} trials run" + (f" ({by})" if by else "")
-    if not is_classical(s) and len(t) and t["epochs"].notna().any():
-        text += f", the longest {int(t['epochs'].max())} epochs"
+    data = {"trials": len(t), "by": [(status.replace("_", " "), n) for status, n in t["status"].value_counts().items()],
+            "longest": int(t["epochs"].max()) if not is_classical(s) and len(t) and t["epochs"].notna().any()
+            else None, "finals": None, "confirmation": None}
     f = s.finals
     if len(f) and f["test_acc"].notna().any():
         done = f[f["test_acc"].notna()]
-        text += (f"; final evaluation of {done['trial_id'].nunique()} configuration(s) over "
-                 f"{done.groupby('trial_id')['seed'].nunique().max()} seed(s)")
+        data["finals"] = (done["trial_id"].nunique(), done.groupby("trial_id")["seed"].nunique().max())
     _, runs = load_confirmation(s)
     done = runs[runs["test_acc"].notna()] if len(runs) else runs
     if len(done):  # the stage that decides trains at its own budget, not the search's
         by_fraction = {float(c.get("data_fraction", 1.0)): c for c in done["config"] if isinstance(c, dict)}
         fractions = sorted(by_fraction)
-        images = ", ".join(f"{train_size(by_fraction[f]):,}" for f in fractions)
         # epochs in the order of the fractions they belong to (a step budget gives a small set many epochs)
         per = {f: sorted({int(e) for c, e in zip(done["config"], done["epochs"]) if isinstance(c, dict)
                           and float(c.get("data_fraction", 1.0)) == f and pd.notna(e)}) for f in fractions}
-        epochs = "/".join(" or ".join(map(str, per[f])) or "?" for f in fractions)
-        text += (f"; confirmation: {done['arm_key'].nunique()} configuration(s) x "
-                 f"{done.groupby('arm_key')['seed'].nunique().max()} fresh seed(s), each trained without early "
-                 f"stopping on data fraction {'/'.join(f'{x:g}' for x in fractions)} ({images} training images) "
-                 f"for {epochs} epochs" + (", respectively" if len(fractions) > 1 else ""))
-    return text
+        data["confirmation"] = {
+            "configs": done["arm_key"].nunique(), "seeds": done.groupby("arm_key")["seed"].nunique().max(),
+            "fractions": "/".join(f"{x:g}" for x in fractions),
+            "images": ", ".join(f"{train_size(by_fraction[f]):,}" for f in fractions),
+            "epochs": "/".join(" or ".join(map(str, per[f])) or "?" for f in fractions), "several": len(fractions) > 1}
+    return say("trial_counts", **data)
 
 
 def _trial_length(s: Study, sb: StudyBudget, per: str = "trial", epochs_vary: bool = False) -> str:
