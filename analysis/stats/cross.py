@@ -16,6 +16,7 @@ import pandas as pd
 from ganrator.recipe import TrainConfig
 
 from ..present.text import format_value, point_text
+from ..writeup.templating import words
 from .intervals import FITTED, mean_ci
 from .paired import (MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, confirmed_tables, fit_accuracies, holm, paired_p,
                      trained_settings)
@@ -132,47 +133,28 @@ def confirmed_cross(arms: pd.DataFrame, runs: pd.DataFrame, param: str = AUG_BY_
     if len(studies) > 1:
         others = df[df["study"] != studies[0]]
         rows = ", ".join(dict.fromkeys(point_text(v) for v in others[row_name]))
-        reused = (f" The {row_name} = {rows} row reuses the confirmed runs of study "
-                  f"{', '.join(f'`{x}`' for x in studies[1:])}: its training length and its other settings are that "
-                  f"study's own, so a difference between rows mixes {row_name} with protocol; the paired comparison "
-                  f"within each row is unaffected. Its comparisons belong to that study's family: its `Holm p` is "
-                  f"the one that study's own table reports for the same pair of arms (none where that table compared "
-                  f"other pairs), outside this table's family.")
+        reused = " " + words(TEMPLATE, "reused", row=row_name, rows=rows, studies=studies[1:])
     df.attrs.update(
         title=f"Confirmed cross: {row_name} x {col_name}", param=param, row=row_name, col=col_name, baseline=base,
         fit=_fit_sentence(df, row_name, col_name),
-        note=(f"Every cell of {row_name} x {col_name} retrained without early stopping on the same fresh seeds "
-              f"({', '.join(map(str, seeds)) or '—'}); each row compares its {col_name} values with "
-              f"{col_name} = {point_text(base)} at the same {row_name}, seed by seed: the difference of test accuracy "
-              f"in points with its 95% paired t-interval (n = paired seeds); the verdict reads that interval and "
-              f"selects nothing. Each interval covers its own comparison; `Holm p` adjusts the paired t-test's p "
-              f"over the {family} comparisons of this table{' from its own study' if len(studies) > 1 else ''} "
-              f"(not the interaction below), so a difference with Holm "
-              f"p below 0.05 holds together with the others; a verdict whose own interval excludes 0 but whose "
-              f"Holm p is 0.05 or more says \"not after Holm\". Test accuracy: mean ± 95% t-interval over seeds. "
-              f"Training accuracy: each run's accuracy on its own training images without augmentation, "
-              f"after its last epoch (mean over seeds); near 100% means the run fitted (or memorised) its training "
-              f"set. Epochs: what each run trained; with a step budget the small sets get more epochs of the same "
-              f"optimizer steps.{reused} {_fit_sentence(df, row_name, col_name)} "
+        note=(words(TEMPLATE, "note", row=row_name, col=col_name, seeds=seeds, base=point_text(base), family=family,
+                    several=len(studies) > 1) + f"{reused} {_fit_sentence(df, row_name, col_name)} "
               f"{_settings_sentence(df, row_name, col_name)} "
               f"{_interaction_sentence(df, studies[:1], runs_by_key, row_name, col_name, base)}").strip(),
         studies=studies if len(studies) > 1 else [])
     return df
 
 
+TEMPLATE = "cross.md.j2"  # the words of the table's note
+
+
 def _fit_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
     """Which cells' runs ended still learning (mean training accuracy below FITTED), from the table itself."""
-    if not len(df) or not np.isfinite(df["train_acc_mean"]).any():
-        return "No run recorded its training accuracy."
-    short = df[np.isfinite(df["train_acc_mean"]) & (df["train_acc_mean"] < FITTED)]
-    if not len(short):
-        return (f"Every cell's runs ended at {100 * FITTED:g}% training accuracy or more: each training length "
-                f"fitted its training set.")
-    cells = "; ".join(f"{row_name} = {point_text(r[row_name])} with {col_name} = {point_text(r[col_name])} "
-                      f"({100 * r['train_acc_mean']:.1f}%)" for r in short.to_dict("records"))
-    return (f"Cells whose runs ended below {100 * FITTED:g}% training accuracy: {cells}. Their runs had not fitted "
-            f"their training images as seen without augmentation: either still learning at this length, or held "
-            f"below by the augmentation's regularisation; these runs stored no learning curve to tell which.")
+    recorded = bool(len(df)) and bool(np.isfinite(df["train_acc_mean"]).any())
+    short = df[np.isfinite(df["train_acc_mean"]) & (df["train_acc_mean"] < FITTED)] if recorded else df.iloc[:0]
+    return words(TEMPLATE, "fit", recorded=recorded, threshold=100 * FITTED, row=row_name, col=col_name,
+                 cells=[(point_text(r[row_name]), point_text(r[col_name]), 100 * r["train_acc_mean"])
+                        for r in short.to_dict("records")])
 
 
 def _rows_with_differing_settings(df: pd.DataFrame, row_name: str) -> list:
@@ -187,20 +169,11 @@ def _settings_sentence(df: pd.DataFrame, row_name: str, col_name: str) -> str:
     """Each cell's settings besides the cross: where it came from and its tuned (nuisance) values, which differ
     between the cells of a row when the search found each cell's best separately."""
     models = sorted({m for m in df["model"] if isinstance(m, str)})  # a cell with no run yet has none
-    parts = []
-    for r in df.to_dict("records"):
-        values = ", ".join(f"{k} {format_value(v)}" for k, v in sorted({**r["trained"], **r["settings"]}.items()))
-        parts.append(f"{row_name} = {point_text(r[row_name])}, {col_name} = {point_text(r[col_name])}: "
-                     f"{r['source']}{f' ({values})' if values else ''}")
-    differ = [point_text(v) for v in _rows_with_differing_settings(df, row_name)]
-    model = f"Model: {', '.join(models)}. " if models else ""
-    ending = (f"They differ within the rows {row_name} = {', '.join(differ)}: there a paired difference compares "
-              f"{col_name} values each at its own settings, not {col_name} alone." if differ else
-              f"Within every row the cells share their settings (no setting besides the cross differs), so each "
-              f"paired difference is {col_name} alone, at those settings.")
-    return (f"{model}Each cell's settings besides the cross, from the search trial it came from (or the "
-            f"validation-selected reference's, where the search ran none in that cell): " + "; ".join(parts) +
-            f". {ending}")
+    cells = [(point_text(r[row_name]), point_text(r[col_name]), r["source"],
+              ", ".join(f"{k} {format_value(v)}" for k, v in sorted({**r["trained"], **r["settings"]}.items())))
+             for r in df.to_dict("records")]
+    return words(TEMPLATE, "settings", models=models, row=row_name, col=col_name, cells=cells,
+                 differ=[point_text(v) for v in _rows_with_differing_settings(df, row_name)])
 
 
 def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: dict, row_name: str, col_name: str,
@@ -228,17 +201,12 @@ def _interaction_sentence(df: pd.DataFrame, own_study: list[str], runs_by_key: d
             if d.empty:  # no seed has run in all four cells yet
                 continue
             mean, half, n = mean_ci(d.to_numpy(dtype=float))
-            text = (f"{100 * mean:+.2f} [{100 * (mean - half):+.2f}, {100 * (mean + half):+.2f}]"
-                    if n >= MIN_SEEDS_FOR_INTERVAL else f"{100 * mean:+.2f} (no interval)")
-            out.append(f"{col_name} = {point_text(v)}'s gain at {row_name} = {point_text(lo)} minus its gain at "
-                       f"{point_text(hi)}: {text} points (n = {n} seeds)")
+            out.append({"value": point_text(v), "lo": point_text(lo), "hi": point_text(hi), "mean": mean,
+                        "low": mean - half, "high": mean + half, "n": n, "interval": n >= MIN_SEEDS_FOR_INTERVAL})
     if not out:
         return ""
     mixed = bool(own["mixed_settings"].any()) if "mixed_settings" in own else False
-    return ("Interaction, paired by seed within the crossing study (95% t-interval, outside the Holm family above: "
-            "exploratory): " + "; ".join(out) + "." +
-            (f" Its cells trained at different settings, so these differences mix {col_name} with the cells' "
-             f"settings: not {col_name}'s interaction with {row_name}." if mixed else ""))
+    return words(TEMPLATE, "interaction", row=row_name, col=col_name, gains=out, mixed=mixed)
 
 
 def ablation_as_row(arms: pd.DataFrame, runs: pd.DataFrame, param: str, row_name: str, study: str,
