@@ -19,6 +19,7 @@ from tuning.db import unpack_mask
 
 from ..load import Study, load_confirmation
 from ..present.text import fmt_pct, format_value
+from ..writeup.templating import words
 from .intervals import FITTED, mean_ci
 from .paired import MIN_SEEDS_FOR_INTERVAL, mcnemar_exact, paired_difference
 from .scaling import train_size
@@ -28,6 +29,7 @@ from .search import main_comparison
 BASELINE = "CNN without augmentation"
 
 
+TEMPLATE = "headline.md.j2"  # the words of the table's note
 N_TEST = 10_000  # Fashion-MNIST's test images, in the order every stored correctness mask follows
 
 
@@ -234,29 +236,12 @@ def headline_table(deep: Study, classical: Study | None) -> pd.DataFrame:
     out.attrs.update(
         fraction=fraction, images=images, epochs=epochs,
         seeds=sorted(int(s) for s in b["runs"].index),
-        note=(f"All rows train on the same {images:,} training images (data fraction {fraction:g}). Deep rows: "
-              f"the confirmation runs of `{deep.name}` ({epochs}, no early stopping), the same fresh seeds for "
-              f"every row, so each compares with the {BASELINE} seed by seed (paired 95% t-interval, in points). "
-              f"The augmentation strength is the one best on validation; test accuracy chooses nothing. Tuning: "
-              f"the deep rows' other hyperparameters are the default recipe's, fixed; their configurations come "
-              f"from a {len(deep.trials)}-trial search of `{deep.name}` ({_distinct_configs(deep)} distinct "
-              f"configurations of {', '.join(deep.scientific()) or 'its parameters'}; "
-              + (f"nuisance parameters tuned: {', '.join(deep.nuisance())}" if deep.nuisance() else
-                 "no nuisance parameter tuned: the search only chose among these values")
-              + f") on data fraction {float(search.get('data_fraction', 1.0)):g} for {search.get('max_epochs')} "
-              f"epochs. "
-              + (f"Classical row: {rows[0]['tuning']}, tested over its own final-evaluation seeds; a classical "
-                 f"seed sets only the pipeline's own random state (PCA's randomized solver, a forest's trees), "
-                 f"never the data, so its interval is narrower than the deep rows', and seeds do not pair across "
-                 f"families: its difference to the {BASELINE} is unpaired (Welch's interval). "
-                 if classical is not None else "No classical study at this data size was given. ")
-              + f"With {len(b['runs'])} seeds an interval that holds 0 is inconclusive, not evidence of no effect. "
-              + f"McNemar: the exact test on the {N_TEST:,} test images between one run of the row and one run of the "
-              f"{BASELINE} (seed by seed; for the classical row, its i-th seed against the CNN's i-th, an "
-              f"arbitrary pairing since its seeds do not pair), with the images only the row got right vs only "
-              f"the {BASELINE} got right: it speaks of those two trained models, not of the configurations, "
-              f"whose comparison is the difference's interval; its p values are not adjusted for their number. "
-              + _compute_note(deep, classical) + " " + _fit_note(rows)),
+        note=(words(TEMPLATE, "note", images=images, fraction=fraction, deep=deep.name, epochs=epochs,
+                    baseline=BASELINE, trials=len(deep.trials), configs=_distinct_configs(deep),
+                    scientific=deep.scientific(), nuisance=deep.nuisance(),
+                    search_fraction=float(search.get("data_fraction", 1.0)), search_epochs=search.get("max_epochs"),
+                    classical=rows[0]["tuning"] if classical is not None else None, seeds=len(b["runs"]),
+                    n_test=N_TEST) + " " + _compute_note(deep, classical) + " " + _fit_note(rows)),
         reading=_reading(rows))
     return out
 
@@ -268,9 +253,7 @@ def _compute_note(deep: Study, classical: Study | None) -> str:
         return (f"{float(search.get('cpus_per_trial') or 1):g} CPU per run, up to "
                 f"{search.get('max_concurrent', '?')} runs at once on {hw.get('cpus', 0):g} CPUs")
     studies = [(deep, "deep")] + ([(classical, "classical")] if classical is not None else [])
-    return ("Wall time per run: training and its evaluations, median [min, max] over the seeds (" +
-            "; ".join(f"{kind}: {where(s)}" for s, kind in studies) + "); it moves with what else ran on the "
-            "machine, so it compares the rows' compute roughly, not as a benchmark.")
+    return words(TEMPLATE, "compute", studies=[(kind, where(s)) for s, kind in studies])
 
 
 def _fit_note(rows: list[dict]) -> str:
@@ -279,14 +262,8 @@ def _fit_note(rows: list[dict]) -> str:
     if not measured:
         return ""
     short = [r for r in measured if r["train_mean"] < FITTED]
-    text = ("Training accuracy: each run's accuracy on its own training images without augmentation after its last "
-            "epoch, mean over seeds. ")
-    if not short:
-        return text + f"Every row with one ended at {100 * FITTED:g}% or more: each fitted its training set."
-    names = "; ".join(f"the {r['row']} ({100 * r['train_mean']:.1f}%)" for r in short)
-    return text + (f"Below {100 * FITTED:g}%: {names}. These runs had not fitted their training images at this "
-                   f"length ({short[0]['epochs']}) and stored no learning curve to tell an unfinished fit from a limit "
-                   f"of the model or of augmentation's regularisation: their differences hold for this length only.")
+    return words(TEMPLATE, "fit", threshold=100 * FITTED, short=[(r["row"], 100 * r["train_mean"]) for r in short],
+                 length=short[0]["epochs"] if short else None)
 
 
 def _reading(rows: list[dict]) -> str:
