@@ -3,7 +3,9 @@
 - load/: a study's tables as tidy DataFrames (analysis.load.load_study);
 - stats/: the search's tables, the confirmation's paired comparisons, crosses, the headline, scaling fits, checks;
 - present/: numbers as text, tables as Markdown and LaTeX, figures;
-- writeup/: the per-study report and the cross-study docs, their words in writeup/templates.
+- writeup/: the per-study report and the cross-study docs;
+- templates/: every sentence of the notes and the write-up (Jinja2), rendered by present/words.py with the numbers
+  passed in.
 
 Functions take a Study (tidy DataFrames) and return DataFrames or figures; writing files is the write-up's job.
 The notebook in analysis/notebooks/ calls the same functions as `python -m analysis report`.

@@ -16,7 +16,7 @@ import pandas as pd
 from ganrator.recipe import TrainConfig
 
 from ..present.text import format_value, point_text
-from ..writeup.templating import words
+from ..present.words import words
 from .intervals import FITTED, mean_ci
 from .paired import (MIN_SEEDS_FOR_INTERVAL, _runs_by_seed, confirmed_tables, fit_accuracies, holm, paired_p,
                      trained_settings)

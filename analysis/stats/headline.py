@@ -19,7 +19,7 @@ from tuning.db import unpack_mask
 
 from ..load import Study, load_confirmation
 from ..present.text import fmt_pct, format_value
-from ..writeup.templating import words
+from ..present.words import words
 from .intervals import FITTED, mean_ci
 from .paired import MIN_SEEDS_FOR_INTERVAL, mcnemar_exact, paired_difference
 from .scaling import train_size

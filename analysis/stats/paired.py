@@ -17,7 +17,7 @@ from scipy import stats
 from tuning.db import unpack_mask
 
 from ..present.text import format_value
-from ..writeup.templating import words
+from ..present.words import words
 from .intervals import FITTED, mean_ci
 
 TEMPLATE = "paired.md.j2"  # the tables' notes, worded from the numbers attached here

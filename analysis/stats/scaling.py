@@ -14,7 +14,7 @@ import pandas as pd
 from ganrator.data import COUNTS
 
 from ..load import Study
-from ..writeup.templating import words
+from ..present.words import words
 from .intervals import FITTED
 
 TEMPLATE = "scaling.md.j2"  # the notes, worded from the numbers and rules here

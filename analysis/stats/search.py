@@ -23,7 +23,7 @@ from tuning.selection import pool_repeats, rank_trials
 
 from ..load import Study
 from ..present.text import format_value
-from ..writeup.templating import words
+from ..present.words import words
 from .intervals import bucketize, mean_ci, sort_key
 
 TEMPLATE = "search.md.j2"  # the tables' notes, worded from the numbers attached here

@@ -3,7 +3,7 @@ first, the methods once, one section per study question with its forest plot of 
 an appendix: runs and plan, power analysis, lengths and grids, per-seed values, the search's view, configurations.
 
 Every number comes from a database or from the budget presets (tuning/budgets.py); the words come from
-writeup/templates. Tables never mix budgets: each names its data fraction and epochs in its section's budget line.
+analysis/templates. Tables never mix budgets: each names its data fraction and epochs in its section's budget line.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The experiments report of one study: `reports/<name>/` with experiments.md, .html and .tex, tables/ (each table
 as md, tex and csv) and figures/ (png, pdf). The findings first, the methods once, the confirmed results (forest
 plots of differences before the levels), the warnings, then the search's view in the appendix. Every number comes
-from the database through the statistics and table functions; the words come from writeup/templates."""
+from the database through the statistics and table functions; the words come from analysis/templates."""
 from __future__ import annotations
 
 import datetime

@@ -11,9 +11,9 @@ from tuning.db import make_engine, plan_parts, plans
 from tuning.plan import Plan
 from tuning.retrain import duration
 
+from ..present.words import TEMPLATES
 from ..stats.curves import decisions, load_plan_runs
 
-TEMPLATES = Path(__file__).parent / "templates"
 
 
 def _utc(ts: float | None) -> str:
