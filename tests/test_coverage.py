@@ -224,10 +224,21 @@ def test_a_real_study_confirms_every_value_with_a_searched_trial(tmp_path):
         rows = {tid: (json.loads(p), seed) for tid, p, seed in conn.execute(
             "select trial_id, params, seed from ganrator_trials")}
         sources = [s for (s,) in conn.execute("select source from ganrator_confirm_arms")]
+        reference = json.loads(conn.execute("select config from ganrator_confirm_arms where is_reference").fetchone()[0])
+        accs = {tid: acc for tid, acc in conn.execute("select trial_id, last_val_acc from ganrator_trials")}
     assert len(rows) == 12
     for again, first in repeats.items():  # the same parameters on another seed
         assert rows[again][0] == rows[first][0] and rows[again][1] != rows[first][1]
     lrs = [p["lr"] for tid, (p, _) in rows.items() if tid not in repeats]
     assert len(set(lrs)) == len(lrs)  # the sampler chose every other lr
-    assert len(sources) == 4 and all(s.startswith("trial ") for s in sources), sources
-    assert "confirmation: every arm is a searched trial of the reference's slice" in out.stdout
+    assert len(sources) == 4, sources
+    # every arm is a searched trial, except a value whose trials in the reference's slice all stayed at chance (one
+    # epoch may not lift a CNN off 10%): a trial that never learned is no evidence for its value
+    for s in sources:
+        if s.startswith("trial "):
+            continue
+        param, value = s.removeprefix("reference with ").split(" (")[0].split(" = ")
+        other = {"model": "aug_strength", "aug_strength": "model"}[param]
+        in_slice = [tid for tid, (prm, _) in rows.items()
+                    if str(prm[param]) == value and prm[other] == reference[other]]
+        assert in_slice and all(accs[tid] <= 0.12 for tid in in_slice), (s, {t: accs[t] for t in in_slice})
