@@ -122,7 +122,8 @@ def _with_value(space: SearchSpace, reference: dict, p: Param, label: str, point
     return config, notes
 
 
-def _cross_arms(space: SearchSpace, ranked: pd.DataFrame, labels: pd.DataFrame, scientific: list[Param]) -> list[Arm]:
+def _cross_arms(space: SearchSpace, ranked: pd.DataFrame, labels: pd.DataFrame, scientific: list[Param],
+                alive: pd.Series) -> list[Arm]:
     """One arm per combination of the cross's values (module docstring), in the order of their feasible points."""
     by_name = {p.name: p for p in scientific}
     cross = [by_name[n] for n in space.confirm_cross]
@@ -139,7 +140,7 @@ def _cross_arms(space: SearchSpace, ranked: pd.DataFrame, labels: pd.DataFrame, 
         mask = in_slice.copy()
         for p, (label, _) in zip(cross, combo):
             mask &= labels[p.name] == label
-        cand = ranked[mask & learned(ranked)]
+        cand = ranked[mask & alive]
         if len(cand):
             top = cand.iloc[0]
             source, rung = _source(top)
@@ -170,7 +171,8 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
                            for p in scientific},
                           index=ranked.index, dtype=object)
     ref_row, ref_labels = ranked.iloc[0], labels.iloc[0]
-    arms = _cross_arms(space, ranked, labels, scientific) if space.confirm_cross else []
+    alive = learned(ranked)  # a trial at chance is no arm's source
+    arms = _cross_arms(space, ranked, labels, scientific, alive) if space.confirm_cross else []
     for p in scientific:
         if p.name in space.confirm_cross:
             continue  # its arms are the cross's
@@ -181,7 +183,7 @@ def select_arms(space: SearchSpace, trials: pd.DataFrame) -> list[Arm]:
             if q is not p and ref_labels[q.name] is not None:
                 in_slice &= labels[q.name].isna() | (labels[q.name] == ref_labels[q.name])
         for position, (label, point) in enumerate(_values(p)):
-            cand = ranked[in_slice & (labels[p.name] == label) & learned(ranked)]
+            cand = ranked[in_slice & (labels[p.name] == label) & alive]
             if len(cand):
                 top = cand.iloc[0]
                 source, rung = _source(top)

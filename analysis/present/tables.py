@@ -269,7 +269,7 @@ def short_verdict(text: str, p_holm: float = math.nan) -> str:
     if t.startswith(("reference", "baseline")):
         return t.split(" (")[0]
     word = ("better" if t.startswith("better") else "worse" if t.startswith("worse") else
-            "inconclusive" if t.startswith(("no significant", "inconclusive")) else "no interval" if t.startswith(("fewer", "its own"))
+            "inconclusive" if t.startswith("inconclusive") else "no interval" if t.startswith(("fewer", "its own"))
             else t)
     if word in ("better", "worse") and np.isfinite(p_holm) and p_holm >= 0.05:
         word += ", not after Holm"
@@ -359,7 +359,7 @@ def power_table(comparisons: list) -> pd.DataFrame:
         "difference (points)": _difference(c.diff, c.low, c.high, c.per_seed) if np.isfinite(c.diff) else "—",
         "s_d (points)": f"{100 * c.sd:.2f}" if np.isfinite(c.sd) else "— (unpaired)",
         "detectable (points)": f"{100 * c.detectable:.2f}" if np.isfinite(c.detectable) else "—",
-        "verdict": c.verdict_after_holm} for c in comparisons])
+        "verdict": short_verdict(c.verdict, c.p_holm)} for c in comparisons])
 
 
 def space_table(study) -> pd.DataFrame:

@@ -78,12 +78,6 @@ class Comparison:
         return not (np.isfinite(self.p_holm) and self.p_holm >= 0.05)
 
     @property
-    def verdict_after_holm(self) -> str:
-        """The verdict as the tables word it: a conclusive one that Holm takes back says so."""
-        v = self.verdict
-        return f"{v}, not after Holm" if v in ("better", "worse") and not self.holds_after_holm else v
-
-    @property
     def detectable(self) -> float:
         """The smallest effect this design detects with 80% power at alpha 0.05 (analysis.stats.power)."""
         return detectable(self.se, self.dof)
